@@ -1,0 +1,15 @@
+#pragma once
+// Component-prefixed logs on stderr: [server], [kernel], [client].
+// Level: -q warn, default info, -v debug; LTEST_LOG=debug|info|warn overrides.
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+namespace ltest::log {
+
+void setup(int verbosity);
+spdlog::logger& server();
+spdlog::logger& kernel();
+spdlog::logger& client();
+
+}  // namespace ltest::log

@@ -1,0 +1,74 @@
+#include "options.hpp"
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+
+namespace ltest {
+
+static const char* description = R"(ltest: a warm, forking test server for pytest.
+
+Start a server once, with the slow imports done in a warm IPython kernel:
+  ltest -l -m torch                 serve on 127.0.0.1:7070, torch preloaded
+Then run pytest in a fork of that kernel, as often as you like:
+  ltest -- -v tests/                same output and exit code as `python3 -m pytest -v tests/`
+  ltest -- --co                     collect only
+  ltest --status | --stop           inspect or stop the server
+
+Everything after the first `--` goes to pytest unchanged.)";
+
+std::optional<options> parse_options(int argc, char** argv) {
+    options o;
+    // Split at the first `--` ourselves: pytest arguments may contain another `--`.
+    int split = argc;
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == "--") {
+            split = i;
+            break;
+        }
+    for (int i = split + 1; i < argc; ++i) o.pytest_args.emplace_back(argv[i]);
+
+    CLI::App app{description, "ltest"};
+    app.set_version_flag("-V,--version", std::string("ltest ") + LTEST_VERSION);
+    app.add_flag("-l,--listen", o.listen, "Start a server (a warm kernel) instead of running tests");
+    app.add_option("-i,--ip", o.ip, "Server address to bind or reach")->capture_default_str();
+    app.add_option("-p,--port", o.port, "Server port (default 7070; a client finds a lone running server)")
+        ->check(CLI::Range(1, 65535));
+    app.add_option("-m,--module", o.modules, "Module to preload in the kernel (repeatable, dotted names)");
+    app.add_option("--kernel", o.kernel, "Jupyter kernelspec to start")->capture_default_str();
+    app.add_option("--existing", o.existing,
+                   "Attach to a running kernel by connection file (name, path, or empty: the most recent)")
+        ->expected(0, 1)
+        ->default_str("");
+    app.add_flag("--status", o.status, "Show the running server's state");
+    app.add_flag("--stop", o.stop, "Stop the running server");
+    app.add_flag("--json", o.json, "Print the final reply as JSON");
+    app.add_option("--timeout", o.timeout, "Interrupt the run after this many seconds")->check(CLI::NonNegativeNumber);
+    auto* quiet = app.add_flag_callback("-q,--quiet", [&] { o.verbosity = -1; }, "Only warnings and errors");
+    app.add_flag_callback("-v,--verbose", [&] { o.verbosity = 1; }, "Debug logs (protocol messages)")->excludes(quiet);
+    app.footer("Exit codes: pytest's own (0-5), 128+N for a test process killed by signal N,\n"
+               "64 usage, 69 no server, 70 ltest internal error, 75 kernel died, 76 protocol error, 78 start-up failed.");
+    try {
+        app.parse(split, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return std::nullopt;
+    } catch (const CLI::CallForVersion& e) {
+        std::cout << e.what() << "\n";
+        return std::nullopt;
+    } catch (const CLI::ParseError& e) {
+        std::string hint = split == argc ? " (pytest arguments go after `--`)" : "";
+        throw ltest_error(exit_code::usage, e.what() + hint);
+    }
+    if (o.existing && !o.listen) throw ltest_error(exit_code::usage, "--existing needs -l/--listen");
+    if (!o.modules.empty() && !o.listen) throw ltest_error(exit_code::usage, "-m/--module needs -l/--listen");
+    if (o.listen && (o.status || o.stop)) throw ltest_error(exit_code::usage, "--status/--stop talk to a server; drop -l");
+    if (o.listen && !o.pytest_args.empty())
+        throw ltest_error(exit_code::usage, "a server takes no pytest arguments; run them with `ltest -- ARGS`");
+    return o;
+}
+
+}  // namespace ltest

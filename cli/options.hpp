@@ -1,0 +1,30 @@
+#pragma once
+// The command line: `ltest -l [...]` serves, `ltest [...] -- ARGS` runs pytest ARGS.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ltest {
+
+struct options {
+    bool listen = false;
+    bool status = false;
+    bool stop = false;
+    bool json = false;
+    std::string ip = "127.0.0.1";
+    std::optional<int> port;  // unset: the only running server, else 7070
+    std::vector<std::string> modules;
+    std::string kernel = "python3";
+    std::optional<std::string> existing;  // "" = the most recent kernel
+    double timeout = 0;                   // seconds, 0 = none
+    int verbosity = 0;                    // -q: -1, -v: 1
+    std::vector<std::string> pytest_args;  // everything after the first `--`
+};
+
+inline constexpr int default_port = 7070;
+
+// Parses argv. Returns nullopt after printing --help/--version (exit 0);
+// throws ltest_error(exit_code::usage) on a bad flag.
+std::optional<options> parse_options(int argc, char** argv);
+
+}  // namespace ltest

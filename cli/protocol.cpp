@@ -1,0 +1,46 @@
+#include "protocol.hpp"
+
+#include <stdexcept>
+
+namespace ltest::protocol {
+using nlohmann::json;
+
+void to_json(json& j, const run_spec& r) {
+    j = json{{"args", r.args},
+             {"cwd", r.cwd},
+             {"env", r.env},
+             {"stdin_isatty", r.stdin_isatty},
+             {"stdout_isatty", r.stdout_isatty},
+             {"stderr_isatty", r.stderr_isatty},
+             {"columns", r.columns},
+             {"lines", r.lines}};
+}
+
+template <class T>
+static void field(const json& j, const char* key, T& out, bool required) {
+    auto it = j.find(key);
+    if (it == j.end()) {
+        if (required) throw std::invalid_argument(std::string("run_request has no \"") + key + "\"");
+        return;
+    }
+    try {
+        out = it->get<T>();
+    } catch (const json::exception&) {
+        throw std::invalid_argument(std::string("run_request field \"") + key + "\" has the wrong type");
+    }
+}
+
+void from_json(const json& j, run_spec& r) {
+    if (!j.is_object()) throw std::invalid_argument("run_request content is not an object");
+    field(j, "args", r.args, true);
+    field(j, "cwd", r.cwd, true);
+    field(j, "env", r.env, true);
+    field(j, "stdin_isatty", r.stdin_isatty, false);
+    field(j, "stdout_isatty", r.stdout_isatty, false);
+    field(j, "stderr_isatty", r.stderr_isatty, false);
+    field(j, "columns", r.columns, false);
+    field(j, "lines", r.lines, false);
+    if (r.cwd.empty() || r.cwd[0] != '/') throw std::invalid_argument("run_request \"cwd\" must be an absolute path");
+}
+
+}  // namespace ltest::protocol

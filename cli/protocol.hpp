@@ -1,0 +1,42 @@
+#pragma once
+// The ltest protocol (client <-> server): Jupyter's signed wire format over one
+// ROUTER socket. Message types and contents are documented in docs/protocol.md.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ltest::protocol {
+
+// client -> server
+inline constexpr const char* run_request = "run_request";
+inline constexpr const char* input_reply = "input_reply";
+inline constexpr const char* interrupt_request = "interrupt_request";
+inline constexpr const char* status_request = "status_request";
+inline constexpr const char* shutdown_request = "shutdown_request";
+// server -> client
+inline constexpr const char* stream = "stream";
+inline constexpr const char* run_status = "run_status";
+inline constexpr const char* input_request = "input_request";
+inline constexpr const char* run_reply = "run_reply";
+inline constexpr const char* status_reply = "status_reply";
+inline constexpr const char* shutdown_reply = "shutdown_reply";
+inline constexpr const char* error_reply = "error_reply";
+
+// The largest request the server reads; larger ones are dropped unread.
+inline constexpr std::int64_t max_message_bytes = 16 << 20;
+
+struct run_spec {
+    std::vector<std::string> args;
+    std::string cwd;
+    std::map<std::string, std::string> env;
+    bool stdin_isatty = false, stdout_isatty = false, stderr_isatty = false;
+    int columns = 80, lines = 24;
+};
+
+void to_json(nlohmann::json& j, const run_spec& r);
+// Throws std::invalid_argument naming the missing or mistyped field.
+void from_json(const nlohmann::json& j, run_spec& r);
+
+}  // namespace ltest::protocol

@@ -1,0 +1,185 @@
+#include "run_command.hpp"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <kernel_bridge/errors.hpp>
+
+#include "client_connection.hpp"
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "protocol.hpp"
+
+extern char** environ;
+
+namespace ltest {
+using nlohmann::json;
+using namespace std::chrono;
+
+namespace {
+
+std::atomic<int> sigint_count{0};
+void on_sigint(int) { ++sigint_count; }
+
+// No time for the server to acknowledge a run: it is wedged or gone.
+constexpr auto ack_timeout = seconds(10);
+// After --timeout, how long the tests get to stop after Ctrl-C before being killed.
+constexpr auto kill_grace = seconds(5);
+
+protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
+    protocol::run_spec spec;
+    spec.args = args;
+    char buf[4096];
+    if (::getcwd(buf, sizeof buf) == nullptr)
+        throw ltest_error(exit_code::usage, "cannot read the current directory (deleted?)");
+    spec.cwd = buf;
+    for (char** e = environ; *e; ++e) {
+        std::string kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) spec.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    spec.stdin_isatty = ::isatty(0);
+    spec.stdout_isatty = ::isatty(1);
+    spec.stderr_isatty = ::isatty(2);
+    winsize ws{};
+    for (int fd : {1, 2, 0})
+        if (::isatty(fd) && ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+            spec.columns = ws.ws_col;
+            spec.lines = ws.ws_row;
+            break;
+        }
+    return spec;
+}
+
+void write_all(int fd, const std::string& text) {
+    const char* p = text.data();
+    std::size_t left = text.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return;  // a closed pipe (| head): keep draining so the run still ends
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+// Lines typed by the user, read only while the run waits for input.
+class stdin_lines {
+public:
+    // Reads what is available; returns a full line (without "\n"), "\x04" at EOF
+    // (ipykernel's EOF marker), or nullopt when the line is not complete yet.
+    std::optional<std::string> read_available() {
+        char buf[4096];
+        ssize_t n = ::read(0, buf, sizeof buf);
+        if (n < 0) return std::nullopt;
+        if (n == 0) {
+            if (buffer_.empty()) return std::string("\x04");
+            return take(buffer_.size());
+        }
+        buffer_.append(buf, static_cast<std::size_t>(n));
+        auto nl = buffer_.find('\n');
+        if (nl == std::string::npos) return std::nullopt;
+        std::string line = take(nl + 1);
+        line.pop_back();
+        return line;
+    }
+
+private:
+    std::string take(std::size_t n) {
+        std::string out = buffer_.substr(0, n);
+        buffer_.erase(0, n);
+        return out;
+    }
+    std::string buffer_;
+};
+
+}  // namespace
+
+int run_tests(const options& opts) {
+    server_info server = find_server(opts.port, opts.ip);
+    zmq::context_t ctx;
+    client_connection conn(ctx, server);
+
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    json request = conn.send(protocol::run_request, json(describe_this_process(opts.pytest_args)));
+    auto sent_at = steady_clock::now();
+    bool acknowledged = false, waiting_input = false, told_busy = false;
+    int interrupts_sent = 0;
+    stdin_lines input;
+
+    while (true) {
+        // Ctrl-C (or --timeout) becomes an interrupt request: the first one
+        // interrupts pytest, the next kills the test process.
+        int wanted = sigint_count.load();
+        if (opts.timeout > 0) {
+            auto over = steady_clock::now() - sent_at - duration<double>(opts.timeout);
+            if (over > duration<double>(0) && wanted < 1) {
+                if (interrupts_sent == 0)
+                    std::fprintf(stderr, "ltest: the run exceeded --timeout %gs; interrupting it\n", opts.timeout);
+                wanted = 1;
+            }
+            if (over > kill_grace) wanted = std::max(wanted, 2);
+        }
+        while (interrupts_sent < wanted) {
+            conn.send(protocol::interrupt_request, json::object(), request);
+            ++interrupts_sent;
+        }
+
+        zmq::pollitem_t items[2] = {{conn.socket().handle(), 0, ZMQ_POLLIN, 0}, {nullptr, 0, ZMQ_POLLIN, 0}};
+        int n_items = waiting_input ? 2 : 1;
+        try {
+            zmq::poll(items, n_items, milliseconds(100));
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) throw;
+            continue;
+        }
+        if (waiting_input && (items[1].revents & ZMQ_POLLIN)) {
+            if (auto line = input.read_available()) {
+                conn.send(protocol::input_reply, json{{"value", *line}}, request);
+                waiting_input = false;
+            }
+        }
+        if (!(items[0].revents & ZMQ_POLLIN)) {
+            if (!acknowledged && steady_clock::now() - sent_at > ack_timeout)
+                throw ltest_error(exit_code::no_server, "the ltest server at " + server.endpoint() + " (pid " +
+                                                            std::to_string(server.pid) + ") does not answer");
+            continue;
+        }
+        auto msg = conn.receive(milliseconds(0));
+        if (!msg || msg->parent_id() != request.value("msg_id", "")) continue;
+        acknowledged = true;
+        const std::string type = msg->msg_type();
+        const json& c = msg->content;
+        if (type == protocol::stream) {
+            write_all(c.value("name", "stdout") == "stderr" ? 2 : 1, c.value("text", ""));
+        } else if (type == protocol::run_status) {
+            if (c.value("state", "") == "queued" && !told_busy) {
+                std::fprintf(stderr, "ltest: the kernel is busy (%d run(s) ahead); waiting\n", c.value("ahead", 1));
+                told_busy = true;
+            }
+        } else if (type == protocol::input_request) {
+            write_all(1, c.value("prompt", ""));
+            waiting_input = true;
+        } else if (type == protocol::run_reply) {
+            if (c.value("status", "") != "ok" || c.contains("error"))
+                std::fprintf(stderr, "ltest: %s\n", c.value("error", std::string("the run failed")).c_str());
+            if (opts.json) std::cout << c.dump() << std::endl;
+            return c.value("exit_code", exit_code::protocol);
+        }
+    }
+}
+
+}  // namespace ltest

@@ -1,0 +1,358 @@
+#include "server.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <set>
+
+#include <kernel_bridge/connection_file.hpp>
+#include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/message.hpp>
+#include <kernel_bridge/wire.hpp>
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "log.hpp"
+#include "protocol.hpp"
+#include "server_file.hpp"
+#include "warm_kernel.hpp"
+
+namespace ltest {
+namespace kb = kernel_bridge;
+using nlohmann::json;
+using namespace std::chrono;
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+void on_stop_signal(int) { stop_requested = true; }
+
+struct run_job {
+    std::string client;   // ROUTER identity
+    json request_header;  // parent of everything we send back
+    protocol::run_spec spec;
+    steady_clock::time_point queued;
+};
+
+struct active_run {
+    run_job job;
+    std::string execute_id;
+    std::optional<kb::message> reply;
+    bool idle = false;
+    json input_request_header;  // the kernel's pending input_request, if any
+    json kernel_error;          // an `error` on iopub (the runtime itself failed)
+};
+
+// Remembers recent msg_ids so a captured request cannot be replayed.
+class replay_guard {
+public:
+    bool first_time(const std::string& id) {
+        if (!seen_.insert(id).second) return false;
+        order_.push_back(id);
+        if (order_.size() > 4096) {
+            seen_.erase(order_.front());
+            order_.pop_front();
+        }
+        return true;
+    }
+
+private:
+    std::set<std::string> seen_;
+    std::deque<std::string> order_;
+};
+
+class server {
+public:
+    server(const options& o, zmq::context_t& ctx)
+        : opts_(o),
+          ctx_(ctx),
+          info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
+          wire_(info_.signature_scheme, info_.key),
+          router_(ctx, zmq::socket_type::router),
+          kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1"}) {}
+
+    int serve() {
+        bind();
+        kernel_.start();
+        info_.kernel_connection_file = kernel_.connection_file().string();
+        write_server_file(info_);
+        started_ = steady_clock::now();
+        log::server().info("ready on {} (kernel connection file: {})", info_.endpoint(), info_.kernel_connection_file);
+        while (!stop_requested) loop_once();
+        log::server().info("stopping");
+        shutdown();
+        return 0;
+    }
+
+    ~server() {
+        std::error_code ec;
+        if (wrote_file_) std::filesystem::remove(server_file_path(info_.port), ec);
+    }
+
+private:
+    void bind() {
+        if (opts_.ip != "127.0.0.1" && opts_.ip != "localhost" && opts_.ip != "::1")
+            log::server().warn("listening on {}: anyone who can reach that address and holds the key in {} can run code as you",
+                               opts_.ip, server_file_path(info_.port).string());
+        router_.set(zmq::sockopt::linger, 0);
+        router_.set(zmq::sockopt::maxmsgsize, protocol::max_message_bytes);
+        router_.set(zmq::sockopt::router_mandatory, true);  // a vanished client is an error, not a silent drop
+        try {
+            router_.bind(info_.endpoint());
+        } catch (const zmq::error_t& e) {
+            throw ltest_error(exit_code::startup, "cannot listen on " + info_.endpoint() + ": " + e.what() +
+                                                      " (another server? try -p PORT)");
+        }
+        wrote_file_ = true;
+    }
+
+    void loop_once() {
+        std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0}};
+        auto kitems = kernel_.client().poll_items();
+        items.insert(items.end(), kitems.begin(), kitems.end());
+        try {
+            zmq::poll(items.data(), items.size(), milliseconds(100));
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) throw;
+        }
+        drain_kernel();
+        drain_clients();
+        if (!kernel_.alive()) on_kernel_death();
+        finish_if_done();
+        start_next();
+    }
+
+    // --- clients -------------------------------------------------------------
+
+    void drain_clients() {
+        for (int i = 0; i < 64; ++i) {  // bounded, so the kernel side is not starved
+            zmq::multipart_t frames;
+            if (!frames.recv(router_, static_cast<int>(zmq::recv_flags::dontwait))) return;
+            std::string peer = frames.empty() ? std::string() : frames.front().to_string();
+            kb::message msg;
+            try {
+                msg = wire_.deserialize(frames);
+            } catch (const kb::bad_message& e) {
+                // Unauthenticated peers learn nothing: dropped and logged.
+                log::server().warn("dropped a message: {}", e.what());
+                continue;
+            }
+            if (!replay_.first_time(msg.msg_id())) {
+                log::server().warn("dropped a replayed message ({})", msg.msg_id());
+                continue;
+            }
+            log::server().debug("<- {} from client", msg.msg_type());
+            handle_client(msg);
+        }
+    }
+
+    void send_to(const std::string& client, const std::string& type, json content, const json& parent) {
+        kb::message m = kb::make_message(type, std::move(content), session_, parent);
+        m.identities = {client};
+        try {
+            wire_.serialize(m).send(router_);
+        } catch (const zmq::error_t& e) {
+            log::server().debug("client gone ({}): {} not delivered", e.what(), type);
+        }
+    }
+
+    void handle_client(const kb::message& msg) {
+        const std::string& client = msg.identities.empty() ? std::string() : msg.identities.front();
+        const std::string type = msg.msg_type();
+        if (type == protocol::run_request) {
+            run_job job{client, msg.header, {}, steady_clock::now()};
+            try {
+                job.spec = msg.content.get<protocol::run_spec>();
+            } catch (const std::exception& e) {
+                send_to(client, protocol::run_reply,
+                        json{{"status", "error"}, {"exit_code", exit_code::protocol}, {"error", e.what()}}, msg.header);
+                return;
+            }
+            queue_.push_back(std::move(job));
+            std::size_t ahead = queue_.size() - 1 + (active_ ? 1 : 0);
+            send_to(client, protocol::run_status, json{{"state", ahead ? "queued" : "starting"}, {"ahead", ahead}},
+                    msg.header);
+        } else if (type == protocol::input_reply) {
+            if (active_ && active_->job.client == client && !active_->input_request_header.empty()) {
+                kernel_.client().send_input_reply(msg.content.value("value", std::string()), active_->input_request_header);
+                active_->input_request_header = json::object();
+            }
+        } else if (type == protocol::interrupt_request) {
+            interrupt(client, msg.header);
+        } else if (type == protocol::status_request) {
+            send_to(client, protocol::status_reply, status(), msg.header);
+        } else if (type == protocol::shutdown_request) {
+            send_to(client, protocol::shutdown_reply, json{{"status", "ok"}}, msg.header);
+            stop_requested = true;
+        } else {
+            send_to(client, protocol::error_reply,
+                    json{{"status", "error"}, {"error", "unknown message type '" + type + "'"}}, msg.header);
+        }
+    }
+
+    void interrupt(const std::string& client, const json& header) {
+        if (active_ && active_->job.client == client) {
+            kernel_.interrupt();
+            return;
+        }
+        for (auto it = queue_.begin(); it != queue_.end(); ++it)
+            if (it->client == client) {
+                send_to(client, protocol::run_reply,
+                        json{{"status", "ok"}, {"exit_code", 2}, {"error", "interrupted while waiting for the kernel"}},
+                        it->request_header);
+                queue_.erase(it);
+                return;
+            }
+    }
+
+    json status() {
+        json s = kernel_.status();
+        s["server_pid"] = ::getpid();
+        s["address"] = info_.endpoint();
+        s["version"] = LTEST_VERSION;
+        s["runs"] = runs_;
+        s["queued"] = queue_.size();
+        s["run_in_flight"] = active_.has_value();
+        s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();
+        return s;
+    }
+
+    // --- the kernel ----------------------------------------------------------
+
+    void drain_kernel() {
+        auto& kc = kernel_.client();
+        auto receive = [&](auto recv_fn, auto handle) {
+            for (int i = 0; i < 256; ++i) {
+                try {
+                    auto m = (kc.*recv_fn)();
+                    if (!m) return;
+                    handle(*m);
+                } catch (const kb::bad_message& e) {
+                    log::kernel().warn("dropped a message from the kernel: {}", e.what());
+                }
+            }
+        };
+        receive(&kb::kernel_client::recv_iopub, [&](const kb::message& m) { on_iopub(m); });
+        receive(&kb::kernel_client::recv_shell, [&](const kb::message& m) {
+            if (active_ && m.parent_id() == active_->execute_id) active_->reply = m;
+        });
+        receive(&kb::kernel_client::recv_stdin, [&](const kb::message& m) {
+            if (!active_ || m.msg_type() != "input_request") return;
+            active_->input_request_header = m.header;
+            send_to(active_->job.client, protocol::input_request, m.content, active_->job.request_header);
+        });
+        receive(&kb::kernel_client::recv_control, [](const kb::message&) {});
+    }
+
+    void on_iopub(const kb::message& m) {
+        if (!active_ || m.parent_id() != active_->execute_id) return;
+        const std::string type = m.msg_type();
+        if (type == "stream") {
+            send_to(active_->job.client, protocol::stream,
+                    json{{"name", m.content.value("name", "stdout")}, {"text", m.content.value("text", "")}},
+                    active_->job.request_header);
+        } else if (type == "error") {
+            active_->kernel_error = m.content;
+        } else if (type == "status" && m.content.value("execution_state", "") == "idle") {
+            active_->idle = true;
+        }
+    }
+
+    void start_next() {
+        if (active_ || queue_.empty()) return;
+        active_run run{std::move(queue_.front()), {}, {}, false, json::object(), json()};
+        queue_.pop_front();
+        kb::execute_options opts;
+        opts.allow_stdin = true;
+        opts.user_expressions = runtime_result_expression();
+        run.execute_id = kernel_.client().send_execute(runtime_call_code("serve", json(run.job.spec)), opts);
+        log::server().debug("run started: {}", json(run.job.spec.args).dump());
+        active_ = std::move(run);
+    }
+
+    void finish_if_done() {
+        if (!active_ || !active_->reply || !active_->idle) return;
+        const json& c = active_->reply->content;
+        json out;
+        if (c.value("status", "") == "ok") {
+            json result = runtime_result(c).value_or(json::object());
+            out = {{"status", "ok"}, {"exit_code", result.value("exit_code", exit_code::internal)},
+                   {"duration", result.value("duration", 0.0)}};
+        } else {
+            std::string why = c.value("ename", std::string("error")) + ": " + c.value("evalue", std::string());
+            log::kernel().warn("the runtime failed: {}", why);
+            out = {{"status", "error"}, {"exit_code", exit_code::internal}, {"error", "ltest's runtime failed in the kernel: " + why}};
+        }
+        ++runs_;
+        send_to(active_->job.client, protocol::run_reply, out, active_->job.request_header);
+        active_.reset();
+    }
+
+    void on_kernel_death() {
+        std::string why = kernel_.death_reason();
+        log::kernel().warn("{}; restarting it", why);
+        if (active_) {
+            send_to(active_->job.client, protocol::run_reply,
+                    json{{"status", "error"}, {"exit_code", exit_code::kernel_died},
+                         {"error", why + " during the run; ltest is restarting it, run again"}},
+                    active_->job.request_header);
+            active_.reset();
+        }
+        try {
+            kernel_.restart();
+            info_.kernel_connection_file = kernel_.connection_file().string();
+            write_server_file(info_);
+        } catch (const ltest_error& e) {
+            log::kernel().error("restart failed: {}", e.what());
+            for (const auto& job : queue_)
+                send_to(job.client, protocol::run_reply,
+                        json{{"status", "error"}, {"exit_code", exit_code::kernel_died}, {"error", e.what()}},
+                        job.request_header);
+            queue_.clear();
+            throw;
+        }
+    }
+
+    void shutdown() {
+        if (active_) kernel_.interrupt();
+        for (const auto& job : queue_)
+            send_to(job.client, protocol::run_reply,
+                    json{{"status", "error"}, {"exit_code", exit_code::no_server}, {"error", "the server is stopping"}},
+                    job.request_header);
+        kernel_.stop();
+    }
+
+    const options& opts_;
+    zmq::context_t& ctx_;
+    server_info info_;
+    kb::wire wire_;
+    zmq::socket_t router_;
+    warm_kernel kernel_;
+    std::string session_ = kb::new_id();
+    replay_guard replay_;
+    std::deque<run_job> queue_;
+    std::optional<active_run> active_;
+    int runs_ = 0;
+    bool wrote_file_ = false;
+    steady_clock::time_point started_ = steady_clock::now();
+};
+
+}  // namespace
+
+int run_server(const options& opts) {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    zmq::context_t ctx;
+    server s(opts, ctx);
+    return s.serve();
+}
+
+}  // namespace ltest

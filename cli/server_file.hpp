@@ -1,0 +1,36 @@
+#pragma once
+// The server's runtime file, ltest-<port>.json in the Jupyter runtime dir
+// (mode 0600): address, signing key and pid. Holding the key is what lets a
+// client run anything, so only the owner can read it.
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ltest {
+
+struct server_info {
+    std::string ip;
+    int port = 0;
+    std::string key;
+    std::string signature_scheme = "hmac-sha256";
+    int pid = 0;
+    std::string kernel_connection_file;
+    std::string version;
+
+    std::string endpoint() const { return "tcp://" + ip + ":" + std::to_string(port); }
+};
+
+void to_json(nlohmann::json& j, const server_info& s);
+void from_json(const nlohmann::json& j, server_info& s);
+
+std::filesystem::path server_file_path(int port);
+void write_server_file(const server_info& info);
+// Which server a client talks to: the one on `port` if given; else the only
+// live one in the runtime dir; else the default port. Throws
+// ltest_error(no_server) saying how to start one.
+server_info find_server(std::optional<int> port, const std::string& ip);
+bool process_alive(int pid);
+
+}  // namespace ltest

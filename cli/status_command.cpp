@@ -1,0 +1,67 @@
+#include "status_command.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "client_connection.hpp"
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "protocol.hpp"
+
+namespace ltest {
+using nlohmann::json;
+using namespace std::chrono;
+
+static std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
+    return buf;
+}
+
+int show_status(const options& opts) {
+    server_info server = find_server(opts.port, opts.ip);
+    zmq::context_t ctx;
+    client_connection conn(ctx, server);
+    json s = conn.request(protocol::status_request, protocol::status_reply, seconds(5)).content;
+    if (opts.json) {
+        std::cout << s.dump() << std::endl;
+        return 0;
+    }
+    std::cout << "server:          " << s.value("address", "?") << " (pid " << s.value("server_pid", 0) << ", ltest "
+              << s.value("version", "?") << ")\n"
+              << "kernel:          " << s.value("kernel_name", "?");
+    if (s.contains("kernel_pid")) std::cout << " (pid " << s["kernel_pid"].get<int>() << ")";
+    std::cout << (s.value("owned", true) ? "" : " attached") << "\n"
+              << "connection file: " << s.value("connection_file", "") << "\n"
+              << "preloaded:      ";
+    for (const auto& p : s.value("preloaded", json::array()))
+        std::cout << " " << p.value("module", "?") << " (" << seconds_text(p.value("seconds", 0.0)) << ")";
+    std::cout << "\n"
+              << "uptime:          " << seconds_text(s.value("server_uptime", 0.0)) << "\n"
+              << "runs served:     " << s.value("runs", 0) << "\n"
+              << "restarts:        " << s.value("restarts", 0) << "\n"
+              << "run in flight:   " << (s.value("run_in_flight", false) ? "yes" : "no") << ", queued: "
+              << s.value("queued", 0) << "\n";
+    return 0;
+}
+
+int stop_server(const options& opts) {
+    server_info server = find_server(opts.port, opts.ip);
+    zmq::context_t ctx;
+    client_connection conn(ctx, server);
+    conn.request(protocol::shutdown_request, protocol::shutdown_reply, seconds(5));
+    // Wait for it to be gone, so that a following `ltest -l` can bind the port.
+    for (auto deadline = steady_clock::now() + seconds(15); steady_clock::now() < deadline;) {
+        if (!process_alive(server.pid)) {
+            std::cerr << "ltest: stopped the server on " << server.endpoint() << "\n";
+            return 0;
+        }
+        std::this_thread::sleep_for(milliseconds(20));
+    }
+    throw ltest_error(exit_code::no_server, "the server (pid " + std::to_string(server.pid) + ") did not stop in 15 s");
+}
+
+}  // namespace ltest

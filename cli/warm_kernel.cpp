@@ -1,0 +1,217 @@
+#include "warm_kernel.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/jupyter_paths.hpp>
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "log.hpp"
+#include "share_dir.hpp"
+
+namespace ltest {
+namespace fs = std::filesystem;
+namespace kb = kernel_bridge;
+using nlohmann::json;
+using namespace std::chrono;
+
+static constexpr auto ready_timeout = seconds(60);
+static constexpr auto preload_timeout = seconds(600);
+
+std::string runtime_loader_code(const fs::path& share_dir) {
+    std::string pkg = (share_dir / "ltest").string();
+    // Replaces an `ltest` loaded from elsewhere (a notebook's %load_ext) so the
+    // server always talks to the runtime of its own version.
+    std::string src =
+        "import importlib.util, sys\n"
+        "_f = " + json(pkg + "/__init__.py").dump() + "\n"
+        "_m = sys.modules.get('ltest')\n"
+        "if getattr(_m, '__file__', None) != _f:\n"
+        "    for _n in [n for n in sys.modules if n == 'ltest' or n.startswith('ltest.')]:\n"
+        "        del sys.modules[_n]\n"
+        "    _s = importlib.util.spec_from_file_location('ltest', _f, submodule_search_locations=[" + json(pkg).dump() + "])\n"
+        "    _m = importlib.util.module_from_spec(_s)\n"
+        "    sys.modules['ltest'] = _m\n"
+        "    _s.loader.exec_module(_m)\n";
+    // exec in a throwaway namespace: nothing lands in the user's.
+    return "exec(" + json(src).dump() + ", {})";
+}
+
+std::string runtime_call_code(const std::string& func, const json& arg) {
+    return "__import__('ltest')." + func + "(__import__('json').loads(" + json(arg.dump()).dump() + "))";
+}
+
+json runtime_result_expression() { return json{{"ltest", "__import__('ltest').last_result()"}}; }
+
+std::optional<json> runtime_result(const json& content) {
+    auto ue = content.find("user_expressions");
+    if (ue == content.end() || !ue->is_object()) return std::nullopt;
+    auto entry = ue->find("ltest");
+    if (entry == ue->end() || !entry->is_object() || entry->value("status", "") != "ok") return std::nullopt;
+    auto data = entry->find("data");
+    if (data == entry->end() || !data->is_object()) return std::nullopt;
+    auto value = data->find("application/json");
+    if (value == data->end() || !value->is_object()) return std::nullopt;
+    return *value;
+}
+
+warm_kernel::warm_kernel(zmq::context_t& ctx, kernel_settings settings) : ctx_(ctx), settings_(std::move(settings)) {}
+
+warm_kernel::~warm_kernel() {
+    try {
+        stop();
+    } catch (...) {
+    }
+}
+
+void warm_kernel::launch() {
+    try {
+        spec_ = kb::find_kernelspec(settings_.kernel_name, kb::jupyter_data_path());
+    } catch (const kb::bridge_error& e) {
+        throw ltest_error(exit_code::startup, e.what());
+    }
+    info_ = kb::new_connection_info(settings_.ip, settings_.kernel_name);
+    fs::path dir = kb::jupyter_runtime_dir();
+    connection_file_ = dir / ("kernel-ltest-" + std::to_string(::getpid()) + ".json");
+    kb::write_connection_file(connection_file_, info_);
+    fs::path log_file = dir / ("ltest-kernel-" + std::to_string(::getpid()) + ".log");
+    log::kernel().info("starting kernel '{}' ({})", spec_->name, spec_->argv.front());
+    // Fork-friendly settings for common libraries (see docs/design.md, fork safety).
+    std::map<std::string, std::string> extra_env{{"PYTORCH_NVML_BASED_CUDA_CHECK", "1"}};
+    try {
+        process_ = kb::kernel_process::launch(*spec_, connection_file_, log_file, extra_env);
+    } catch (const kb::bridge_error& e) {
+        throw ltest_error(exit_code::startup, e.what());
+    }
+    client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+}
+
+void warm_kernel::attach() {
+    try {
+        connection_file_ = kb::find_connection_file(*settings_.existing, kb::jupyter_runtime_dir());
+        info_ = kb::read_connection_file(connection_file_);
+    } catch (const kb::bridge_error& e) {
+        throw ltest_error(exit_code::startup, e.what());
+    }
+    log::kernel().info("attaching to kernel {}", connection_file_.string());
+    client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+}
+
+json warm_kernel::run_startup_code(const std::string& what, const std::string& code) {
+    kb::execute_options opts;
+    opts.user_expressions = runtime_result_expression();
+    json error;
+    kb::execute_handlers handlers;
+    handlers.on_iopub = [&](const kb::message& m) {
+        if (m.msg_type() == "error") error = m.content;
+        if (m.msg_type() == "stream") log::kernel().debug("{}", m.content.value("text", ""));
+    };
+    kb::message reply = client_->execute(code, opts, handlers, preload_timeout, [this] { return alive(); });
+    if (reply.content.value("status", "") != "ok") {
+        const json& c = reply.content;
+        throw ltest_error(exit_code::startup, what + " failed: " + c.value("ename", std::string("error")) + ": " +
+                                                  c.value("evalue", std::string()));
+    }
+    return runtime_result(reply.content).value_or(json::object());
+}
+
+void warm_kernel::warm_up() {
+    auto t0 = steady_clock::now();
+    try {
+        client_->wait_for_ready(ready_timeout, [this] { return alive(); });
+    } catch (const kb::bridge_error& e) {
+        std::string why = e.what();
+        if (process_ && !process_->running()) {
+            why = "kernel '" + settings_.kernel_name + "' " + process_->exit_description() + " before it was ready";
+            std::string tail = process_->log_tail(3);
+            if (!tail.empty()) why += ": " + tail;
+            if (tail.find("No module named ipykernel") != std::string::npos)
+                why += " (install python3-ipykernel for " + spec_->argv.front() + ")";
+        }
+        throw ltest_error(exit_code::startup, why);
+    }
+    log::kernel().info("kernel ready in {:.2f} s", duration<double>(steady_clock::now() - t0).count());
+    run_startup_code("loading ltest's runtime", runtime_loader_code(share_dir()));
+    json result = run_startup_code("preload", runtime_call_code("preload", settings_.modules));
+    preloaded_ = result.value("preloaded", json::array());
+    for (const auto& p : preloaded_)
+        log::kernel().info("preloaded {} in {:.2f} s", p.value("module", "?"), p.value("seconds", 0.0));
+    started_ = system_clock::now();
+}
+
+void warm_kernel::start() {
+    if (settings_.existing)
+        attach();
+    else
+        launch();
+    try {
+        warm_up();
+    } catch (...) {
+        stop();
+        throw;
+    }
+}
+
+void warm_kernel::stop() {
+    if (!client_) return;
+    if (process_) {
+        if (process_->running()) {
+            try {
+                client_->send_control("shutdown_request", json{{"restart", false}});
+            } catch (const zmq::error_t&) {
+            }
+            process_->stop(milliseconds(2000));
+        }
+        process_.reset();
+        std::error_code ec;
+        fs::remove(connection_file_, ec);
+    }
+    client_.reset();
+}
+
+void warm_kernel::restart() {
+    ++restarts_;
+    if (owned()) {
+        stop();
+        launch();
+    } else {
+        client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+    }
+    warm_up();
+}
+
+bool warm_kernel::alive() {
+    if (!client_) return false;
+    if (process_) return process_->running();
+    client_->beat().tick();
+    return !client_->beat().dead();
+}
+
+std::string warm_kernel::death_reason() {
+    if (process_ && !process_->running()) return "kernel " + process_->exit_description();
+    return "kernel stopped answering its heartbeat";
+}
+
+void warm_kernel::interrupt() {
+    if (process_ && spec_ && spec_->interrupt_mode == "signal")
+        process_->signal(SIGINT);
+    else if (client_)
+        client_->send_control("interrupt_request", json::object());
+}
+
+json warm_kernel::status() const {
+    json s{{"kernel_name", settings_.kernel_name},
+           {"owned", owned()},
+           {"connection_file", connection_file_.string()},
+           {"preloaded", preloaded_},
+           {"restarts", restarts_},
+           {"uptime", duration<double>(system_clock::now() - started_).count()}};
+    if (process_) s["kernel_pid"] = process_->pid();
+    return s;
+}
+
+}  // namespace ltest

@@ -1,0 +1,80 @@
+#pragma once
+// The server's kernel: started from a kernelspec (owned) or attached by
+// connection file, with ltest's runtime loaded and the user's modules preloaded.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <kernel_bridge/connection_file.hpp>
+#include <kernel_bridge/kernel_client.hpp>
+#include <kernel_bridge/kernel_process.hpp>
+#include <kernel_bridge/kernelspec.hpp>
+
+namespace ltest {
+
+struct kernel_settings {
+    std::string kernel_name = "python3";
+    std::optional<std::string> existing;  // attach instead of launching
+    std::vector<std::string> modules;     // to preload
+    std::string ip = "127.0.0.1";         // where an owned kernel listens
+};
+
+class warm_kernel {
+public:
+    warm_kernel(zmq::context_t& ctx, kernel_settings settings);
+    ~warm_kernel();
+    warm_kernel(const warm_kernel&) = delete;
+    warm_kernel& operator=(const warm_kernel&) = delete;
+
+    // Launch or attach, wait until ready, load the runtime, preload. Throws
+    // ltest_error(startup) with the reason; an owned kernel is stopped first.
+    void start();
+    // Owned: shutdown_request, then signals; connection file removed. Attached: detach.
+    void stop();
+    // After the kernel died: start again (owned), or wait for it to return (attached).
+    void restart();
+    // Cheap liveness check for the event loop (process exit or heartbeat).
+    bool alive();
+    void interrupt();
+
+    kernel_bridge::kernel_client& client() { return *client_; }
+    bool owned() const { return spec_.has_value(); }
+    const std::filesystem::path& connection_file() const { return connection_file_; }
+    std::string death_reason();
+    nlohmann::json status() const;
+
+private:
+    void launch();
+    void attach();
+    void warm_up();
+    nlohmann::json run_startup_code(const std::string& what, const std::string& code);
+
+    zmq::context_t& ctx_;
+    kernel_settings settings_;
+    std::optional<kernel_bridge::kernelspec> spec_;
+    kernel_bridge::connection_info info_;
+    std::filesystem::path connection_file_;
+    std::unique_ptr<kernel_bridge::kernel_process> process_;
+    std::unique_ptr<kernel_bridge::kernel_client> client_;
+    nlohmann::json preloaded_ = nlohmann::json::array();
+    int restarts_ = 0;
+    std::chrono::system_clock::time_point started_{};
+};
+
+// The Python expression that loads ltest's runtime from share_dir into the
+// kernel without touching the user's namespace or sys.path.
+std::string runtime_loader_code(const std::filesystem::path& share_dir);
+// `__import__('ltest').FUNC(json.loads(<arg as JSON>))`: a call that binds no names.
+std::string runtime_call_code(const std::string& func, const nlohmann::json& arg);
+// The application/json value of user_expressions["ltest"] in an execute_reply.
+std::optional<nlohmann::json> runtime_result(const nlohmann::json& execute_reply_content);
+// user_expressions that fetch the runtime's last result.
+nlohmann::json runtime_result_expression();
+
+}  // namespace ltest

@@ -1,0 +1,36 @@
+#pragma once
+// Framing and signing: <IDS|MSG>, HMAC over header, parent, metadata, content.
+// Built on xeus's authentication; knows nothing of sockets beyond multipart frames.
+#include <memory>
+#include <string>
+
+#include <zmq_addon.hpp>
+
+#include "kernel_bridge/message.hpp"
+
+namespace xeus { class xauthentication; }
+
+namespace kernel_bridge {
+
+class wire {
+public:
+    // scheme "hmac-sha256" (or "" / empty key = unsigned, as Jupyter allows).
+    wire(const std::string& scheme, const std::string& key);
+    ~wire();
+    wire(const wire&) = delete;
+    wire& operator=(const wire&) = delete;
+
+    zmq::multipart_t serialize(const message& msg) const;
+    // Throws bad_message on a missing delimiter, too few frames, a wrong
+    // signature or JSON that does not parse (the frames are consumed).
+    message deserialize(zmq::multipart_t& frames) const;
+
+    std::string sign(const std::string& header, const std::string& parent,
+                     const std::string& metadata, const std::string& content) const;
+
+private:
+    std::unique_ptr<xeus::xauthentication> auth_;
+    bool signed_;
+};
+
+}  // namespace kernel_bridge

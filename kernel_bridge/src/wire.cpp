@@ -1,0 +1,81 @@
+#include "kernel_bridge/wire.hpp"
+
+#include <xeus/xauthentication.hpp>
+
+#include "kernel_bridge/errors.hpp"
+
+namespace kernel_bridge {
+using nlohmann::json;
+
+static const std::string delimiter = "<IDS|MSG>";
+
+wire::wire(const std::string& scheme, const std::string& key)
+    : auth_(xeus::make_xauthentication(scheme.empty() ? "hmac-sha256" : scheme, key)), signed_(!key.empty()) {}
+
+wire::~wire() = default;
+
+static xeus::xraw_buffer raw(const std::string& s) {
+    return xeus::xraw_buffer(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+
+std::string wire::sign(const std::string& header, const std::string& parent, const std::string& metadata,
+                       const std::string& content) const {
+    if (!signed_) return {};
+    return auth_->sign(raw(header), raw(parent), raw(metadata), raw(content));
+}
+
+zmq::multipart_t wire::serialize(const message& msg) const {
+    zmq::multipart_t out;
+    for (const auto& id : msg.identities) out.addstr(id);
+    std::string h = msg.header.dump(), p = msg.parent_header.dump(), md = msg.metadata.dump(),
+                c = msg.content.dump(-1, ' ', false, json::error_handler_t::replace);
+    out.addstr(delimiter);
+    out.addstr(sign(h, p, md, c));
+    out.addstr(h);
+    out.addstr(p);
+    out.addstr(md);
+    out.addstr(c);
+    for (const auto& b : msg.buffers) out.addstr(b);
+    return out;
+}
+
+static json parse_part(const std::string& text, const char* what) {
+    try {
+        json j = json::parse(text);
+        if (!j.is_object()) throw bad_message(std::string(what) + " is not a JSON object");
+        return j;
+    } catch (const json::parse_error&) {
+        throw bad_message(std::string(what) + " is not valid JSON");
+    }
+}
+
+message wire::deserialize(zmq::multipart_t& frames) const {
+    std::vector<std::string> parts;
+    parts.reserve(frames.size());
+    while (!frames.empty()) parts.push_back(frames.popstr());
+
+    std::size_t d = 0;
+    while (d < parts.size() && parts[d] != delimiter) ++d;
+    if (d == parts.size()) throw bad_message("no <IDS|MSG> delimiter");
+    if (parts.size() < d + 6) throw bad_message("too few frames after the delimiter");
+
+    const std::string& signature = parts[d + 1];
+    const std::string &h = parts[d + 2], &p = parts[d + 3], &md = parts[d + 4], &c = parts[d + 5];
+    if (signed_) {
+        // xeus compares as many bytes as it computed: check the length first so a
+        // short signature cannot read past its buffer.
+        if (signature.size() != sign(h, p, md, c).size() || !auth_->verify(raw(signature), raw(h), raw(p), raw(md), raw(c)))
+            throw bad_message("wrong signature");
+    }
+    message msg;
+    msg.identities.assign(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(d));
+    msg.header = parse_part(h, "header");
+    msg.parent_header = parse_part(p, "parent header");
+    msg.metadata = parse_part(md, "metadata");
+    msg.content = parse_part(c, "content");
+    msg.buffers.assign(parts.begin() + static_cast<std::ptrdiff_t>(d) + 6, parts.end());
+    if (msg.msg_type().empty()) throw bad_message("header has no msg_type");
+    return msg;
+}
+
+}  // namespace kernel_bridge

@@ -1,0 +1,51 @@
+"""Warm the kernel: import the user's fat modules, then pytest and its plugins."""
+import importlib
+import time
+
+from .result import Reply, remember
+
+# Top-level names the user asked to preload. Their modules stay warm in a run's
+# child; other modules of the user's own code are evicted (see child.py).
+_roots = set()
+
+
+def preloaded_roots():
+    return set(_roots)
+
+
+def _import_timed(name):
+    start = time.perf_counter()
+    importlib.import_module(name)
+    return {"module": name, "seconds": round(time.perf_counter() - start, 4)}
+
+
+def _pytest_plugin_modules():
+    """pytest's built-in plugins and the installed ones (entry point group pytest11)."""
+    from _pytest.config import default_plugins
+    names = ["_pytest." + p for p in default_plugins if p not in ("python_path",)]
+    try:
+        from importlib.metadata import entry_points
+        eps = entry_points()
+        group = eps.select(group="pytest11") if hasattr(eps, "select") else eps.get("pytest11", [])
+        names += [ep.value.split(":")[0] for ep in group]
+    except Exception:  # a broken distribution must not stop the warm-up
+        pass
+    return names
+
+
+def preload(modules):
+    """Import each module (an ImportError propagates: the server stops), then
+    pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order."""
+    timings = []
+    for name in modules:
+        timings.append(_import_timed(name))
+        _roots.add(name.split(".")[0])
+    start = time.perf_counter()
+    import pytest  # noqa: F401
+    for name in _pytest_plugin_modules():
+        try:
+            importlib.import_module(name)
+        except Exception:  # pytest itself will report a plugin that cannot load
+            pass
+    timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
+    return remember(Reply(preloaded=timings))
