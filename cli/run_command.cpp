@@ -146,7 +146,7 @@ int run_tests(const options& opts) {
             if (e.num() != EINTR) throw;
             continue;
         }
-        if (waiting_input && (items[1].revents & ZMQ_POLLIN)) {
+        if (waiting_input && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {  // a pipe at EOF reports only HUP
             if (auto line = input.read_available()) {
                 conn.send(protocol::input_reply, json{{"value", *line}}, request);
                 waiting_input = false;

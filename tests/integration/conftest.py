@@ -1,0 +1,201 @@
+"""Fixtures that start real ltest servers (real kernels) and clean up after them.
+
+Each server gets its own port and its own JUPYTER_RUNTIME_DIR, runs in its own
+session, and is stopped (then killed) at teardown even when the test failed.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+PYTHON = "/usr/bin/python3"
+
+
+def ltest_binary():
+    env = os.environ.get("LTEST_BIN")
+    if env:
+        return env
+    for candidate in (ROOT / "build" / "cli" / "ltest",):
+        if candidate.exists():
+            return str(candidate)
+    pytest.fail("set LTEST_BIN to the built ltest binary (ctest does this)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_files(root, files):
+    for name, text in files.items():
+        path = Path(root) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return Path(root)
+
+
+def pids_of_session(sid):
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid:  # field 6: session id
+            out.append(int(d.name))
+    return out
+
+
+def children_states(pid):
+    """(pid, state) of the direct children of pid."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append((int(d.name), fields[0]))
+    return out
+
+
+class Server:
+    def __init__(self, tmp_path, modules=(), extra_env=None, args=()):
+        self.port = free_port()
+        self.runtime_dir = tmp_path / "runtime"
+        self.runtime_dir.mkdir(exist_ok=True)
+        self.env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.runtime_dir), OMP_NUM_THREADS="1")
+        self.env.update(extra_env or {})
+        self.log = tmp_path / "server.log"
+        cmd = [ltest_binary(), "-l", "-p", str(self.port), *args]
+        for m in modules:
+            cmd += ["-m", m]
+        self.cmd = cmd
+        self.proc = None
+
+    def start(self, timeout=120):
+        self.log_file = open(self.log, "w")
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log.read_text()
+            if "ready on" in text:
+                return self
+            if self.proc.poll() is not None:
+                return self
+            time.sleep(0.05)
+        raise AssertionError("server not ready in time:\n" + self.log.read_text())
+
+    def client(self, *args, cwd=None, env=None, input=None, timeout=120, **kw):
+        full_env = dict(self.env, **(env or {}))
+        return subprocess.run([ltest_binary(), "-p", str(self.port), *args], cwd=cwd, env=full_env, input=input,
+                              capture_output=True, text=True, timeout=timeout, **kw)
+
+    def run(self, *pytest_args, cwd=None, env=None, **kw):
+        return self.client("--", *pytest_args, cwd=cwd, env=env, **kw)
+
+    def popen(self, *args, cwd=None, env=None, **kw):
+        full_env = dict(self.env, **(env or {}))
+        return subprocess.Popen([ltest_binary(), "-p", str(self.port), *args], cwd=cwd, env=full_env, **kw)
+
+    def status(self):
+        r = self.client("--status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        sid = self.proc.pid
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left of the server's session (it should be nothing).
+        for pid in pids_of_session(sid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log_file.close()
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    servers = []
+
+    def start(modules=(), extra_env=None, args=(), expect_ready=True):
+        s = Server(tmp_path, modules, extra_env, args)
+        servers.append(s)
+        s.start()
+        if expect_ready:
+            assert s.proc.poll() is None, "server exited:\n" + s.log.read_text()
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+        kernel_pids = [p for p in _kernel_pids_for(s.runtime_dir)]
+        for pid in kernel_pids:
+            os.kill(pid, signal.SIGKILL)
+        assert not kernel_pids, "a kernel outlived its server"
+
+
+def _kernel_pids_for(runtime_dir):
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmdline = (d / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "ipykernel_launcher" in cmdline and str(runtime_dir) in cmdline:
+            out.append(int(d.name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One warm server reused by the tests of a module that only run tests."""
+    s = Server(tmp_path_factory.mktemp("shared"), modules=("json",))
+    s.start()
+    assert s.proc.poll() is None, s.log.read_text()
+    yield s
+    s.stop()
+
+
+def plain_pytest(*args, cwd, env=None):
+    return subprocess.run([PYTHON, "-m", "pytest", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def summary_line(output):
+    """pytest's final '=== 1 failed, 2 passed in 0.1s ===' line without the time."""
+    import re
+    lines = [l for l in output.splitlines() if re.search(r"\b(passed|failed|error|no tests ran|skipped|deselected)\b", l)]
+    if not lines:
+        return None
+    return re.sub(r" in [0-9.]+s.*", "", lines[-1]).strip("= ")
