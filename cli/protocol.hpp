@@ -15,6 +15,7 @@ inline constexpr const char* input_reply = "input_reply";
 inline constexpr const char* interrupt_request = "interrupt_request";
 inline constexpr const char* status_request = "status_request";
 inline constexpr const char* shutdown_request = "shutdown_request";
+inline constexpr const char* keepalive = "keepalive";  // a waiting or running client is still there
 // server -> client
 inline constexpr const char* stream = "stream";
 inline constexpr const char* run_status = "run_status";
@@ -23,6 +24,11 @@ inline constexpr const char* run_reply = "run_reply";
 inline constexpr const char* status_reply = "status_reply";
 inline constexpr const char* shutdown_reply = "shutdown_reply";
 inline constexpr const char* error_reply = "error_reply";
+
+// A client sends keepalive this often; a run whose client was silent for
+// client_lost_after is killed (the client was killed or lost its network).
+inline constexpr int keepalive_ms = 1000;
+inline constexpr int client_lost_after_ms = 5000;
 
 // The largest request the server reads; larger ones are dropped unread.
 inline constexpr std::int64_t max_message_bytes = 16 << 20;

@@ -119,6 +119,7 @@ int run_tests(const options& opts) {
     bool acknowledged = false, waiting_input = false, told_busy = false;
     int interrupts_sent = 0;
     stdin_lines input;
+    auto last_keepalive = steady_clock::now();
 
     while (true) {
         // Ctrl-C (or --timeout) becomes an interrupt request: the first one
@@ -136,6 +137,10 @@ int run_tests(const options& opts) {
         while (interrupts_sent < wanted) {
             conn.send(protocol::interrupt_request, json::object(), request);
             ++interrupts_sent;
+        }
+        if (steady_clock::now() - last_keepalive > milliseconds(protocol::keepalive_ms)) {
+            conn.send(protocol::keepalive, json::object(), request);
+            last_keepalive = steady_clock::now();
         }
 
         zmq::pollitem_t items[2] = {{conn.socket().handle(), 0, ZMQ_POLLIN, 0}, {nullptr, 0, ZMQ_POLLIN, 0}};

@@ -36,6 +36,7 @@ struct run_job {
     json request_header;  // parent of everything we send back
     protocol::run_spec spec;
     steady_clock::time_point queued;
+    steady_clock::time_point last_heard;  // any message from this client about this run
 };
 
 struct active_run {
@@ -45,6 +46,8 @@ struct active_run {
     bool idle = false;
     json input_request_header;  // the kernel's pending input_request, if any
     json kernel_error;          // an `error` on iopub (the runtime itself failed)
+    int lost_interrupts = 0;    // interrupts sent because the client went away
+    steady_clock::time_point lost_at{};
 };
 
 // Remembers recent msg_ids so a captured request cannot be replayed.
@@ -122,6 +125,7 @@ private:
         drain_kernel();
         drain_clients();
         if (!kernel_.alive()) on_kernel_death();
+        drop_lost_clients();
         finish_if_done();
         start_next();
     }
@@ -164,7 +168,7 @@ private:
         const std::string& client = msg.identities.empty() ? std::string() : msg.identities.front();
         const std::string type = msg.msg_type();
         if (type == protocol::run_request) {
-            run_job job{client, msg.header, {}, steady_clock::now()};
+            run_job job{client, msg.header, {}, steady_clock::now(), steady_clock::now()};
             try {
                 job.spec = msg.content.get<protocol::run_spec>();
             } catch (const std::exception& e) {
@@ -176,6 +180,8 @@ private:
             std::size_t ahead = queue_.size() - 1 + (active_ ? 1 : 0);
             send_to(client, protocol::run_status, json{{"state", ahead ? "queued" : "starting"}, {"ahead", ahead}},
                     msg.header);
+        } else if (type == protocol::keepalive) {
+            heard_from(client, msg.parent_id());
         } else if (type == protocol::input_reply) {
             if (active_ && active_->job.client == client && !active_->input_request_header.empty()) {
                 kernel_.client().send_input_reply(msg.content.value("value", std::string()), active_->input_request_header);
@@ -191,6 +197,30 @@ private:
         } else {
             send_to(client, protocol::error_reply,
                     json{{"status", "error"}, {"error", "unknown message type '" + type + "'"}}, msg.header);
+        }
+    }
+
+    void heard_from(const std::string& client, const std::string& request_id) {
+        auto now = steady_clock::now();
+        if (active_ && active_->job.client == client && active_->job.request_header.value("msg_id", "") == request_id)
+            active_->job.last_heard = now;
+        for (auto& job : queue_)
+            if (job.client == client && job.request_header.value("msg_id", "") == request_id) job.last_heard = now;
+    }
+
+    // A client that stopped sending keepalives was killed: its queued runs are
+    // dropped and its running tests are interrupted, then killed.
+    void drop_lost_clients() {
+        auto now = steady_clock::now();
+        auto lost = [&](const run_job& j) { return now - j.last_heard > milliseconds(protocol::client_lost_after_ms); };
+        for (auto it = queue_.begin(); it != queue_.end();)
+            it = lost(*it) ? queue_.erase(it) : std::next(it);
+        if (!active_ || !lost(active_->job)) return;
+        if (active_->lost_interrupts == 0 || (active_->lost_interrupts == 1 && now - active_->lost_at > seconds(2))) {
+            if (active_->lost_interrupts == 0) log::server().warn("client of the running tests is gone; stopping them");
+            kernel_.interrupt();
+            ++active_->lost_interrupts;
+            active_->lost_at = now;
         }
     }
 

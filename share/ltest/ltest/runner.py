@@ -111,34 +111,40 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     relays = {out_r: _Relay(out_r, stdout or sys.stdout), err_r: _Relay(err_r, stderr or sys.stderr)}
     stdin_w = in_w
     interrupts = 0
+    status = None
     try:
         open_fds = [out_r, err_r, ctl_r]
         while open_fds:
             try:
                 ready, _, _ = select.select(open_fds, [], [])
+                for fd in ready:
+                    if fd == ctl_r:
+                        request = os.read(ctl_r, 64)
+                        if not request:
+                            open_fds.remove(ctl_r)
+                        elif stdin_w is not None:
+                            for r in list(relays):  # the prompt first, then the question
+                                while r in open_fds and select.select([r], [], [], 0)[0] and relays[r].pump():
+                                    pass
+                            stdin_w = _answer_input(stdin_w)
+                    elif not relays[fd].pump():
+                        open_fds.remove(fd)
             except KeyboardInterrupt:
-                # Ctrl-C reached the kernel: the first interrupts the tests as in
-                # a terminal, the next kills them.
+                # Ctrl-C reached the kernel (also while it waited for input):
+                # the first interrupts the tests as in a terminal, the next kills them.
                 interrupts += 1
                 try:
                     os.killpg(pid, signal.SIGINT if interrupts == 1 else signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                continue
-            for fd in ready:
-                if fd == ctl_r:
-                    request = os.read(ctl_r, 64)
-                    if not request:
-                        open_fds.remove(ctl_r)
-                    elif stdin_w is not None:
-                        for r in list(relays):  # the prompt first, then the question
-                            while r in open_fds and select.select([r], [], [], 0)[0] and relays[r].pump():
-                                pass
-                        stdin_w = _answer_input(stdin_w)
-                elif not relays[fd].pump():
-                    open_fds.remove(fd)
         status = _reap(pid)
     finally:
+        if status is None:  # the relay itself failed: never leave the tests running
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(pid)
         for fd in (out_r, err_r, ctl_r, stdin_w):
             if fd is not None:
                 try:

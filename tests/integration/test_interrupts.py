@@ -1,0 +1,90 @@
+"""Ctrl-C, a killed client, a killed kernel: the run ends right, the kernel stays usable."""
+import os
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import children_states, write_files
+
+SLEEPER = {"test_sleep.py": """
+    import time
+    def test_sleeps():
+        print("SLEEPING", flush=True)
+        time.sleep(120)
+    def test_after():
+        pass
+"""}
+
+
+def wait_for_output(proc, mark, timeout=60):
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while mark not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+    assert mark in seen, seen
+    return seen
+
+
+def test_ctrl_c_interrupts_like_plain_pytest_and_the_next_run_works(shared_server, tmp_path):
+    root = write_files(tmp_path, SLEEPER)
+    p = shared_server.popen("--", "-s", "-q", cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_output(p, b"SLEEPING")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 2
+    text = out.decode() + err.decode()
+    assert "KeyboardInterrupt" in text
+    assert "no tests ran" in text or "interrupted" in text.lower()
+    r = shared_server.run("-q", "-k", "after", cwd=root)
+    assert r.returncode == 0 and "1 passed" in r.stdout
+
+
+def test_killed_client_gets_its_tests_killed(shared_server, tmp_path):
+    root = write_files(tmp_path, SLEEPER)
+    kernel_pid = shared_server.status()["kernel_pid"]
+    p = shared_server.popen("--", "-s", "-q", cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_output(p, b"SLEEPING")
+    test_pids = [pid for pid, _ in children_states(kernel_pid)]
+    assert test_pids
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in test_pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in test_pids), "the test process outlived its client"
+    r = shared_server.run("-q", "-k", "after", cwd=root)
+    assert r.returncode == 0
+
+
+def test_timeout_interrupts_the_run(shared_server, tmp_path):
+    root = write_files(tmp_path, SLEEPER)
+    r = shared_server.client("--timeout", "2", "--", "-q", "-k", "sleeps", cwd=root)
+    assert r.returncode == 2
+    assert "--timeout" in r.stderr
+
+
+def test_kernel_killed_mid_run_is_reported_and_restarted(start_server, tmp_path):
+    server = start_server()
+    root = write_files(tmp_path, SLEEPER)
+    kernel_pid = server.status()["kernel_pid"]
+    p = server.popen("--", "-s", "-q", cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_output(p, b"SLEEPING")
+    os.kill(kernel_pid, signal.SIGKILL)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 75
+    assert "kernel" in err.decode() and "restart" in err.decode()
+    r = server.run("-q", "-k", "after", cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    status = server.status()
+    assert status["restarts"] == 1 and status["kernel_pid"] != kernel_pid
