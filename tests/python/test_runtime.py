@@ -1,0 +1,117 @@
+"""The kernel-side runtime's logic, tested without a kernel (the kernel path is
+covered by tests/integration and tests/notebook)."""
+import io
+import json
+import os
+import signal
+import sys
+import types
+
+import pytest
+
+from ltest import child, result, runner
+
+
+def test_sys_path_is_cwd_then_pythonpath_then_the_interpreters():
+    base = ["/usr/lib/python311.zip", "/usr/lib/python3.11", "/usr/lib/python3/dist-packages"]
+    path = child.pytest_sys_path("/proj", {"PYTHONPATH": "src:/abs/lib"}, base=base)
+    assert path == ["/proj", "/proj/src", "/abs/lib"] + base
+
+
+def test_sys_path_does_not_repeat_entries():
+    path = child.pytest_sys_path("/proj", {}, base=["/proj", "/usr/lib/python3.11"])
+    assert path == ["/proj", "/usr/lib/python3.11"]
+
+
+def _module(name, file):
+    m = types.ModuleType(name)
+    if file is not None:
+        m.__file__ = file
+    return m
+
+
+def test_user_modules_are_evicted_system_and_preloaded_ones_kept():
+    modules = {
+        "mine": _module("mine", "/home/u/proj/mine.py"),
+        "mine.sub": _module("mine.sub", "/home/u/proj/mine/sub.py"),
+        "heavy": _module("heavy", "/home/u/proj/heavy/__init__.py"),
+        "heavy.core": _module("heavy.core", "/home/u/proj/heavy/core.py"),
+        "json": _module("json", "/usr/lib/python3.11/json/__init__.py"),
+        "builtin_like": _module("builtin_like", None),
+        "ltest.runner": _module("ltest.runner", "/opt/share/ltest/ltest/runner.py"),
+    }
+    evict = child.modules_to_evict(modules, keep_roots={"heavy"}, system_dirs=("/usr/lib/",))
+    assert sorted(evict) == ["mine", "mine.sub"]
+
+
+def test_exit_code_of_a_signal_death_is_128_plus_n():
+    pid = os.fork()
+    if pid == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert runner.exit_code_of(status) == 128 + signal.SIGKILL
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    _, status = os.waitpid(pid, 0)
+    assert runner.exit_code_of(status) == 7
+
+
+def test_relay_stdin_asks_for_a_line_only_when_read():
+    data_r, data_w = os.pipe()
+    ctl_r, ctl_w = os.pipe()
+    stdin = child.RelayStdin(data_r, ctl_w)
+    os.write(data_w, b"first line\nsecond")
+    os.close(data_w)
+    assert stdin.readline() == "first line\n"
+    assert os.read(ctl_r, 10) == b"I\n"  # it asked once
+    assert stdin.readline() == "second"  # then EOF ends the partial line
+    assert stdin.readline() == ""
+    assert stdin.isatty() is False
+
+
+def test_reply_is_json_for_user_expressions():
+    r = result.Reply(exit_code=3, duration=0.5)
+    assert r._repr_json_() == {"exit_code": 3, "duration": 0.5}
+    assert json.loads(repr(r)) == {"exit_code": 3, "duration": 0.5}
+
+
+def test_run_outside_a_kernel_relays_output_and_returns_the_exit_code(tmp_path):
+    (tmp_path / "test_x.py").write_text(
+        "import sys\n"
+        "def test_out(): print('OUT-LINE'); print('ERR-LINE', file=sys.stderr)\n"
+        "def test_fail(): assert False\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = runner.run(["-q", "-s", "-p", "no:cacheprovider"], cwd=str(tmp_path), env=dict(os.environ),
+                      stdout=out, stderr=err)
+    assert code == 1
+    assert "OUT-LINE" in out.getvalue() and "1 failed, 1 passed" in out.getvalue()
+    assert "ERR-LINE" in err.getvalue() and "OUT-LINE" not in err.getvalue()
+
+
+def test_run_leaves_this_process_untouched(tmp_path):
+    (tmp_path / "test_mutate.py").write_text(
+        "import os, sys\n"
+        "def test_mutate():\n"
+        "    os.environ['LTEST_LEAK'] = '1'\n"
+        "    os.chdir('/')\n"
+        "    sys.modules['ltest_leak'] = sys\n")
+    before = (dict(os.environ), os.getcwd(), set(sys.modules))
+    code = runner.run(["-q", "-p", "no:cacheprovider"], cwd=str(tmp_path), env=dict(os.environ),
+                      stdout=io.StringIO(), stderr=io.StringIO())
+    assert code == 0
+    assert "LTEST_LEAK" not in os.environ and os.getcwd() == before[1] and "ltest_leak" not in sys.modules
+
+
+def test_run_in_a_terminal_gets_a_pty_with_the_clients_width(tmp_path):
+    (tmp_path / "test_tty.py").write_text(
+        "import os, shutil, sys\n"
+        "def test_tty():\n"
+        "    assert sys.stdout.isatty()\n"
+        "    assert os.get_terminal_size(1).columns == 123\n")
+    out = io.StringIO()
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "PY_COLORS")}
+    code = runner.run(["-s", "-p", "no:cacheprovider"], cwd=str(tmp_path), env=env, stdout_isatty=True, columns=123,
+                      stdout=out, stderr=io.StringIO())
+    assert code == 0, out.getvalue()
+    assert "\x1b[" in out.getvalue()  # pytest colours a terminal
