@@ -1,0 +1,104 @@
+"""A real notebook, executed by nbclient on a real kernel, using %ltest and %%ltest."""
+import re
+import textwrap
+
+import nbformat
+from nbclient import NotebookClient
+
+CELLS = [
+    "%load_ext ltest",
+    # The notebook's own state: a helper, a list, and a test function that a
+    # %%ltest cell must not pick up.
+    textwrap.dedent("""\
+        def double(x):
+            return 2 * x
+
+        shared = [1, 2]
+
+        def test_defined_in_the_notebook():
+            raise AssertionError("a %%ltest cell runs only its own tests")
+        """),
+    textwrap.dedent("""\
+        %%writefile test_x.py
+        def test_passes():
+            assert 1 + 1 == 2
+
+        def test_fails():
+            assert 1 + 1 == 3
+        """),
+    "%ltest -q test_x.py",
+    "code = %ltest -q test_x.py -k passes\nprint('exit code', code)\ncode",
+    textwrap.dedent("""\
+        %%ltest -v
+        def test_uses_notebook_helper():
+            assert double(21) == 42
+
+        def test_mutates_notebook_list():
+            shared.append(3)
+            assert shared == [1, 2, 3]
+        """),
+    "assert shared == [1, 2], shared\nprint('notebook list', shared)",
+    textwrap.dedent("""\
+        %%ltest -q
+        from __future__ import annotations
+        def test_fails_on_line_four(x: NotDefinedAnywhere = None):
+            assert double(2) == 5
+        """),
+    "import ltest\nltest.last_result()['exit_code']",
+]
+
+
+def stdout_of(cell):
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def results_of(cell):
+    return [o.data["text/plain"] for o in cell.outputs if o.output_type == "execute_result"]
+
+
+def test_notebook_runs_tests_with_ltest_magics(kernel_env, workdir):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    client = NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=False,
+                            resources={"metadata": {"path": str(workdir)}})
+    client.execute(env=kernel_env)
+    cells = nb.cells
+
+    # Execution counts go as usual: one per cell, in order.
+    assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1))
+    assert not any(o.output_type == "error" for c in cells for o in c.outputs)
+
+    # %ltest: pytest's output streams into the cell; the exit code is its Out.
+    out = stdout_of(cells[3])
+    assert re.search(r"^1 failed, 1 passed in [\d.]+s$", out, re.M), out
+    assert "FAILED test_x.py::test_fails - assert (1 + 1) == 3" in out
+    assert results_of(cells[3]) == ["1"]
+
+    # `code = %ltest ...` gets the exit code; a zero shows nothing.
+    out = stdout_of(cells[4])
+    assert re.search(r"^1 passed, 1 deselected in", out, re.M), out
+    assert "exit code 0" in out
+    assert results_of(cells[4]) == []
+
+    # %%ltest: the cell's tests see the notebook's names; only they run.
+    out = stdout_of(cells[5])
+    assert "test_cell6.py::test_uses_notebook_helper PASSED" in out, out
+    assert "test_cell6.py::test_mutates_notebook_list PASSED" in out, out
+    assert "test_defined_in_the_notebook" not in out
+    assert re.search(r"=+ 2 passed in [\d.]+s =+", out), out
+    assert results_of(cells[5]) == []
+
+    # ... and what they did happened in a fork: the notebook's list is as it was.
+    assert stdout_of(cells[6]) == "notebook list [1, 2]\n"
+
+    # A failing %%ltest cell: line N of the cell is line N in the traceback,
+    # `from __future__` still comes first.
+    out = stdout_of(cells[7])
+    assert "test_cell8.py:4: AssertionError" in out, out
+    assert "assert 4 == 5" in out
+    assert re.search(r"^1 failed in", out, re.M), out
+    assert results_of(cells[7]) == ["1"]
+    assert results_of(cells[8]) == ["1"]
+
+    # Nothing left behind in the notebook's directory but what the notebook wrote.
+    assert sorted(p.name for p in workdir.iterdir() if p.name != ".pytest_cache") == ["test_x.py"]
