@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "config.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 
@@ -19,6 +20,17 @@ Then run pytest in a fork of that kernel, as often as you like:
   ltest --status | --stop           inspect or stop the server
 
 Everything after the first `--` goes to pytest unchanged.)";
+
+// [tool.ltest] fills in what the command line left unset.
+static void apply_project_config(options& o, const CLI::App& app) {
+    auto config = find_project_config(std::filesystem::current_path());
+    if (!config) return;
+    o.config_file = config->file.string();
+    if (config->preload && o.listen && app.count("--module") == 0) o.modules = *config->preload;
+    if (config->kernel && app.count("--kernel") == 0) o.kernel = *config->kernel;
+    if (config->ip && app.count("--ip") == 0) o.ip = *config->ip;
+    if (config->port && !o.port) o.port = config->port;
+}
 
 std::optional<options> parse_options(int argc, char** argv) {
     options o;
@@ -63,6 +75,7 @@ std::optional<options> parse_options(int argc, char** argv) {
         std::string hint = split == argc ? " (pytest arguments go after `--`)" : "";
         throw ltest_error(exit_code::usage, e.what() + hint);
     }
+    apply_project_config(o, app);
     if (o.existing && !o.listen) throw ltest_error(exit_code::usage, "--existing needs -l/--listen");
     if (!o.modules.empty() && !o.listen) throw ltest_error(exit_code::usage, "-m/--module needs -l/--listen");
     if (o.listen && (o.status || o.stop)) throw ltest_error(exit_code::usage, "--status/--stop talk to a server; drop -l");

@@ -19,6 +19,7 @@ struct options {
     double timeout = 0;                   // seconds, 0 = none
     int verbosity = 0;                    // -q: -1, -v: 1
     std::vector<std::string> pytest_args;  // everything after the first `--`
+    std::string config_file;               // the pyproject.toml that set defaults, if any
 };
 
 inline constexpr int default_port = 7070;

@@ -171,9 +171,14 @@ int run_tests(const options& opts) {
         if (type == protocol::stream) {
             write_all(c.value("name", "stdout") == "stderr" ? 2 : 1, c.value("text", ""));
         } else if (type == protocol::run_status) {
-            if (c.value("state", "") == "queued" && !told_busy) {
+            std::string state = c.value("state", "");
+            if (state == "queued" && !told_busy) {
                 std::fprintf(stderr, "ltest: the kernel is busy (%d run(s) ahead); waiting\n", c.value("ahead", 1));
                 told_busy = true;
+            } else if (state == "restarting") {
+                std::fprintf(stderr, "ltest: %s; restarting the kernel\n", c.value("reason", std::string("stale preload")).c_str());
+            } else if (state == "restarted") {
+                std::fprintf(stderr, "ltest: kernel restarted and preloaded in %.2f s\n", c.value("seconds", 0.0));
             }
         } else if (type == protocol::input_request) {
             write_all(1, c.value("prompt", ""));

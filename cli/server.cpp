@@ -17,6 +17,7 @@
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
+#include "preload_watch.hpp"
 #include "protocol.hpp"
 #include "server_file.hpp"
 #include "warm_kernel.hpp"
@@ -81,6 +82,7 @@ public:
     int serve() {
         bind();
         kernel_.start();
+        watch_.watch(kernel_.watched_files());
         info_.kernel_connection_file = kernel_.connection_file().string();
         write_server_file(info_);
         started_ = steady_clock::now();
@@ -114,7 +116,7 @@ private:
     }
 
     void loop_once() {
-        std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0}};
+        std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, watch_.fd(), ZMQ_POLLIN, 0}};
         auto kitems = kernel_.client().poll_items();
         items.insert(items.end(), kitems.begin(), kitems.end());
         try {
@@ -125,6 +127,7 @@ private:
         drain_kernel();
         drain_clients();
         if (!kernel_.alive()) on_kernel_death();
+        if (auto file = watch_.changed(); file && !stale_) stale_ = file;
         drop_lost_clients();
         finish_if_done();
         start_next();
@@ -206,6 +209,13 @@ private:
             active_->job.last_heard = now;
         for (auto& job : queue_)
             if (job.client == client && job.request_header.value("msg_id", "") == request_id) job.last_heard = now;
+    }
+
+    // The loop was blocked (a kernel restart): keepalives waited in the socket.
+    void forgive_silence() {
+        auto now = steady_clock::now();
+        for (auto& job : queue_) job.last_heard = now;
+        if (active_) active_->job.last_heard = now;
     }
 
     // A client that stopped sending keepalives was killed: its queued runs are
@@ -292,8 +302,28 @@ private:
         }
     }
 
+    // A preloaded module changed on disk: restart the kernel before the next
+    // run so that it never runs stale code, and tell that run's client why.
+    void rewarm_for(const run_job& job) {
+        std::string file = *stale_;
+        stale_.reset();
+        log::kernel().info("{} changed on disk; restarting the kernel", file);
+        send_to(job.client, protocol::run_status, json{{"state", "restarting"}, {"reason", file + " changed on disk"}},
+                job.request_header);
+        auto t0 = steady_clock::now();
+        kernel_.restart();
+        watch_.watch(kernel_.watched_files());
+        info_.kernel_connection_file = kernel_.connection_file().string();
+        write_server_file(info_);
+        forgive_silence();
+        double secs = duration<double>(steady_clock::now() - t0).count();
+        log::kernel().info("restarted and preloaded in {:.2f} s", secs);
+        send_to(job.client, protocol::run_status, json{{"state", "restarted"}, {"seconds", secs}}, job.request_header);
+    }
+
     void start_next() {
         if (active_ || queue_.empty()) return;
+        if (stale_) rewarm_for(queue_.front());
         active_run run{std::move(queue_.front()), {}, {}, false, json::object(), json()};
         queue_.pop_front();
         kb::execute_options opts;
@@ -334,6 +364,9 @@ private:
         }
         try {
             kernel_.restart();
+            watch_.watch(kernel_.watched_files());
+            stale_.reset();
+            forgive_silence();
             info_.kernel_connection_file = kernel_.connection_file().string();
             write_server_file(info_);
         } catch (const ltest_error& e) {
@@ -362,6 +395,8 @@ private:
     kb::wire wire_;
     zmq::socket_t router_;
     warm_kernel kernel_;
+    preload_watch watch_;
+    std::optional<std::string> stale_;  // a preloaded module's file that changed
     std::string session_ = kb::new_id();
     replay_guard replay_;
     std::deque<run_job> queue_;

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <iterator>
 #include <vector>
 
 #include <kernel_bridge/jupyter_paths.hpp>
@@ -40,7 +41,14 @@ void write_server_file(const server_info& info) {
     kernel_bridge::write_private_file(server_file_path(info.port), json(info).dump(1) + "\n");
 }
 
-bool process_alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+bool process_alive(int pid) {
+    if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+    // An exited process its parent has not reaped yet is a zombie: not alive.
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
+}
 
 static std::optional<server_info> read_server_file(const fs::path& path) {
     std::ifstream in(path);

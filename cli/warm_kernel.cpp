@@ -138,6 +138,7 @@ void warm_kernel::warm_up() {
     run_startup_code("loading ltest's runtime", runtime_loader_code(share_dir()));
     json result = run_startup_code("preload", runtime_call_code("preload", settings_.modules));
     preloaded_ = result.value("preloaded", json::array());
+    watched_files_ = result.value("watch", std::vector<std::string>{});
     for (const auto& p : preloaded_)
         log::kernel().info("preloaded {} in {:.2f} s", p.value("module", "?"), p.value("seconds", 0.0));
     started_ = system_clock::now();

@@ -47,6 +47,8 @@ public:
     bool owned() const { return spec_.has_value(); }
     const std::filesystem::path& connection_file() const { return connection_file_; }
     std::string death_reason();
+    // The preloaded modules' own source files (outside the interpreter's prefix).
+    const std::vector<std::string>& watched_files() const { return watched_files_; }
     nlohmann::json status() const;
 
 private:
@@ -63,6 +65,7 @@ private:
     std::unique_ptr<kernel_bridge::kernel_process> process_;
     std::unique_ptr<kernel_bridge::kernel_client> client_;
     nlohmann::json preloaded_ = nlohmann::json::array();
+    std::vector<std::string> watched_files_;
     int restarts_ = 0;
     std::chrono::system_clock::time_point started_{};
 };

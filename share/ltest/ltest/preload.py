@@ -1,8 +1,11 @@
 """Warm the kernel: import the user's fat modules, then pytest and its plugins."""
 import importlib
+import os
+import sys
 import time
 
 from .result import Reply, remember
+from .sysdirs import system_dirs
 
 # Top-level names the user asked to preload. Their modules stay warm in a run's
 # child; other modules of the user's own code are evicted (see child.py).
@@ -33,6 +36,22 @@ def _pytest_plugin_modules():
     return names
 
 
+def watched_files(roots, modules=None, system=None):
+    """Source files of the preloaded packages that are the user's own (outside
+    the interpreter's prefix): the server watches them and re-warms the kernel
+    when one changes. Packages from Debian or pip change only on upgrades."""
+    modules = sys.modules if modules is None else modules
+    system = system_dirs() if system is None else system
+    files = set()
+    for name, mod in list(modules.items()):
+        path = getattr(mod, "__file__", None)
+        if name.split(".")[0] in roots and isinstance(path, str):
+            real = os.path.realpath(path)
+            if not real.startswith(system):
+                files.add(real)
+    return sorted(files)
+
+
 def preload(modules):
     """Import each module (an ImportError propagates: the server stops), then
     pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order."""
@@ -48,4 +67,4 @@ def preload(modules):
         except Exception:  # pytest itself will report a plugin that cannot load
             pass
     timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
-    return remember(Reply(preloaded=timings))
+    return remember(Reply(preloaded=timings, watch=watched_files(_roots)))

@@ -1,0 +1,68 @@
+#include "config.hpp"
+
+#include <toml++/toml.h>
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+
+namespace ltest {
+namespace fs = std::filesystem;
+
+static std::string where(const fs::path& file, const toml::node& node) {
+    return file.string() + ":" + std::to_string(node.source().begin.line);
+}
+
+static std::optional<project_config> parse(const fs::path& file) {
+    toml::table doc;
+    try {
+        doc = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+        throw ltest_error(exit_code::usage, file.string() + ":" + std::to_string(e.source().begin.line) +
+                                                ": not valid TOML: " + std::string(e.description()));
+    }
+    const toml::table* tool = doc["tool"]["ltest"].as_table();
+    if (!tool) return std::nullopt;
+    project_config c;
+    c.file = file;
+    for (const auto& [key, node] : *tool) {
+        std::string k(key.str());
+        auto bad_type = [&](const char* want) {
+            return ltest_error(exit_code::usage, where(file, node) + ": [tool.ltest] " + k + " must be " + want);
+        };
+        if (k == "preload") {
+            const toml::array* arr = node.as_array();
+            if (!arr) throw bad_type("an array of module names");
+            std::vector<std::string> mods;
+            for (const auto& item : *arr) {
+                auto s = item.value<std::string>();
+                if (!s || s->empty()) throw bad_type("an array of module names");
+                mods.push_back(*s);
+            }
+            c.preload = mods;
+        } else if (k == "kernel" || k == "ip") {
+            auto s = node.value<std::string>();
+            if (!s || !node.is_string()) throw bad_type("a string");
+            (k == "kernel" ? c.kernel : c.ip) = *s;
+        } else if (k == "port") {
+            auto p = node.value<int64_t>();
+            if (!node.is_integer() || !p || *p < 1 || *p > 65535) throw bad_type("an integer port (1-65535)");
+            c.port = static_cast<int>(*p);
+        } else {
+            throw ltest_error(exit_code::usage, where(file, node) + ": unknown key '" + k +
+                                                    "' in [tool.ltest] (known: preload, kernel, ip, port)");
+        }
+    }
+    return c;
+}
+
+std::optional<project_config> find_project_config(const fs::path& start) {
+    std::error_code ec;
+    for (fs::path dir = fs::absolute(start, ec);; dir = dir.parent_path()) {
+        fs::path candidate = dir / "pyproject.toml";
+        if (fs::is_regular_file(candidate, ec))
+            if (auto c = parse(candidate)) return c;
+        if (dir == dir.root_path() || dir.empty()) return std::nullopt;
+    }
+}
+
+}  // namespace ltest

@@ -1,0 +1,24 @@
+#pragma once
+// [tool.ltest] in the project's pyproject.toml, found upward from the cwd as
+// pytest finds its rootdir. The command line overrides what it sets.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ltest {
+
+struct project_config {
+    std::filesystem::path file;
+    std::optional<std::vector<std::string>> preload;
+    std::optional<std::string> kernel;
+    std::optional<std::string> ip;
+    std::optional<int> port;
+};
+
+// The nearest pyproject.toml from `start` upward that has a [tool.ltest]
+// table; nullopt when there is none. A file that does not parse, an unknown
+// key or a wrong type throws ltest_error(usage) naming the file, line and key.
+std::optional<project_config> find_project_config(const std::filesystem::path& start);
+
+}  // namespace ltest

@@ -1,0 +1,97 @@
+"""Configuration, status and stop, stale preloads, help (issue 7)."""
+import json
+import os
+import subprocess
+import time
+
+from conftest import free_port, ltest_binary, write_files
+
+
+def test_help_and_version():
+    r = subprocess.run([ltest_binary(), "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for text in ("ltest -l -m torch", "ltest -- -v tests/", "--status", "--stop", "Exit codes"):
+        assert text in r.stdout
+    r = subprocess.run([ltest_binary(), "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("ltest ")
+
+
+def test_status_and_stop_find_the_only_server_without_a_port(start_server, tmp_path):
+    server = start_server(modules=["json"])
+    env = dict(server.env)
+    r = subprocess.run([ltest_binary(), "--status"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"127.0.0.1:{server.port}" in r.stdout and "json" in r.stdout and "runs served" in r.stdout
+    s = json.loads(subprocess.run([ltest_binary(), "--status", "--json"], env=env, capture_output=True,
+                                  text=True).stdout)
+    assert s["kernel_name"] == "python3" and os.path.exists(s["connection_file"])
+    assert s["preloaded"][0]["module"] == "json" and s["run_in_flight"] is False
+    r = subprocess.run([ltest_binary(), "--stop"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert server.proc.wait(timeout=30) == 0
+    r = subprocess.run([ltest_binary(), "--status"], env=env, capture_output=True, text=True)
+    assert r.returncode == 69 and "no ltest server" in r.stderr
+
+
+def test_pyproject_sets_preload_and_port_command_line_overrides(start_server, tmp_path):
+    port = free_port()
+    proj = write_files(tmp_path / "proj", {
+        "pyproject.toml": f"""
+            [tool.ltest]
+            preload = ["json", "decimal"]
+            port = {port}
+        """,
+        "sub/test_x.py": "import sys\ndef test_x(): assert 'decimal' in sys.modules\n",
+    })
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    server = subprocess.Popen([ltest_binary(), "-l"], cwd=proj / "sub", env=env, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        lines = []
+        for line in server.stderr:
+            lines.append(line)
+            if "ready on" in line:
+                break
+        text = "".join(lines)
+        assert f"127.0.0.1:{port}" in text and "preloaded decimal" in text, text
+        r = subprocess.run([ltest_binary(), "--", "-q"], cwd=proj / "sub", env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_bad_config_names_file_line_and_key(tmp_path):
+    proj = write_files(tmp_path, {"pyproject.toml": "[tool.ltest]\npreload = ['json']\nbogus_key = 1\n"})
+    r = subprocess.run([ltest_binary(), "--status"], cwd=proj, capture_output=True, text=True)
+    assert r.returncode == 64
+    assert f"{proj}/pyproject.toml:3" in r.stderr and "bogus_key" in r.stderr
+    (proj / "pyproject.toml").write_text("[tool.ltest]\nport = 'x'\n")
+    r = subprocess.run([ltest_binary(), "--status"], cwd=proj, capture_output=True, text=True)
+    assert r.returncode == 64 and ":2" in r.stderr and "port" in r.stderr
+
+
+def test_edited_preloaded_module_restarts_the_kernel(start_server, tmp_path):
+    lib = write_files(tmp_path / "lib", {"mypkg/__init__.py": "from .core import VALUE\n",
+                                          "mypkg/core.py": "VALUE = 1\n"})
+    env = {"PYTHONPATH": str(lib)}
+    server = start_server(modules=["mypkg"], extra_env=env)
+    proj = write_files(tmp_path / "proj", {"test_v.py": """
+        import os, mypkg
+        def test_value():
+            assert mypkg.VALUE == int(os.environ["EXPECTED"])
+    """})
+    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="1"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    old_pid = server.status()["kernel_pid"]
+    (lib / "mypkg" / "core.py").write_text("VALUE = 2\n")
+    deadline = time.monotonic() + 5
+    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="2"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "core.py changed on disk; restarting the kernel" in r.stderr
+    assert "restarted and preloaded in" in r.stderr
+    status = server.status()
+    assert status["kernel_pid"] != old_pid and status["restarts"] == 1
+    # Unchanged files do not restart it again.
+    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="2"))
+    assert r.returncode == 0 and "restarting" not in r.stderr
