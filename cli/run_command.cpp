@@ -175,6 +175,8 @@ int run_tests(const options& opts) {
             if (state == "queued" && !told_busy) {
                 std::fprintf(stderr, "ltest: the kernel is busy (%d run(s) ahead); waiting\n", c.value("ahead", 1));
                 told_busy = true;
+            } else if (state == "kernel_busy") {
+                std::fprintf(stderr, "ltest: the kernel is busy with another request (a notebook cell?); waiting\n");
             } else if (state == "restarting") {
                 std::fprintf(stderr, "ltest: %s; restarting the kernel\n", c.value("reason", std::string("stale preload")).c_str());
             } else if (state == "restarted") {
@@ -186,6 +188,8 @@ int run_tests(const options& opts) {
         } else if (type == protocol::run_reply) {
             if (c.value("status", "") != "ok" || c.contains("error"))
                 std::fprintf(stderr, "ltest: %s\n", c.value("error", std::string("the run failed")).c_str());
+            if (interrupts_sent > sigint_count && c.contains("fork_unsafe"))
+                std::fprintf(stderr, "ltest: likely cause of the hang: %s\n", c["fork_unsafe"].dump().c_str());
             if (opts.json) std::cout << c.dump() << std::endl;
             return c.value("exit_code", exit_code::protocol);
         }

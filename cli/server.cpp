@@ -257,6 +257,8 @@ private:
         s["runs"] = runs_;
         s["queued"] = queue_.size();
         s["run_in_flight"] = active_.has_value();
+        s["fork_safe"] = fork_unsafe_.empty();
+        s["fork_unsafe"] = fork_unsafe_;  // as of the last run
         s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();
         return s;
     }
@@ -289,6 +291,12 @@ private:
     }
 
     void on_iopub(const kb::message& m) {
+        if (m.msg_type() == "status" && (!active_ || m.parent_id() != active_->execute_id)) {
+            // Someone else's request (a notebook cell in a shared kernel).
+            std::string state = m.content.value("execution_state", "");
+            if (state == "busy") busy_with_others_.insert(m.parent_id());
+            if (state == "idle") busy_with_others_.erase(m.parent_id());
+        }
         if (!active_ || m.parent_id() != active_->execute_id) return;
         const std::string type = m.msg_type();
         if (type == "stream") {
@@ -330,6 +338,8 @@ private:
         opts.allow_stdin = true;
         opts.user_expressions = runtime_result_expression();
         run.execute_id = kernel_.client().send_execute(runtime_call_code("serve", json(run.job.spec)), opts);
+        if (!busy_with_others_.empty())
+            send_to(run.job.client, protocol::run_status, json{{"state", "kernel_busy"}}, run.job.request_header);
         log::server().debug("run started: {}", json(run.job.spec.args).dump());
         active_ = std::move(run);
     }
@@ -342,6 +352,8 @@ private:
             json result = runtime_result(c).value_or(json::object());
             out = {{"status", "ok"}, {"exit_code", result.value("exit_code", exit_code::internal)},
                    {"duration", result.value("duration", 0.0)}};
+            fork_unsafe_ = result.value("fork_unsafe", json::array());
+            if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
         } else {
             std::string why = c.value("ename", std::string("error")) + ": " + c.value("evalue", std::string());
             log::kernel().warn("the runtime failed: {}", why);
@@ -402,6 +414,8 @@ private:
     std::deque<run_job> queue_;
     std::optional<active_run> active_;
     int runs_ = 0;
+    std::set<std::string> busy_with_others_;  // msg_ids of other clients' requests in progress
+    json fork_unsafe_ = json::array();
     bool wrote_file_ = false;
     steady_clock::time_point started_ = steady_clock::now();
 };

@@ -44,7 +44,16 @@ int show_status(const options& opts) {
               << "runs served:     " << s.value("runs", 0) << "\n"
               << "restarts:        " << s.value("restarts", 0) << "\n"
               << "run in flight:   " << (s.value("run_in_flight", false) ? "yes" : "no") << ", queued: "
-              << s.value("queued", 0) << "\n";
+              << s.value("queued", 0) << "\n"
+              << "fork-safe:       ";
+    json why = s.value("fork_unsafe", json::array());
+    if (why.empty()) {
+        std::cout << "yes\n";
+    } else {
+        std::cout << "no (";
+        for (std::size_t i = 0; i < why.size(); ++i) std::cout << (i ? "; " : "") << why[i].get<std::string>();
+        std::cout << ")\n";
+    }
     return 0;
 }
 

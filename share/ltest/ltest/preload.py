@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+from . import forksafety
 from .result import Reply, remember
 from .sysdirs import system_dirs
 
@@ -67,4 +68,5 @@ def preload(modules):
         except Exception:  # pytest itself will report a plugin that cannot load
             pass
     timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
+    forksafety.mark_baseline()
     return remember(Reply(preloaded=timings, watch=watched_files(_roots)))

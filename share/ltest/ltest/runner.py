@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from . import child
+from . import child, forksafety
 from .preload import preloaded_roots
 from .result import Reply, remember
 
@@ -173,10 +173,19 @@ def _reap(pid):
     return status
 
 
+_warned = set()
+
+
 def serve(spec):
     """One run for the ltest server: spec is the client's run request."""
     start = time.perf_counter()
+    reasons = forksafety.unsafe_reasons()
+    for why in reasons:
+        if why not in _warned:  # once per cause, not on every run
+            _warned.add(why)
+            sys.stderr.write(f"ltest: warning: forking this kernel may hang the tests: {why}\n")
+            sys.stderr.flush()
     code = run(spec.get("args", []), cwd=spec.get("cwd"), env=spec.get("env"),
                stdout_isatty=bool(spec.get("stdout_isatty")), stderr_isatty=bool(spec.get("stderr_isatty")),
                columns=int(spec.get("columns") or 80), lines=int(spec.get("lines") or 24))
-    return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6)))
+    return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons))

@@ -1,0 +1,44 @@
+"""Is it safe to fork this kernel now? Cheap checks only.
+
+fork() copies only the calling thread: a lock another thread held (an OpenMP
+pool after a parallel torch op, a JAX backend, CUDA) stays locked forever in
+the child, which then hangs on its next use of that library.
+"""
+import os
+import sys
+
+_baseline_threads = None
+
+
+def _thread_count():
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
+
+
+def mark_baseline():
+    """Called after warm-up: the threads alive now (ipykernel's own, and any a
+    preload started) are the expected ones."""
+    global _baseline_threads
+    _baseline_threads = _thread_count()
+
+
+def unsafe_reasons():
+    """Why forking now may hang the test process; empty when it looks safe."""
+    reasons = []
+    if _baseline_threads is not None:
+        extra = _thread_count() - _baseline_threads
+        if extra > 0:
+            reasons.append(f"{extra} thread(s) started in the kernel since warm-up (a thread pool, e.g. OpenMP after a parallel torch op)")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_initialized():
+                reasons.append("CUDA is initialised in the kernel")
+        except Exception:
+            pass
+    xla_bridge = sys.modules.get("jax._src.xla_bridge")
+    if xla_bridge is not None and getattr(xla_bridge, "_backends", None):
+        reasons.append("a JAX backend is initialised in the kernel")
+    return reasons
