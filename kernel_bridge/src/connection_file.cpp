@@ -33,6 +33,16 @@ void to_json(json& j, const connection_info& c) {
 }
 
 template <class T>
+static T optional_key(const json& j, const char* key, T fallback) {
+    if (!j.contains(key)) return fallback;
+    try {
+        return j.at(key).get<T>();
+    } catch (const json::exception&) {
+        throw bad_file(std::string("connection file key \"") + key + "\" has the wrong type");
+    }
+}
+
+template <class T>
 static T required(const json& j, const char* key) {
     if (!j.contains(key)) throw bad_file(std::string("connection file has no \"") + key + "\"");
     try {
@@ -44,7 +54,7 @@ static T required(const json& j, const char* key) {
 
 void from_json(const json& j, connection_info& c) {
     if (!j.is_object()) throw bad_file("connection file is not a JSON object");
-    c.transport = j.value("transport", std::string("tcp"));
+    c.transport = optional_key<std::string>(j, "transport", "tcp");
     c.ip = required<std::string>(j, "ip");
     c.shell_port = required<int>(j, "shell_port");
     c.iopub_port = required<int>(j, "iopub_port");
@@ -52,8 +62,8 @@ void from_json(const json& j, connection_info& c) {
     c.control_port = required<int>(j, "control_port");
     c.hb_port = required<int>(j, "hb_port");
     c.key = required<std::string>(j, "key");
-    c.signature_scheme = j.value("signature_scheme", std::string("hmac-sha256"));
-    c.kernel_name = j.value("kernel_name", std::string());
+    c.signature_scheme = optional_key<std::string>(j, "signature_scheme", "hmac-sha256");
+    c.kernel_name = optional_key<std::string>(j, "kernel_name", "");
 }
 
 int pick_free_port(const std::string& ip) {

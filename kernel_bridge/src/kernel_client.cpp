@@ -1,6 +1,9 @@
 #include "kernel_bridge/kernel_client.hpp"
 
+#include <algorithm>
 #include <thread>
+
+#include <zmq_addon.hpp>
 
 #include "kernel_bridge/errors.hpp"
 
@@ -25,11 +28,20 @@ kernel_client::kernel_client(zmq::context_t& ctx, const connection_info& info)
       // kernel routes input_request to the client that sent the execute.
       shell_(connected(ctx, zmq::socket_type::dealer, info.endpoint(info.shell_port), session_)),
       iopub_(connected(ctx, zmq::socket_type::sub, info.endpoint(info.iopub_port))),
-      stdin_(connected(ctx, zmq::socket_type::dealer, info.endpoint(info.stdin_port), session_)),
+      stdin_(ctx, zmq::socket_type::dealer),
       control_(connected(ctx, zmq::socket_type::dealer, info.endpoint(info.control_port))),
+      stdin_monitor_(ctx, zmq::socket_type::pair),
       heartbeat_(ctx, info.endpoint(info.hb_port)) {
     // Subscribe before the first request so that no output is lost.
     iopub_.set(zmq::sockopt::subscribe, "");
+    // Monitor stdin before connecting it, so its handshake event cannot be missed.
+    std::string monitor = "inproc://kernel-bridge-stdin-" + session_;
+    if (zmq_socket_monitor(stdin_.handle(), monitor.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
+        throw zmq::error_t();
+    stdin_monitor_.connect(monitor);
+    stdin_.set(zmq::sockopt::linger, 0);
+    stdin_.set(zmq::sockopt::routing_id, session_);
+    stdin_.connect(info.endpoint(info.stdin_port));
 }
 
 std::string kernel_client::send(zmq::socket_t& sock, const std::string& msg_type, json content, const json& parent) {
@@ -85,7 +97,7 @@ message kernel_client::wait_for_ready(milliseconds timeout, const std::function<
     std::optional<message> reply;
     bool iopub_live = false;
     auto last_send = steady_clock::time_point{};
-    while (!(reply && iopub_live)) {
+    while (!(reply && iopub_live && stdin_connected_)) {
         auto now = steady_clock::now();
         if (now >= deadline) throw timeout_error("kernel did not reply to kernel_info in time");
         if (alive && !alive()) throw kernel_died("kernel exited before it was ready");
@@ -101,6 +113,8 @@ message kernel_client::wait_for_ready(milliseconds timeout, const std::function<
             if (m->msg_type() == "kernel_info_reply") reply = std::move(m);
         while (auto m = recv_iopub())
             if (std::find(sent.begin(), sent.end(), m->parent_id()) != sent.end()) iopub_live = true;
+        zmq::multipart_t event;
+        while (event.recv(stdin_monitor_, static_cast<int>(zmq::recv_flags::dontwait))) stdin_connected_ = true;
     }
     return *reply;
 }

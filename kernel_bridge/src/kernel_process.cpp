@@ -24,6 +24,7 @@ std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, c
                                                        const fs::path& log_file,
                                                        const std::map<std::string, std::string>& extra_env) {
     std::vector<std::string> args = spec.command(connection_file);
+    if (args.empty()) throw no_such_kernel("kernel '" + spec.name + "': empty argv");
     // Everything the child needs is prepared before fork: only async-signal-safe calls after it.
     std::map<std::string, std::string> env;
     for (char** e = environ; *e; ++e) {
@@ -46,11 +47,19 @@ std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, c
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     // An exec failure is reported through a close-on-exec pipe: EOF means exec worked.
     int status_pipe[2];
-    if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw bridge_error("pipe2 failed");
+    if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+        ::close(log_fd);
+        ::close(null_fd);
+        throw bridge_error(std::string("pipe2: ") + std::strerror(errno));
+    }
     pid_t parent = ::getpid();
 
     pid_t pid = ::fork();
-    if (pid < 0) throw bridge_error(std::string("fork: ") + std::strerror(errno));
+    if (pid < 0) {
+        int e = errno;
+        for (int fd : {log_fd, null_fd, status_pipe[0], status_pipe[1]}) ::close(fd);
+        throw bridge_error(std::string("fork: ") + std::strerror(e));
+    }
     if (pid == 0) {
         ::setsid();  // own session and process group, like start_new_session=True
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -92,8 +101,12 @@ bool kernel_process::running() {
     if (status_) return false;
     int st = 0;
     pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_ || (r < 0 && errno == ECHILD)) {
-        status_ = (r == pid_) ? st : 0;
+    if (r == pid_) {
+        status_ = st;
+        return false;
+    }
+    if (r < 0 && errno == ECHILD) {  // reaped elsewhere: gone, status unknown
+        status_ = -1;
         return false;
     }
     return true;
@@ -102,6 +115,7 @@ bool kernel_process::running() {
 std::string kernel_process::exit_description() const {
     if (!status_) return {};
     int st = *status_;
+    if (st == -1) return "exited (status unknown)";
     if (WIFEXITED(st)) return "exited with code " + std::to_string(WEXITSTATUS(st));
     if (WIFSIGNALED(st)) return "killed by signal " + std::to_string(WTERMSIG(st)) + " (" + strsignal(WTERMSIG(st)) + ")";
     return "ended";

@@ -10,17 +10,29 @@ namespace kernel_bridge {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-static void replace_all(std::string& s, const std::string& from, const std::string& to) {
-    for (std::size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
-        s.replace(pos, from.size(), to);
+// One left-to-right pass, so a substituted path that itself contains a
+// placeholder is left alone.
+static std::string substitute(const std::string& arg, const std::map<std::string, std::string>& values) {
+    std::string out;
+    for (std::size_t i = 0; i < arg.size();) {
+        bool replaced = false;
+        for (const auto& [placeholder, value] : values)
+            if (arg.compare(i, placeholder.size(), placeholder) == 0) {
+                out += value;
+                i += placeholder.size();
+                replaced = true;
+                break;
+            }
+        if (!replaced) out += arg[i++];
+    }
+    return out;
 }
 
 std::vector<std::string> kernelspec::command(const fs::path& connection_file) const {
-    std::vector<std::string> out = argv;
-    for (auto& a : out) {
-        replace_all(a, "{connection_file}", connection_file.string());
-        replace_all(a, "{resource_dir}", resource_dir.string());
-    }
+    const std::map<std::string, std::string> values{{"{connection_file}", connection_file.string()},
+                                                    {"{resource_dir}", resource_dir.string()}};
+    std::vector<std::string> out;
+    for (const auto& a : argv) out.push_back(substitute(a, values));
     return out;
 }
 

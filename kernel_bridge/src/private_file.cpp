@@ -20,7 +20,9 @@ void write_private_file(const fs::path& path, const std::string& text) {
     }
     fs::path tmp = path;
     tmp += ".tmp" + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    // A leftover temp file would keep its old mode: remove it, then create anew.
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) throw bad_file("cannot write " + tmp.string() + ": " + std::strerror(errno));
     ssize_t n = ::write(fd, text.data(), text.size());
     int e = errno;

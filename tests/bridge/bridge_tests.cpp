@@ -63,7 +63,6 @@ struct kernel_fixture {
     fs::path log_file;
     std::unique_ptr<kernel_process> proc;
     std::unique_ptr<kernel_client> client;  // after ctx: closed before the context is
-    std::unique_ptr<zmq::socket_t> stdin_monitor;
 
     kernel_fixture() : env({{"JUPYTER_RUNTIME_DIR", (dir / "runtime").string()}}), log_file(dir / "kernel.log") {}
 
@@ -75,27 +74,6 @@ struct kernel_fixture {
         write_connection_file(connection_file, info);
         proc = kernel_process::launch(spec, connection_file, log_file, {{"KB_EXTRA_VAR", "from-launch"}});
         client = std::make_unique<kernel_client>(ctx, info);
-        watch_stdin();
-    }
-
-    // Workaround for the kernel_bridge race described in known_bugs.cpp:
-    // wait_for_ready does not make sure the stdin channel is connected, and the
-    // kernel's ROUTER drops an input_request to a peer that is not there yet.
-    // The monitor is attached right after the client is made, long before the
-    // kernel (still importing) binds its ports, so the handshake is not missed.
-    void watch_stdin() {
-        void* stdin_handle = client->poll_items()[2].socket;  // shell, iopub, stdin, control
-        std::string endpoint = "inproc://kb-stdin-monitor-" + client->session();
-        REQUIRE(zmq_socket_monitor(stdin_handle, endpoint.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0);
-        stdin_monitor = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::pair);
-        stdin_monitor->set(zmq::sockopt::linger, 0);
-        stdin_monitor->connect(endpoint);
-    }
-
-    bool wait_stdin_connected(milliseconds timeout) {
-        stdin_monitor->set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
-        zmq::multipart_t event;
-        return event.recv(*stdin_monitor);
     }
 
     std::function<bool()> alive() {
@@ -125,8 +103,6 @@ struct kernel_fixture {
             }
         } catch (...) {
         }
-        if (client && stdin_monitor) zmq_socket_monitor(client->poll_items()[2].socket, nullptr, 0);
-        stdin_monitor.reset();
         client.reset();
         proc.reset();  // kills the group if it is somehow still there
     }
@@ -254,7 +230,6 @@ TEST_CASE("input is answered through on_input", "[bridge]") {
     k.start();
     INFO("kernel log:\n" << k.log());
 
-    REQUIRE(k.wait_stdin_connected(seconds(10)));  // see watch_stdin
     execute_options o = visible();
     o.allow_stdin = true;
     std::vector<std::string> prompts;

@@ -5,7 +5,8 @@
 
 namespace kernel_bridge {
 
-// $JUPYTER_RUNTIME_DIR, else $XDG_RUNTIME_DIR/jupyter, else ~/.local/share/jupyter/runtime.
+// $JUPYTER_RUNTIME_DIR, else <data dir>/runtime (~/.local/share/jupyter/runtime),
+// as jupyter_core 4.x does on Linux ($XDG_RUNTIME_DIR is not used).
 std::filesystem::path jupyter_runtime_dir();
 // $JUPYTER_PATH entries, ~/.local/share/jupyter, then the system data dirs
 // ({/usr/local,/usr}/share/jupyter), as jupyter_core.paths.jupyter_path().

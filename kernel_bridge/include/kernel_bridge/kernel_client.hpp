@@ -76,6 +76,10 @@ private:
     wire wire_;
     std::string session_;
     zmq::socket_t shell_, iopub_, stdin_, control_;
+    // Reports when stdin_ has connected: the kernel drops an input_request sent
+    // to a client whose stdin socket is not connected yet.
+    zmq::socket_t stdin_monitor_;
+    bool stdin_connected_ = false;
     heartbeat heartbeat_;
 };
 

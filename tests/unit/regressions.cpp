@@ -1,7 +1,4 @@
-// Tests that show kernel_bridge bugs still open. They fail today, so they are
-// left out of the build unless KERNEL_BRIDGE_TEST_KNOWN_BUGS=ON
-// (cmake -DKERNEL_BRIDGE_TEST_KNOWN_BUGS=ON); move each one into its topic's
-// file once the bug is fixed.
+// kernel_bridge bugs found by these tests and fixed: kept as regression tests.
 #include "kernel_bridge/connection_file.hpp"
 #include "kernel_bridge/errors.hpp"
 #include "kernel_bridge/kernelspec.hpp"
@@ -19,7 +16,7 @@ namespace fs = std::filesystem;
 // which throws nlohmann::json::type_error (not bad_file) when the key is
 // present with the wrong type; read_connection_file only converts parse_error
 // and bad_file, so the type_error escapes it too.
-TEST_CASE("known bug: a wrongly typed optional connection key throws bad_file naming it", "[connection_file][known_bug]") {
+TEST_CASE("regression: a wrongly typed optional connection key throws bad_file naming it", "[connection_file][regression]") {
     json base = {{"ip", "127.0.0.1"}, {"shell_port", 1}, {"iopub_port", 2}, {"stdin_port", 3},
                  {"control_port", 4}, {"hb_port", 5}, {"key", "k"}};
     for (const char* key : {"transport", "signature_scheme", "kernel_name"}) {
@@ -39,7 +36,7 @@ TEST_CASE("known bug: a wrongly typed optional connection key throws bad_file na
 // the result for {resource_dir}, so a connection file path containing the
 // text "{resource_dir}" is rewritten. jupyter_client substitutes both in one
 // pass over the original argv.
-TEST_CASE("known bug: kernelspec substitution is a single pass over argv", "[kernelspec][known_bug]") {
+TEST_CASE("regression: kernelspec substitution is a single pass over argv", "[kernelspec][regression]") {
     kernelspec s;
     s.resource_dir = "/res";
     s.argv = {"-f", "{connection_file}"};
@@ -51,7 +48,7 @@ TEST_CASE("known bug: kernelspec substitution is a single pass over argv", "[ker
 // O_CREAT|O_TRUNC and mode 0600; the mode only applies to a new file, so a
 // stale temp file left by a crash (and a reused pid) keeps its old mode, and
 // rename() then publishes the key world-readable.
-TEST_CASE("known bug: a stale temp file does not make the connection file readable", "[connection_file][known_bug]") {
+TEST_CASE("regression: a stale temp file does not make the connection file readable", "[connection_file][regression]") {
     kb_test::temp_dir tmp;
     fs::path file = tmp / "kernel-stale.json";
     fs::path stale = file;

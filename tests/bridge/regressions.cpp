@@ -1,8 +1,7 @@
-// kernel_bridge bugs still open, shown against real processes. They fail
-// today, so they are left out of the build unless KERNEL_BRIDGE_TEST_KNOWN_BUGS=ON.
+// kernel_bridge bugs found and fixed, kept as regression tests.
 //
-// 1. kernel_client::wait_for_ready returns once shell answers and iopub is live,
-// but the stdin DEALER connects on its own reconnect timer (100-200 ms
+// 1. kernel_client::wait_for_ready returned once shell answered and iopub was live,
+// but the stdin DEALER connected on its own reconnect timer (100-200 ms
 // apart). The kernel's stdin ROUTER silently drops an input_request to a peer
 // that has not connected yet, so an execute with allow_stdin sent right after
 // wait_for_ready can wait forever for an input that is never asked. Seen in
@@ -23,7 +22,7 @@
 using namespace kernel_bridge;
 using namespace std::chrono;
 
-TEST_CASE("known bug: input right after wait_for_ready is never lost", "[bridge][known_bug]") {
+TEST_CASE("regression: input right after wait_for_ready is never lost", "[bridge][regression]") {
     kernelspec spec = find_kernelspec("python3", jupyter_data_path());
     for (int attempt = 1; attempt <= 40; ++attempt) {
         kb_test::temp_dir dir;
@@ -58,7 +57,7 @@ TEST_CASE("known bug: input right after wait_for_ready is never lost", "[bridge]
 // kernelspec built in code with an empty argv makes the child call
 // execvpe(NULL, ...), which crashes (SIGSEGV) instead of failing the exec, so
 // launch returns a dead process rather than throwing no_such_kernel.
-TEST_CASE("known bug: launch with an empty argv throws no_such_kernel", "[bridge][known_bug]") {
+TEST_CASE("regression: launch with an empty argv throws no_such_kernel", "[bridge][regression]") {
     kb_test::temp_dir dir;
     kernelspec spec;
     spec.name = "empty";
