@@ -17,6 +17,7 @@ Start a server once, with the slow imports done in a warm IPython kernel:
 Then run pytest in a fork of that kernel, as often as you like:
   ltest -- -v tests/                same output and exit code as `python3 -m pytest -v tests/`
   ltest -- --co                     collect only
+  ltest -n 4 -- tests/              collect once, run the tests in 4 forked workers
   ltest --status | --stop           inspect or stop the server
 
 Everything after the first `--` goes to pytest unchanged.)";
@@ -58,6 +59,23 @@ std::optional<options> parse_options(int argc, char** argv) {
     app.add_flag("--status", o.status, "Show the running server's state");
     app.add_flag("--stop", o.stop, "Stop the running server");
     app.add_flag("--json", o.json, "Print the final reply as JSON");
+    app.add_option_function<std::string>(
+           "-n,--workers",
+           [&](const std::string& v) {
+               if (v == "auto") {
+                   o.workers = 0;
+                   return;
+               }
+               try {
+                   std::size_t used = 0;
+                   o.workers = std::stoi(v, &used);
+                   if (used == v.size() && o.workers >= 1) return;
+               } catch (const std::exception&) {
+               }
+               throw CLI::ValidationError("-n", "expects a number of workers >= 1 or 'auto', got '" + v + "'");
+           },
+           "Run the collected tests in N forked workers (auto: one per CPU of the kernel's host)")
+        ->type_name("N|auto");
     app.add_option("--timeout", o.timeout, "Interrupt the run after this many seconds")->check(CLI::NonNegativeNumber);
     auto* quiet = app.add_flag_callback("-q,--quiet", [&] { o.verbosity = -1; }, "Only warnings and errors");
     app.add_flag_callback("-v,--verbose", [&] { o.verbosity = 1; }, "Debug logs (protocol messages)")->excludes(quiet);
@@ -78,6 +96,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     apply_project_config(o, app);
     if (o.existing && !o.listen) throw ltest_error(exit_code::usage, "--existing needs -l/--listen");
     if (!o.modules.empty() && !o.listen) throw ltest_error(exit_code::usage, "-m/--module needs -l/--listen");
+    if (o.listen && o.workers != 1) throw ltest_error(exit_code::usage, "-n applies to a run: ltest -n N -- ARGS");
     if (o.listen && (o.status || o.stop)) throw ltest_error(exit_code::usage, "--status/--stop talk to a server; drop -l");
     if (o.listen && !o.pytest_args.empty())
         throw ltest_error(exit_code::usage, "a server takes no pytest arguments; run them with `ltest -- ARGS`");

@@ -17,6 +17,7 @@ struct options {
     std::string kernel = "python3";
     std::optional<std::string> existing;  // "" = the most recent kernel
     double timeout = 0;                   // seconds, 0 = none
+    int workers = 1;                      // -n: parallel test processes, 0 = one per CPU
     int verbosity = 0;                    // -q: -1, -v: 1
     std::vector<std::string> pytest_args;  // everything after the first `--`
     std::string config_file;               // the pyproject.toml that set defaults, if any

@@ -13,7 +13,8 @@ void to_json(json& j, const run_spec& r) {
              {"stdout_isatty", r.stdout_isatty},
              {"stderr_isatty", r.stderr_isatty},
              {"columns", r.columns},
-             {"lines", r.lines}};
+             {"lines", r.lines},
+             {"workers", r.workers}};
 }
 
 template <class T>
@@ -40,6 +41,8 @@ void from_json(const json& j, run_spec& r) {
     field(j, "stderr_isatty", r.stderr_isatty, false);
     field(j, "columns", r.columns, false);
     field(j, "lines", r.lines, false);
+    field(j, "workers", r.workers, false);
+    if (r.workers < 0) throw std::invalid_argument("run_request \"workers\" must be >= 0");
     if (r.cwd.empty() || r.cwd[0] != '/') throw std::invalid_argument("run_request \"cwd\" must be an absolute path");
 }
 

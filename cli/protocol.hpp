@@ -39,6 +39,7 @@ struct run_spec {
     std::map<std::string, std::string> env;
     bool stdin_isatty = false, stdout_isatty = false, stderr_isatty = false;
     int columns = 80, lines = 24;
+    int workers = 1;  // 0 = one per CPU of the kernel's host
 };
 
 void to_json(nlohmann::json& j, const run_spec& r);

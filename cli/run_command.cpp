@@ -114,7 +114,9 @@ int run_tests(const options& opts) {
     ::sigaction(SIGINT, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
 
-    json request = conn.send(protocol::run_request, json(describe_this_process(opts.pytest_args)));
+    protocol::run_spec spec = describe_this_process(opts.pytest_args);
+    spec.workers = opts.workers;
+    json request = conn.send(protocol::run_request, json(spec));
     auto sent_at = steady_clock::now();
     bool acknowledged = false, waiting_input = false, told_busy = false;
     int interrupts_sent = 0;

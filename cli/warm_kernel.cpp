@@ -81,7 +81,10 @@ void warm_kernel::launch() {
     fs::path log_file = dir / ("ltest-kernel-" + std::to_string(::getpid()) + ".log");
     log::kernel().info("starting kernel '{}' ({})", spec_->name, spec_->argv.front());
     // Fork-friendly settings for common libraries (see docs/design.md, fork safety).
-    std::map<std::string, std::string> extra_env{{"PYTORCH_NVML_BASED_CUDA_CHECK", "1"}};
+    // JPY_PARENT_PID: ipykernel then exits if the server dies (besides PDEATHSIG),
+    // and treats the process as a managed kernel (no console Ctrl-C note).
+    std::map<std::string, std::string> extra_env{{"PYTORCH_NVML_BASED_CUDA_CHECK", "1"},
+                                                 {"JPY_PARENT_PID", std::to_string(::getpid())}};
     try {
         process_ = kb::kernel_process::launch(*spec_, connection_file_, log_file, extra_env);
     } catch (const kb::bridge_error& e) {

@@ -10,11 +10,25 @@ import os
 import signal
 import sys
 import types
+import warnings
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
 # the kernel's own PYTHONPATH: the part `python -m pytest` would also have.
 _kernel_pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 BASE_SYS_PATH = [p for p in sys.path if p not in ("", os.getcwd()) and p not in _kernel_pythonpath]
+
+# warnings.filters of a fresh CPython (release build, no -X dev) before it reads
+# PYTHONWARNINGS, and the kernel's filters when the runtime was loaded (those
+# plus the server's PYTHONWARNINGS and IPython's own). Filters added after that
+# came from preloaded modules, which plain pytest would import too.
+PYTHON_DEFAULT_FILTERS = [
+    ("default", None, DeprecationWarning, "__main__", 0),
+    ("ignore", None, DeprecationWarning, None, 0),
+    ("ignore", None, PendingDeprecationWarning, None, 0),
+    ("ignore", None, ImportWarning, None, 0),
+    ("ignore", None, ResourceWarning, None, 0),
+]
+_KERNEL_FILTERS = list(warnings.filters)
 
 
 def pytest_sys_path(cwd, env, base=BASE_SYS_PATH):
@@ -110,10 +124,34 @@ class RelayStdin(io.TextIOBase):
         return "".join(parts)
 
 
-def _text_stream(fd, tty):
+def warnoptions_of(env):
+    """sys.warnoptions as CPython builds it from $PYTHONWARNINGS (no -W given)."""
+    return [o for o in env.get("PYTHONWARNINGS", "").split(",") if o]
+
+
+def stdio_encoding(env, ctype_locale):
+    """(encoding, errors) CPython gives stdin/stdout: $PYTHONIOENCODING wins;
+    else UTF-8, with surrogateescape in the C/POSIX locale and the UTF-8 ones
+    it coerces C to (strict in others, e.g. en_US.UTF-8)."""
+    encoding, _, errors = env.get("PYTHONIOENCODING", "").partition(":")
+    if not errors:
+        errors = "surrogateescape" if ctype_locale in ("C", "POSIX", "C.UTF-8", "C.utf8", "UTF-8") else "strict"
+    return encoding or "utf-8", errors
+
+
+def _ctype_locale():
+    # CPython sets LC_CTYPE from the environment at start; the kernel's is the server's.
+    import locale
+    try:
+        return locale.setlocale(locale.LC_CTYPE, "")
+    except locale.Error:  # not installed: CPython stays in "C" (and coerces it)
+        return locale.setlocale(locale.LC_CTYPE, "C")
+
+
+def _text_stream(fd, tty, encoding="utf-8", errors="strict"):
     unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
     return io.TextIOWrapper(io.open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False),
-                            encoding="utf-8", errors="backslashreplace" if fd == 2 else "strict",
+                            encoding=encoding, errors="backslashreplace" if fd == 2 else errors,
                             line_buffering=tty or fd == 2, write_through=unbuffered)
 
 
@@ -134,6 +172,103 @@ def _restore_kernel_hooks():
             getpass.getpass = getpass_orig
     sys.excepthook = sys.__excepthook__
     sys.displayhook = sys.__displayhook__
+    sys.breakpointhook = sys.__breakpointhook__  # debugpy's, else breakpoint() skips pytest's pdb
+
+
+# Builtins that IPython, ipykernel and the debugger it imports (pydevd) add.
+_SHELL_MODULES = ("IPython", "ipykernel", "debugpy", "pydevd", "pydevconsole", "_pydev_bundle", "_pydevd_bundle")
+
+
+def _forget_ipython():
+    """A plain pytest process has no IPython shell: no get_ipython, display,
+    __IPYTHON__ or runfile builtins, exit/quit present (IPython hides them while
+    a cell runs), no sys.ps1, and IPython.get_ipython() is None (tqdm.auto,
+    matplotlib and others ask it whether they run in a notebook)."""
+    shell_module = sys.modules.get("IPython.core.interactiveshell")
+    shell = getattr(getattr(shell_module, "InteractiveShell", None), "_instance", None)
+    trap = getattr(shell, "builtin_trap", None)
+    if trap is not None:
+        try:
+            trap.deactivate()  # the cell that forked us never ends in the child
+        except Exception:
+            pass
+    for name in ("__IPYTHON__", "get_ipython", "display", "execfile", "runfile"):
+        value = builtins.__dict__.get(name)
+        module = str(getattr(value, "__module__", None) or "").split(".")[0]
+        if name == "__IPYTHON__" or module in _SHELL_MODULES:
+            builtins.__dict__.pop(name, None)
+    for name in ("ps1", "ps2", "ps3"):
+        sys.__dict__.pop(name, None)
+    for module_name, cls_name in (("IPython.core.interactiveshell", "InteractiveShell"),
+                                  ("ipykernel.kernelbase", "Kernel"),
+                                  ("traitlets.config.application", "Application")):
+        cls = getattr(sys.modules.get(module_name), cls_name, None)
+        if cls is not None:
+            try:
+                cls.clear_instance()
+            except Exception:
+                pass
+
+
+def _restore_pdb():
+    """ipykernel swaps pdb.Pdb and pdb.set_trace for IPython's debugger (ipdb>
+    prompt, colours, a terminal title): a fresh stdlib pdb makes --pdb,
+    breakpoint() and pdb.set_trace() look as in plain pytest."""
+    pdb = sys.modules.get("pdb")
+    patched = [getattr(pdb, name, None) for name in ("Pdb", "set_trace")]
+    if pdb is not None and any(str(getattr(p, "__module__", "")).startswith("IPython") for p in patched):
+        import importlib
+        importlib.reload(pdb)
+
+
+def _reset_signals():
+    """Dispositions of a fresh CPython: default, except SIGINT (KeyboardInterrupt)
+    and SIGPIPE/SIGXFSZ (ignored). The kernel ignores SIGQUIT and has handlers
+    and a wakeup fd of its own; a server started under nohup ignores SIGHUP."""
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):  # reserved by libc
+            pass
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    signal.set_wakeup_fd(-1)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _reset_warnings(env):
+    """The filters `python -m pytest` starts with in the client's environment:
+    preloaded modules' own, then $PYTHONWARNINGS, then CPython's defaults.
+    pytest reads sys.warnoptions too (it adds no "always" filters when set)."""
+    from_preloads = [f for f in warnings.filters if f not in _KERNEL_FILTERS]
+    sys.warnoptions[:] = warnoptions_of(env)
+    warnings.filters[:] = PYTHON_DEFAULT_FILTERS
+    warnings._processoptions(sys.warnoptions)
+    warnings.filters[:0] = from_preloads
+    getattr(warnings, "_filters_mutated", lambda: None)()
+
+
+def _main_module(argv0):
+    """`python -m pytest` runs pytest/__main__.py as __main__: its file, spec
+    (multiprocessing's spawn reads it) and names, in a fresh module."""
+    import importlib.util
+    import pytest
+    main = types.ModuleType("__main__")
+    main.__file__ = argv0
+    main.__builtins__ = builtins
+    main.__annotations__ = {}
+    main.pytest = pytest
+    try:
+        spec = importlib.util.find_spec("pytest.__main__")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None:
+        main.__spec__, main.__loader__, main.__package__, main.__cached__ = spec, spec.loader, "pytest", spec.cached
+    return main
 
 
 def _leave_kernel_event_loop():
@@ -168,10 +303,7 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     for fd in {stdin_fd, stdout_fd, stderr_fd}:
         if fd > 2:
             os.close(fd)
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as CPython sets it
+    _reset_signals()
 
     env = spec.get("env") or dict(os.environ)
     os.environ.clear()
@@ -180,40 +312,100 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     cwd = spec.get("cwd") or os.getcwd()
     os.chdir(cwd)
 
-    sys.stdout = sys.__stdout__ = _text_stream(1, bool(spec.get("stdout_isatty")))
-    sys.stderr = sys.__stderr__ = _text_stream(2, bool(spec.get("stderr_isatty")))
+    encoding, errors = stdio_encoding(env, _ctype_locale())
+    sys.stdout = sys.__stdout__ = _text_stream(1, bool(spec.get("stdout_isatty")), encoding, errors)
+    sys.stderr = sys.__stderr__ = _text_stream(2, bool(spec.get("stderr_isatty")), encoding)
     sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd)
     _restore_kernel_hooks()
+    _forget_ipython()
+    _restore_pdb()
+    _reset_warnings(env)
+    import atexit
+    atexit._clear()  # the kernel's exit handlers (history, connection file) are not the test process's
     _leave_kernel_event_loop()
     _quiet_inline_matplotlib()
 
     sys.path[:] = pytest_sys_path(cwd, env)
     sys.argv[:] = [pytest_argv0()] + list(spec.get("args", []))
+    sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
     for name in modules_to_evict(sys.modules, keep_roots):
         del sys.modules[name]
-    main = types.ModuleType("__main__")
-    main.__file__ = sys.argv[0]
-    sys.modules["__main__"] = main
+    sys.modules["__main__"] = _main_module(sys.argv[0])
 
 
-def run_pytest(args):
-    """pytest.main as `python -m pytest` runs it; returns the exit code."""
+def run_pytest(args, workers=1):
+    """pytest.main as `python -m pytest` runs it; returns the exit code.
+    workers > 1 runs the collected items in that many forks (ltest -n)."""
     import pytest
+    plugins = []
+    if workers > 1:
+        from .shard import ShardPlugin
+        plugins.append(ShardPlugin(workers))
     try:
-        code = pytest.main(list(args))
+        code = pytest.main(list(args), plugins=plugins)
+        code = _flush_like_console_main(code)
     except SystemExit as e:  # e.g. sys.exit() in a conftest
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if not isinstance(e.code, int) and e.code is not None:
-            print(e.code, file=sys.stderr)
-    except KeyboardInterrupt:
-        code = 2
+            _print_error(e.code)
+    except KeyboardInterrupt:  # outside pytest's session: CPython prints it and dies of SIGINT
+        _print_error()
+        code = 128 + signal.SIGINT
+    except BaseException:  # CPython prints an uncaught exception and exits with 1
+        _print_error()
+        code = 1
+    finish_like_python()
+    return int(code)
+
+
+def _flush_like_console_main(code):
+    """pytest's console_main flushes stdout after main(): a closed pipe gives 1
+    (the rest goes to /dev/null), any other failure escapes to CPython, which
+    prints it and exits with 1 (e.g. a test closed fd 1)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+    except Exception:
+        _print_error()
+        return 1
+    return code
+
+
+def _print_error(message=None):
+    """The message, else the current traceback, on stderr; a test may have
+    closed fd 2, which must not change the exit code."""
+    try:
+        if message is None:
+            import traceback
+            traceback.print_exc()
+        else:
+            print(message, file=sys.stderr)
+    except Exception:
+        pass
+
+
+def finish_like_python():
+    """What CPython does at exit before the caller's os._exit: wait for the
+    non-daemon threads a test started, run the atexit handlers registered in
+    this process, flush the standard streams."""
+    import atexit
+    import threading
+    try:
+        threading._shutdown()
+    except KeyboardInterrupt:  # Ctrl-C while waiting: stop waiting, as CPython does
+        pass
+    except Exception:
+        pass
+    try:
+        atexit._run_exitfuncs()
     except BaseException:
-        import traceback
-        traceback.print_exc()
-        code = 3
+        pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:
             pass
-    return int(code)

@@ -7,6 +7,7 @@ notebook cell (`%ltest`) receive them the same way.
 """
 import codecs
 import errno
+import gc
 import os
 import select
 import signal
@@ -78,9 +79,10 @@ def _answer_input(stdin_w):
 
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
-        stdout=None, stderr=None):
+        stdout=None, stderr=None, workers=1):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
-    Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err)."""
+    Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
+    workers > 1 splits the collected tests over that many forked workers."""
     spec = {"args": list(args), "cwd": cwd or os.getcwd(), "env": dict(env if env is not None else os.environ),
             "stdout_isatty": stdout_isatty, "stderr_isatty": stderr_isatty}
     out_r, out_w = _open_output(stdout_isatty, columns, lines)
@@ -89,6 +91,9 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     ctl_r, ctl_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    # The child's collector need not walk the kernel's whole heap (slow, and it
+    # dirties copy-on-write pages): freeze it for the fork, thaw it here after.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:  # the test process: never returns
         code = 3
@@ -96,7 +101,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
             for fd in (out_r, err_r, in_w, ctl_r):
                 os.close(fd)
             child.become_test_process(spec, in_r, out_w, err_w, ctl_w, preloaded_roots())
-            code = child.run_pytest(spec["args"])
+            code = child.run_pytest(spec["args"], workers)
         except BaseException:
             try:
                 import traceback
@@ -106,6 +111,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
         finally:
             os._exit(code)
 
+    gc.unfreeze()
     for fd in (out_w, err_w, in_r, ctl_w):
         os.close(fd)
     relays = {out_r: _Relay(out_r, stdout or sys.stdout), err_r: _Relay(err_r, stderr or sys.stderr)}
@@ -187,5 +193,6 @@ def serve(spec):
             sys.stderr.flush()
     code = run(spec.get("args", []), cwd=spec.get("cwd"), env=spec.get("env"),
                stdout_isatty=bool(spec.get("stdout_isatty")), stderr_isatty=bool(spec.get("stderr_isatty")),
-               columns=int(spec.get("columns") or 80), lines=int(spec.get("lines") or 24))
+               columns=int(spec.get("columns") or 80), lines=int(spec.get("lines") or 24),
+               workers=int(spec.get("workers", 1)) or os.cpu_count() or 1)
     return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons))

@@ -1,0 +1,164 @@
+"""`ltest -n N`: collect once, then run the items in N forked workers.
+
+A pytest plugin used in the test process. After collection it forks N
+workers, each running a contiguous shard of the collected items (module-scoped
+fixtures stay mostly within one worker). Workers send their reports back as
+JSON lines over a pipe; this process feeds them to its own hooks, so the
+terminal reporter shows progress as results arrive, tracebacks and one final
+summary, and pytest computes the exit code as for a serial run. Like
+pytest-xdist, but the workers are forks of an already-collected session, so
+nothing is imported or collected twice.
+"""
+import json
+import os
+import select
+import signal
+
+import pytest
+
+
+def split(items, n):
+    """n contiguous shards of near-equal size (none empty)."""
+    n = max(1, min(n, len(items)))
+    size, extra = divmod(len(items), n)
+    shards, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        shards.append(items[start:end])
+        start = end
+    return shards
+
+
+class _Forwarder:
+    """In a worker: every report goes to the coordinator instead of a terminal."""
+
+    def __init__(self, config, fd):
+        self.config = config
+        self.fd = fd
+
+    def send(self, obj):
+        data = (json.dumps(obj) + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data):]
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.send({"event": "logstart", "nodeid": nodeid, "location": list(location)})
+
+    def pytest_runtest_logreport(self, report):
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        self.send({"event": "logreport", "data": data})
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self.send({"event": "logfinish", "nodeid": nodeid, "location": list(location)})
+
+
+def _run_worker(session, shard, fd):
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        config.pluginmanager.unregister(reporter)
+    forwarder = _Forwarder(config, fd)
+    config.pluginmanager.register(forwarder, "ltest-shard-forwarder")
+    for i, item in enumerate(shard):
+        nextitem = shard[i + 1] if i + 1 < len(shard) else None
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        if session.shouldfail or session.shouldstop:
+            break
+    forwarder.send({"event": "done"})
+
+
+class _Worker:
+    def __init__(self, pid, fd, shard):
+        self.pid, self.fd, self.shard = pid, fd, shard
+        self.buffer = b""
+        self.finished = 0  # items whose logfinish arrived
+        self.done = False
+        self.reaped = False
+
+
+class ShardPlugin:
+    def __init__(self, workers):
+        self.workers = workers
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        config = session.config
+        if (self.workers < 2 or len(session.items) < 2 or config.option.collectonly
+                or (session.testsfailed and not config.option.continue_on_collection_errors)):
+            return None  # pytest's own loop handles these exactly as usual
+        workers = {}
+        for shard in split(session.items, self.workers):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # a worker: never returns
+                code = 0
+                try:
+                    os.close(r)
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                    _run_worker(session, shard, w)
+                except BaseException:
+                    code = 3
+                finally:
+                    os._exit(code)
+            os.close(w)
+            workers[r] = _Worker(pid, r, shard)
+        try:
+            self._collect_reports(session, workers)
+        finally:
+            for worker in workers.values():
+                if not worker.reaped:
+                    os.kill(worker.pid, signal.SIGKILL)  # finished workers are only waiting to exit
+                    os.waitpid(worker.pid, 0)
+                os.close(worker.fd)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+        return True
+
+    def _collect_reports(self, session, workers):
+        config = session.config
+        open_fds = set(workers)
+        while open_fds and not session.shouldfail and not session.shouldstop:
+            ready, _, _ = select.select(list(open_fds), [], [])
+            for fd in ready:
+                worker = workers[fd]
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    open_fds.discard(fd)
+                    if not worker.done:
+                        self._report_crash(config, worker)
+                    continue
+                worker.buffer += chunk
+                *lines, worker.buffer = worker.buffer.split(b"\n")
+                for line in lines:
+                    self._replay(config, worker, json.loads(line))
+
+    @staticmethod
+    def _replay(config, worker, msg):
+        event = msg["event"]
+        if event == "logstart":
+            config.hook.pytest_runtest_logstart(nodeid=msg["nodeid"], location=tuple(msg["location"]))
+        elif event == "logreport":
+            report = config.hook.pytest_report_from_serializable(config=config, data=msg["data"])
+            config.hook.pytest_runtest_logreport(report=report)
+        elif event == "logfinish":
+            worker.finished += 1
+            config.hook.pytest_runtest_logfinish(nodeid=msg["nodeid"], location=tuple(msg["location"]))
+        elif event == "done":
+            worker.done = True
+
+    @staticmethod
+    def _report_crash(config, worker):
+        """A worker died (a segfault, os._exit): its current item fails, and the
+        items it never reached are reported as failed too, never silently lost."""
+        from _pytest.reports import TestReport
+        _, status = os.waitpid(worker.pid, 0)
+        worker.reaped = True
+        why = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit code {os.WEXITSTATUS(status)}")
+        for i, item in enumerate(worker.shard[worker.finished:]):
+            text = (f"the worker running this test died ({why})" if i == 0
+                    else f"not run: its worker died ({why}) in {worker.shard[worker.finished].nodeid}")
+            report = TestReport(item.nodeid, item.location, {}, "failed", text, "call")
+            config.hook.pytest_runtest_logreport(report=report)
+            config.hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
