@@ -58,7 +58,11 @@ def test_collect_only_and_exitfirst_keep_their_meaning(shared_server, tmp_path):
     x = shared_server.client("-n", "2", "--", "-x", "-q", "-p", "no:cacheprovider", cwd=root)
     assert x.returncode == 1
     assert "stopping after 1 failures" in x.stdout
-    assert re.search(r"\b1 failed\b", summary_line(x.stdout) or ""), x.stdout
+    # The first failure stops every worker: fewer than the 24 tests ran (which
+    # failure comes first depends on the workers' pace).
+    counts = [int(n) for n in re.findall(r"(\d+) (?:passed|failed|skipped|xfailed|xpassed|errors?)\b",
+                                         summary_line(x.stdout) or "")]
+    assert 0 < sum(counts) < 24, x.stdout
 
 
 def test_a_crashing_worker_fails_its_tests_not_the_run(shared_server, tmp_path):

@@ -37,6 +37,24 @@ def _pytest_plugin_modules():
     return names
 
 
+def _forget_rewritable_plugins():
+    """pytest rewrites the asserts of installed plugins as it imports them and
+    warns about a plugin imported before it could ("Module already imported
+    so cannot be rewritten"). Their dependencies stay warm; the plugins'
+    own modules are dropped so that each run imports them as pytest would."""
+    try:
+        from importlib.metadata import distributions
+        from _pytest.config import _iter_rewritable_modules
+    except ImportError:
+        return
+    names = set()
+    for dist in distributions():
+        if any(ep.group == "pytest11" for ep in dist.entry_points):
+            names.update(_iter_rewritable_modules(str(f) for f in dist.files or []))
+    for name in [n for n in sys.modules if n.split(".")[0] in names]:
+        del sys.modules[name]
+
+
 def watched_files(roots, modules=None, system=None):
     """Source files of the preloaded packages that are the user's own (outside
     the interpreter's prefix): the server watches them and re-warms the kernel
@@ -67,6 +85,7 @@ def preload(modules):
             importlib.import_module(name)
         except Exception:  # pytest itself will report a plugin that cannot load
             pass
+    _forget_rewritable_plugins()
     timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
     forksafety.mark_baseline()
     return remember(Reply(preloaded=timings, watch=watched_files(_roots)))

@@ -78,11 +78,51 @@ def _answer_input(stdin_w):
     return stdin_w
 
 
+def _report_exit(ctl_w, code):
+    """Last words of the test process: close its output (so the kernel sees
+    EOF now, not after the address space is torn down) and send its exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    for fd in (0, 1, 2):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        os.write(ctl_w, b"X %d\n" % code)
+    except OSError:
+        pass
+
+
+def _child_main(spec, workers, fds):
+    """The test process: never returns."""
+    out_r, out_w, err_r, err_w, in_r, in_w, ctl_r, ctl_w = fds
+    code = 3
+    try:
+        for fd in (out_r, err_r, in_w, ctl_r):
+            os.close(fd)
+        child.become_test_process(spec, in_r, out_w, err_w, ctl_w, preloaded_roots())
+        code = child.run_pytest(spec["args"], workers)
+    except BaseException:
+        try:
+            import traceback
+            traceback.print_exc()
+        except BaseException:
+            pass
+    finally:
+        _report_exit(ctl_w, code)
+        os._exit(code)
+
+
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
         stdout=None, stderr=None, workers=1):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
     workers > 1 splits the collected tests over that many forked workers."""
+    _reap_finished()
     spec = {"args": list(args), "cwd": cwd or os.getcwd(), "env": dict(env if env is not None else os.environ),
             "stdout_isatty": stdout_isatty, "stderr_isatty": stderr_isatty}
     out_r, out_w = _open_output(stdout_isatty, columns, lines)
@@ -95,88 +135,149 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     # dirties copy-on-write pages): freeze it for the fork, thaw it here after.
     gc.freeze()
     pid = os.fork()
-    if pid == 0:  # the test process: never returns
-        code = 3
-        try:
-            for fd in (out_r, err_r, in_w, ctl_r):
-                os.close(fd)
-            child.become_test_process(spec, in_r, out_w, err_w, ctl_w, preloaded_roots())
-            code = child.run_pytest(spec["args"], workers)
-        except BaseException:
-            try:
-                import traceback
-                traceback.print_exc()
-            except BaseException:
-                pass
-        finally:
-            os._exit(code)
-
+    if pid == 0:
+        _child_main(spec, workers, (out_r, out_w, err_r, err_w, in_r, in_w, ctl_r, ctl_w))
     gc.unfreeze()
     for fd in (out_w, err_w, in_r, ctl_w):
         os.close(fd)
-    relays = {out_r: _Relay(out_r, stdout or sys.stdout), err_r: _Relay(err_r, stderr or sys.stderr)}
-    stdin_w = in_w
-    interrupts = 0
-    status = None
+    relay = _ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
     try:
-        open_fds = [out_r, err_r, ctl_r]
-        while open_fds:
+        code = relay.wait()
+    finally:
+        relay.close()
+    return code
+
+
+class _ChildRelay:
+    """The kernel's side of one test process: output, input, interrupts, exit."""
+
+    def __init__(self, pid, out_r, err_r, stdin_w, ctl_r, stdout, stderr):
+        self.pid = pid
+        self.relays = {out_r: _Relay(out_r, stdout), err_r: _Relay(err_r, stderr)}
+        self.stdin_w = stdin_w
+        self.ctl_r = ctl_r
+        self.ctl_buffer = b""
+        self.exit_code = None  # as the child reported it
+        self.interrupts = 0
+        self.reaped = False
+
+    def wait(self):
+        open_fds = [*self.relays, self.ctl_r]
+        # Done when the output is closed and the exit code is in, or when
+        # everything is closed (the child died without a word).
+        while open_fds and not (self.exit_code is not None and not any(fd in open_fds for fd in self.relays)):
             try:
-                ready, _, _ = select.select(open_fds, [], [])
+                # Once the exit code is in, output still open belongs to processes
+                # the tests left behind: a short grace, then they go with the group.
+                ready, _, _ = select.select(open_fds, [], [], None if self.exit_code is None else 1.0)
+                if not ready:
+                    _kill_group(self.pid, signal.SIGKILL)
+                    break
                 for fd in ready:
-                    if fd == ctl_r:
-                        request = os.read(ctl_r, 64)
-                        if not request:
-                            open_fds.remove(ctl_r)
-                        elif stdin_w is not None:
-                            for r in list(relays):  # the prompt first, then the question
-                                while r in open_fds and select.select([r], [], [], 0)[0] and relays[r].pump():
-                                    pass
-                            stdin_w = _answer_input(stdin_w)
-                    elif not relays[fd].pump():
+                    if fd == self.ctl_r:
+                        if not self._control(open_fds):
+                            open_fds.remove(fd)
+                    elif not self.relays[fd].pump():
                         open_fds.remove(fd)
             except KeyboardInterrupt:
                 # Ctrl-C reached the kernel (also while it waited for input):
                 # the first interrupts the tests as in a terminal, the next kills them.
-                interrupts += 1
-                try:
-                    os.killpg(pid, signal.SIGINT if interrupts == 1 else signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        status = _reap(pid)
-    finally:
-        if status is None:  # the relay itself failed: never leave the tests running
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _reap(pid)
-        for fd in (out_r, err_r, ctl_r, stdin_w):
+                self.interrupts += 1
+                _kill_group(self.pid, signal.SIGINT if self.interrupts == 1 else signal.SIGKILL)
+        if self.exit_code is not None:
+            _reap_later(self.pid)  # its teardown is off the critical path
+            self.reaped = True
+            return self.exit_code
+        self.reaped = True
+        return exit_code_of(_reap(self.pid))
+
+    def _control(self, open_fds):
+        """Handles the child's requests: b"I" wants a line of input, b"X n" is
+        its exit code. False at EOF."""
+        data = os.read(self.ctl_r, 64)
+        if not data:
+            return False
+        self.ctl_buffer += data
+        *lines, self.ctl_buffer = self.ctl_buffer.split(b"\n")
+        for line in lines:
+            if line.startswith(b"X "):
+                self.exit_code = int(line[2:])
+            elif line == b"I" and self.stdin_w is not None:
+                for fd, relay in self.relays.items():  # the prompt first, then the question
+                    while fd in open_fds and select.select([fd], [], [], 0)[0] and relay.pump():
+                        pass
+                self.stdin_w = _answer_input(self.stdin_w)
+        return True
+
+    def close(self):
+        if not self.reaped:  # the relay itself failed: never leave the tests running
+            _kill_group(self.pid, signal.SIGKILL)
+            _reap(self.pid)
+        for fd in (*self.relays, self.ctl_r, self.stdin_w):
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-    return exit_code_of(status)
+
+
+def _kill_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _reap(pid):
-    # The child's streams are closed: it has exited or is about to. Its own
-    # children (if a test forked and left them) die with its process group.
+    """Waits for the test process; then kills what it left in its group."""
     while True:
         try:
             _, status = os.waitpid(pid, 0)
             break
         except KeyboardInterrupt:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+            _kill_group(pid, signal.SIGKILL)
+        except ChildProcessError:
+            return 0
+    _kill_group(pid, signal.SIGKILL)
     return status
+
+
+_unreaped = set()
+
+
+def _reap_finished():
+    """Reaps test processes that have exited; kills what they left behind."""
+    for pid in list(_unreaped):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _unreaped.discard(pid)
+            _kill_group(pid, signal.SIGKILL)
+
+
+def _reap_later(pid):
+    """The child reported its exit code and is exiting: reap it from the
+    kernel's event loop shortly, so the reply need not wait for its teardown."""
+    _unreaped.add(pid)
+    try:
+        import asyncio
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not in a kernel (tests, a plain process): reap now
+        _reap(pid)
+        _unreaped.discard(pid)
+        return
+
+    def check(tries=[0]):
+        _reap_finished()
+        tries[0] += 1
+        if pid in _unreaped:
+            if tries[0] > 500:  # ~10 s: stuck in exit; kill it
+                _kill_group(pid, signal.SIGKILL)
+            loop.call_later(0.02, check)
+
+    loop.call_later(0.01, check)
 
 
 _warned = set()
