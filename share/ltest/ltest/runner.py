@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from . import child, forksafety
+from . import child, forksafety, spare
 from .preload import preloaded_roots
 from .result import Reply, remember
 
@@ -97,15 +97,16 @@ def _report_exit(ctl_w, code):
         pass
 
 
-def _child_main(spec, workers, fds):
-    """The test process: never returns."""
-    out_r, out_w, err_r, err_w, in_r, in_w, ctl_r, ctl_w = fds
+def _child_main(spec, fds, close_fds=()):
+    """The test process: never returns. fds: its stdin, stdout, stderr and
+    control pipe ends; close_fds: the kernel's ends it inherited."""
+    stdin_r, out_w, err_w, ctl_w = fds
     code = 3
     try:
-        for fd in (out_r, err_r, in_w, ctl_r):
+        for fd in close_fds:
             os.close(fd)
-        child.become_test_process(spec, in_r, out_w, err_w, ctl_w, preloaded_roots())
-        code = child.run_pytest(spec["args"], workers)
+        child.become_test_process(spec, stdin_r, out_w, err_w, ctl_w, preloaded_roots())
+        code = child.run_pytest(spec["args"], spec.get("workers", 1))
     except BaseException:
         try:
             import traceback
@@ -118,27 +119,31 @@ def _child_main(spec, workers, fds):
 
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
-        stdout=None, stderr=None, workers=1):
+        stdout=None, stderr=None, workers=1, use_spare=False):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
-    workers > 1 splits the collected tests over that many forked workers."""
+    workers > 1 splits the collected tests over that many forked workers.
+    use_spare: run in the spare test process forked ahead of time, if current."""
     _reap_finished()
     spec = {"args": list(args), "cwd": cwd or os.getcwd(), "env": dict(env if env is not None else os.environ),
-            "stdout_isatty": stdout_isatty, "stderr_isatty": stderr_isatty}
+            "stdout_isatty": stdout_isatty, "stderr_isatty": stderr_isatty, "workers": workers}
     out_r, out_w = _open_output(stdout_isatty, columns, lines)
     err_r, err_w = _open_output(stderr_isatty, columns, lines)
     in_r, in_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
+    child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    # The child's collector need not walk the kernel's whole heap (slow, and it
-    # dirties copy-on-write pages): freeze it for the fork, thaw it here after.
-    gc.freeze()
-    pid = os.fork()
-    if pid == 0:
-        _child_main(spec, workers, (out_r, out_w, err_r, err_w, in_r, in_w, ctl_r, ctl_w))
-    gc.unfreeze()
-    for fd in (out_w, err_w, in_r, ctl_w):
+    pid = spare.hand_over(spec, child_fds) if use_spare else None
+    if pid is None:
+        # The child's collector need not walk the kernel's whole heap (slow, and
+        # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
+        gc.freeze()
+        pid = os.fork()
+        if pid == 0:
+            _child_main(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r))
+        gc.unfreeze()
+    for fd in child_fds:
         os.close(fd)
     relay = _ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
     try:
@@ -280,6 +285,22 @@ def _reap_later(pid):
     loop.call_later(0.01, check)
 
 
+def _discarded_spare(pid):
+    _unreaped.add(pid)
+    _reap_later(pid)
+
+
+def prepare_spare():
+    """Forks the next run's test process ahead of time, once this request is
+    answered (from the kernel's event loop), off every run's critical path."""
+    try:
+        import asyncio
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not in a kernel
+        return
+    loop.call_later(0.005, spare.prefork, lambda spec, fds: _child_main(spec, fds), _discarded_spare)
+
+
 _warned = set()
 
 
@@ -295,5 +316,6 @@ def serve(spec):
     code = run(spec.get("args", []), cwd=spec.get("cwd"), env=spec.get("env"),
                stdout_isatty=bool(spec.get("stdout_isatty")), stderr_isatty=bool(spec.get("stderr_isatty")),
                columns=int(spec.get("columns") or 80), lines=int(spec.get("lines") or 24),
-               workers=int(spec.get("workers", 1)) or os.cpu_count() or 1)
+               workers=int(spec.get("workers", 1)) or os.cpu_count() or 1, use_spare=True)
+    prepare_spare()
     return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons))
