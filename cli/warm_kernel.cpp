@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <kernel_bridge/errors.hpp>
@@ -22,23 +24,28 @@ using namespace std::chrono;
 static constexpr auto ready_timeout = seconds(60);
 static constexpr auto preload_timeout = seconds(600);
 
+static std::string read_text(const fs::path& file) {
+    std::ifstream in(file);
+    if (!in) throw ltest_error(exit_code::startup, "cannot read " + file.string());
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::string runtime_loader_code(const fs::path& share_dir) {
-    std::string pkg = (share_dir / "ltest").string();
-    // Replaces an `ltest` loaded from elsewhere (a notebook's %load_ext) so the
-    // server always talks to the runtime of its own version.
-    std::string src =
-        "import importlib.util, sys\n"
-        "_f = " + json(pkg + "/__init__.py").dump() + "\n"
-        "_m = sys.modules.get('ltest')\n"
-        "if getattr(_m, '__file__', None) != _f:\n"
-        "    for _n in [n for n in sys.modules if n == 'ltest' or n.startswith('ltest.')]:\n"
-        "        del sys.modules[_n]\n"
-        "    _s = importlib.util.spec_from_file_location('ltest', _f, submodule_search_locations=[" + json(pkg).dump() + "])\n"
-        "    _m = importlib.util.module_from_spec(_s)\n"
-        "    sys.modules['ltest'] = _m\n"
-        "    _s.loader.exec_module(_m)\n";
+    // The runtime travels as source (share/ltest/loader.py installs it from
+    // memory), so a kernel on another host needs no copy of ltest.
+    json sources = json::object();
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(share_dir / "ltest", ec)) {
+        if (entry.path().extension() != ".py") continue;
+        std::string stem = entry.path().stem().string();
+        std::string name = stem == "__init__" ? "ltest" : "ltest." + stem;
+        sources[name] = json::array({entry.path().string(), read_text(entry.path())});
+    }
+    if (!sources.contains("ltest")) throw ltest_error(exit_code::startup, "no ltest/__init__.py in " + share_dir.string());
+    std::string loader = read_text(share_dir / "loader.py");
     // exec in a throwaway namespace: nothing lands in the user's.
-    return "exec(" + json(src).dump() + ", {})";
+    return "exec(compile(" + json(loader).dump() + ", " + json((share_dir / "loader.py").string()).dump() +
+           ", 'exec'), {'__ltest_sources__': __import__('json').loads(" + json(sources.dump()).dump() + ")})";
 }
 
 std::string runtime_call_code(const std::string& func, const json& arg) {

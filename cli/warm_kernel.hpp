@@ -70,8 +70,8 @@ private:
     std::chrono::system_clock::time_point started_{};
 };
 
-// The Python expression that loads ltest's runtime from share_dir into the
-// kernel without touching the user's namespace or sys.path.
+// The Python code that loads ltest's runtime (the sources under share_dir,
+// sent along) into the kernel without touching the user's namespace or sys.path.
 std::string runtime_loader_code(const std::filesystem::path& share_dir);
 // `__import__('ltest').FUNC(json.loads(<arg as JSON>))`: a call that binds no names.
 std::string runtime_call_code(const std::string& func, const nlohmann::json& arg);
