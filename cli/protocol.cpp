@@ -15,6 +15,7 @@ void to_json(json& j, const run_spec& r) {
              {"columns", r.columns},
              {"lines", r.lines},
              {"workers", r.workers}};
+    if (r.umask >= 0) j["umask"] = r.umask;
 }
 
 template <class T>
@@ -42,6 +43,8 @@ void from_json(const json& j, run_spec& r) {
     field(j, "columns", r.columns, false);
     field(j, "lines", r.lines, false);
     field(j, "workers", r.workers, false);
+    field(j, "umask", r.umask, false);
+    if (r.umask > 0777) throw std::invalid_argument("run_request \"umask\" must be at most 0777");
     if (r.workers < 0) throw std::invalid_argument("run_request \"workers\" must be >= 0");
     if (r.cwd.empty() || r.cwd[0] != '/') throw std::invalid_argument("run_request \"cwd\" must be an absolute path");
 }

@@ -40,6 +40,7 @@ struct run_spec {
     bool stdin_isatty = false, stdout_isatty = false, stderr_isatty = false;
     int columns = 80, lines = 24;
     int workers = 1;  // 0 = one per CPU of the kernel's host
+    int umask = -1;   // the client's; -1 = not sent
 };
 
 void to_json(nlohmann::json& j, const run_spec& r);

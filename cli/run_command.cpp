@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +45,9 @@ protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
         auto eq = kv.find('=');
         if (eq != std::string::npos) spec.env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
+    mode_t mask = ::umask(0);  // reading the umask means setting it: put it back
+    ::umask(mask);
+    spec.umask = static_cast<int>(mask);
     spec.stdin_isatty = ::isatty(0);
     spec.stdout_isatty = ::isatty(1);
     spec.stderr_isatty = ::isatty(2);

@@ -16,9 +16,10 @@ between those two addresses.
 
 The tests are skipped only when `ip netns add` is not permitted (no
 CAP_SYS_ADMIN); any other failure to set the namespace up is a failure. The
-two strict xfail tests give the kernel's host a filesystem view of its own
-(a tmpfs mounted in the kernel's mount namespace) to show what ltest does not
-handle yet.
+two tests give the kernel's host a filesystem view of its own (a tmpfs
+mounted in the kernel's mount namespace): a client directory missing there is
+one clear line, and the kernel's host needs no copy of ltest (the server
+sends the runtime as source).
 """
 import fcntl
 import ipaddress
@@ -307,11 +308,6 @@ def test_a_kernel_on_another_host_runs_the_suite_of_a_shared_checkout(remote_ker
     assert ip("-n", host.ns, "-6", "addr", "show", "dev", host.remote_dev).stdout.strip() == ""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ltest change needed: when the client's cwd does not exist on the kernel's host, os.chdir in "
-    "share/ltest/ltest/child.py (become_test_process) raises FileNotFoundError; the client gets a Python "
-    "traceback and exit code 3 (pytest's 'internal error'). It should be one 'ltest: ...' line on stderr "
-    "naming the directory and saying to run from a directory that exists on the kernel's host, exit code 70"))
 def test_a_client_directory_missing_on_the_kernels_host_is_one_line_that_says_so(remote_kernel, tmp_path):
     client_only = tmp_path / "client-only"
     proj = write_files(client_only / "proj", {"test_x.py": "def test_x(): pass\n"})
@@ -331,17 +327,12 @@ def test_a_client_directory_missing_on_the_kernels_host_is_one_line_that_says_so
     assert "Traceback" not in r.stderr + r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ltest change needed: the server loads its runtime into the kernel by path "
-    "(runtime_loader_code in cli/warm_kernel.cpp execs <share_dir>/ltest/__init__.py), so the kernel's host "
-    "must have ltest's runtime at the very path the server uses; a kernel on a host without it fails to start "
-    "(exit 78, FileNotFoundError). The loader should carry the runtime's sources (share/ltest/ltest/*.py) in "
-    "the execute request and write them to a private temp directory on the kernel's host before loading"))
 def test_the_kernels_host_needs_no_ltest_install(remote_kernel, tmp_path):
     # ltest's runtime only on the client's side: the kernel's host sees an empty client-only/.
     client_only = tmp_path / "client-only"
     share = client_only / "share"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "share" / "ltest" / "ltest", share / "ltest")
+    shutil.copytree(Path(__file__).resolve().parents[2] / "share" / "ltest", share,
+                    ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(["nsenter", "-t", str(remote_kernel.proc.pid), "-m", "mount", "-t", "tmpfs", "-o", "size=1m",
                     "ltest-test", str(client_only)], check=True, timeout=30)
     proj = write_files(tmp_path / "checkout", {"test_x.py": "def test_x(): pass\n"})

@@ -12,6 +12,8 @@ import sys
 import types
 import warnings
 
+from . import sysdirs
+
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
 # the kernel's own PYTHONPATH: the part `python -m pytest` would also have.
 _kernel_pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -39,15 +41,17 @@ def pytest_sys_path(cwd, env, base=BASE_SYS_PATH):
     return head + [p for p in base if p not in head]
 
 
-def _system_dirs():
-    import site
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    try:
-        dirs.update(site.getsitepackages())
-        dirs.add(site.getusersitepackages())
-    except AttributeError:  # site without these (virtualenv's old site.py)
-        pass
-    return tuple(os.path.realpath(d) + os.sep for d in dirs if d)
+# __file__ -> whether it is the user's own code. Filled in the kernel before
+# each fork (warm_module_cache), so a child does not realpath() a thousand
+# preloaded modules on every run.
+_user_file = {}
+
+
+def _is_user_file(path, system_dirs):
+    known = _user_file.get(path)
+    if known is None:
+        known = _user_file[path] = not os.path.realpath(path).startswith(system_dirs)
+    return known
 
 
 def modules_to_evict(modules, keep_roots, system_dirs=None):
@@ -55,15 +59,28 @@ def modules_to_evict(modules, keep_roots, system_dirs=None):
     prefix and site-packages, and not under a preloaded top-level package.
     The child drops them so that tests import the files on disk, never a copy
     a notebook imported earlier."""
-    system_dirs = system_dirs if system_dirs is not None else _system_dirs()
+    if system_dirs is None:
+        system_dirs, is_user = sysdirs.system_dirs(), _is_user_file
+    else:  # explicit dirs (tests): no cache
+        def is_user(path, dirs):
+            return not os.path.realpath(path).startswith(dirs)
     out = []
     for name, mod in list(modules.items()):
         path = getattr(mod, "__file__", None)
         if not isinstance(path, str) or name.split(".")[0] in keep_roots or name == "ltest" or name.startswith("ltest."):
             continue
-        if not os.path.realpath(path).startswith(system_dirs):
+        if is_user(path, system_dirs):
             out.append(name)
     return out
+
+
+def warm_module_cache():
+    """Classifies the kernel's modules now, in the kernel, for every later child."""
+    modules_to_evict(sys.modules, keep_roots=())
+
+
+class SetupError(Exception):
+    """The test process cannot be set up as the client asked (one line for the user)."""
 
 
 def pytest_argv0():
@@ -284,7 +301,7 @@ def _quiet_inline_matplotlib():
         mpl.use("Agg", force=True)
 
 
-def _die_with_parent():
+def die_with_parent():
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -296,7 +313,7 @@ def _die_with_parent():
 def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots):
     """Everything `python -m pytest` would have: fds, signals, env, cwd, paths."""
     os.setpgid(0, 0)  # the run and what it forks can be killed as one group
-    _die_with_parent()
+    die_with_parent()
     os.dup2(stdin_fd, 0)
     os.dup2(stdout_fd, 1)
     os.dup2(stderr_fd, 2)
@@ -310,7 +327,13 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     os.environ.update(env)
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
     cwd = spec.get("cwd") or os.getcwd()
-    os.chdir(cwd)
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise SetupError(f"cannot run in {cwd} on the kernel's host: {e.strerror}; "
+                         "run ltest from a directory that exists there (see docs/remote.md)") from None
+    if "umask" in spec:
+        os.umask(int(spec["umask"]))
 
     encoding, errors = stdio_encoding(env, _ctype_locale())
     sys.stdout = sys.__stdout__ = _text_stream(1, bool(spec.get("stdout_isatty")), encoding, errors)

@@ -107,6 +107,12 @@ def _child_main(spec, fds, close_fds=()):
             os.close(fd)
         child.become_test_process(spec, stdin_r, out_w, err_w, ctl_w, preloaded_roots())
         code = child.run_pytest(spec["args"], spec.get("workers", 1))
+    except child.SetupError as e:
+        code = 70  # ltest's "internal" exit code: the run could not start
+        try:
+            os.write(2, f"ltest: {e}\n".encode())
+        except OSError:
+            pass
     except BaseException:
         try:
             import traceback
@@ -119,7 +125,7 @@ def _child_main(spec, fds, close_fds=()):
 
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
-        stdout=None, stderr=None, workers=1, use_spare=False):
+        stdout=None, stderr=None, workers=1, use_spare=False, umask=None):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
     workers > 1 splits the collected tests over that many forked workers.
@@ -127,6 +133,8 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     _reap_finished()
     spec = {"args": list(args), "cwd": cwd or os.getcwd(), "env": dict(env if env is not None else os.environ),
             "stdout_isatty": stdout_isatty, "stderr_isatty": stderr_isatty, "workers": workers}
+    if umask is not None:
+        spec["umask"] = umask
     out_r, out_w = _open_output(stdout_isatty, columns, lines)
     err_r, err_w = _open_output(stderr_isatty, columns, lines)
     in_r, in_w = os.pipe()
@@ -134,6 +142,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
+    child.warm_module_cache()
     pid = spare.hand_over(spec, child_fds) if use_spare else None
     if pid is None:
         # The child's collector need not walk the kernel's whole heap (slow, and
@@ -298,24 +307,44 @@ def prepare_spare():
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not in a kernel
         return
-    loop.call_later(0.005, spare.prefork, lambda spec, fds: _child_main(spec, fds), _discarded_spare)
+    def fork_spare():
+        child.warm_module_cache()
+        spare.prefork(lambda spec, fds: _child_main(spec, fds), _discarded_spare)
+
+    loop.call_later(0.005, fork_spare)
 
 
 _warned = set()
 
 
+def _warn_once(text):
+    """A warning on the client's stderr, once per cause, not on every run."""
+    if text and text not in _warned:
+        _warned.add(text)
+        sys.stderr.write(f"ltest: warning: {text}\n")
+        sys.stderr.flush()
+
+
+def _hash_seed_mismatch(env):
+    """hash() of str uses the seed the kernel started with; no fork can change it."""
+    wanted, kernel = env.get("PYTHONHASHSEED", "random"), os.environ.get("PYTHONHASHSEED", "random")
+    if wanted == kernel or wanted == "random":
+        return None
+    return (f"PYTHONHASHSEED={wanted} cannot apply in a warm kernel (hash() keeps the kernel's seed); "
+            f"start the server with it: PYTHONHASHSEED={wanted} ltest -l ...")
+
+
 def serve(spec):
     """One run for the ltest server: spec is the client's run request."""
     start = time.perf_counter()
+    _warn_once(_hash_seed_mismatch(spec.get("env") or {}))
     reasons = forksafety.unsafe_reasons()
     for why in reasons:
-        if why not in _warned:  # once per cause, not on every run
-            _warned.add(why)
-            sys.stderr.write(f"ltest: warning: forking this kernel may hang the tests: {why}\n")
-            sys.stderr.flush()
+        _warn_once(f"forking this kernel may hang the tests: {why}")
     code = run(spec.get("args", []), cwd=spec.get("cwd"), env=spec.get("env"),
                stdout_isatty=bool(spec.get("stdout_isatty")), stderr_isatty=bool(spec.get("stderr_isatty")),
                columns=int(spec.get("columns") or 80), lines=int(spec.get("lines") or 24),
-               workers=int(spec.get("workers", 1)) or os.cpu_count() or 1, use_spare=True)
+               workers=int(spec.get("workers", 1)) or os.cpu_count() or 1, use_spare=True,
+               umask=spec.get("umask"))
     prepare_spare()
     return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons))

@@ -48,8 +48,8 @@ def prefork(child_main, on_discard):
     if pid == 0:  # the spare: never returns
         try:
             parent_sock.close()
-            from .child import _die_with_parent
-            _die_with_parent()  # a spare must not outlive its kernel either
+            from .child import die_with_parent
+            die_with_parent()  # a spare must not outlive its kernel either
             msg, fds, _, _ = socket.recv_fds(child_sock, _MAX_SPEC, 8)
             child_sock.close()
         except BaseException:
