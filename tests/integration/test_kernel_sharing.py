@@ -127,3 +127,17 @@ def test_threads_in_the_kernel_make_status_say_fork_unsafe_and_timeout_names_it(
         assert "fork-safe:       no (" in text
     finally:
         server.stop()
+
+
+def test_jupyter_console_can_inspect_the_servers_warm_kernel(start_server, tmp_path):
+    server = start_server(modules=["decimal"])
+    connection_file = server.status()["connection_file"]
+    code = 'import sys\nprint("WARM" if "decimal" in sys.modules else "COLD")\nwarm_marker = 1\n'
+    r = subprocess.run(["jupyter-console", "--existing", connection_file, "--simple-prompt"], input=code,
+                       env=server.env, capture_output=True, text=True, timeout=60)
+    assert "WARM" in r.stdout, r.stdout + r.stderr
+    assert server.proc.poll() is None  # the console left the kernel (and the server) running
+    # A cell run in the kernel makes the spare test process stale: the next run forks afresh and still works.
+    proj = write_files(tmp_path / "proj", {"test_x.py": "def test_x():\n    assert 'warm_marker' not in globals()\n"})
+    r = server.run("-q", cwd=proj)
+    assert r.returncode == 0, r.stdout + r.stderr
