@@ -5,10 +5,10 @@ session, and is stopped (then killed) at teardown even when the test failed.
 """
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -44,8 +44,9 @@ def write_files(root, files):
     return Path(root)
 
 
-def pids_of_session(sid):
-    out = []
+def process_stats():
+    """(pid, fields after the command name) of every process in /proc/PID/stat:
+    fields[0] is the state, [1] the parent pid, [3] the session id."""
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -53,26 +54,30 @@ def pids_of_session(sid):
             stat = (d / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid:  # field 6: session id
-            out.append(int(d.name))
-    return out
+        yield int(d.name), stat[stat.rindex(")") + 2:].split()
+
+
+def pids_of_session(sid):
+    return [pid for pid, fields in process_stats() if int(fields[3]) == sid]
 
 
 def children_states(pid):
     """(pid, state) of the direct children of pid."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append((int(d.name), fields[0]))
-    return out
+    return [(child, fields[0]) for child, fields in process_stats() if int(fields[1]) == pid]
+
+
+def read_until(proc, mark, timeout=60):
+    """Reads proc's stdout until mark appears (or EOF, or the timeout); returns what was read."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while mark not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+    return seen
 
 
 class Server:

@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import time
 
 from conftest import free_port, ltest_binary, write_files
 
@@ -85,7 +84,6 @@ def test_edited_preloaded_module_restarts_the_kernel(start_server, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     old_pid = server.status()["kernel_pid"]
     (lib / "mypkg" / "core.py").write_text("VALUE = 2\n")
-    deadline = time.monotonic() + 5
     r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="2"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "core.py changed on disk; restarting the kernel" in r.stderr

@@ -2,7 +2,6 @@
 and bash completion where they are found (issue 7)."""
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

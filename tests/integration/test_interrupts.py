@@ -1,12 +1,11 @@
 """Ctrl-C, a killed client, a killed kernel: the run ends right, the kernel stays usable."""
 import os
-import select
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from conftest import children_states, write_files
+from conftest import children_states, read_until, write_files
 
 SLEEPER = {"test_sleep.py": """
     import time
@@ -18,16 +17,8 @@ SLEEPER = {"test_sleep.py": """
 """}
 
 
-def wait_for_output(proc, mark, timeout=60):
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while mark not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
+def wait_for_output(proc, mark):
+    seen = read_until(proc, mark)
     assert mark in seen, seen
     return seen
 

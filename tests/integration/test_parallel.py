@@ -1,7 +1,5 @@
 """`ltest -n N`: sharded runs from one warm kernel give the serial answer (issue 9)."""
 import re
-import subprocess
-import time
 
 import pytest
 

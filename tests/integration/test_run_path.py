@@ -1,7 +1,6 @@
 """The warm run path end to end: real server, real kernel, real pytest (issue 3)."""
 import json
 import os
-import select
 import signal
 import subprocess
 import time
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, children_states, plain_pytest, summary_line, write_files
+from conftest import children_states, plain_pytest, read_until, summary_line, write_files
 
 SUITES = {
     "passing": {"test_ok.py": "def test_a(): assert 1\ndef test_b(): assert 2\n"},
@@ -90,16 +89,7 @@ def test_output_streams_while_a_test_runs(shared_server, tmp_path):
     """})
     p = shared_server.popen("--", "-s", "-q", cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        seen = b""
-        deadline = time.monotonic() + 60
-        while b"MARK-STREAMED" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([p.stdout], [], [], 1)
-            if ready:
-                chunk = os.read(p.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                seen += chunk
-        assert b"MARK-STREAMED" in seen
+        assert b"MARK-STREAMED" in read_until(p, b"MARK-STREAMED")
         assert p.poll() is None  # still running: the mark came while the test ran
         go.write_text("go")
         assert p.wait(timeout=60) == 0

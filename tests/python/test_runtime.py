@@ -7,7 +7,6 @@ import signal
 import sys
 import types
 
-import pytest
 
 from ltest import child, result, runner
 
