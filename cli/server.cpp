@@ -428,6 +428,7 @@ int run_server(const options& opts) {
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGHUP, &sa, nullptr);  // the terminal closed: stop as cleanly as on Ctrl-C
     ::signal(SIGPIPE, SIG_IGN);
     zmq::context_t ctx;
     server s(opts, ctx);
