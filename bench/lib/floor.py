@@ -45,6 +45,24 @@ def plugin_modules():
     return names
 
 
+def forget_rewritable_plugins():
+    """As ltest's preload does: drop the installed plugins' own modules (their
+    dependencies stay imported), so that pytest imports them again and can
+    rewrite their asserts; otherwise each run warns "Module already imported
+    so cannot be rewritten" (e.g. for xdist)."""
+    try:
+        from importlib.metadata import distributions
+        from _pytest.config import _iter_rewritable_modules
+    except ImportError:
+        return
+    names = set()
+    for dist in distributions():
+        if any(ep.group == "pytest11" for ep in dist.entry_points):
+            names.update(_iter_rewritable_modules(str(f) for f in dist.files or []))
+    for name in [n for n in sys.modules if n.split(".")[0] in names]:
+        del sys.modules[name]
+
+
 def vm_rss_kb(pid="self"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -140,6 +158,7 @@ def main(argv):
             importlib.import_module(name)
         except Exception:
             pass
+    forget_rewritable_plugins()
     import_s = time.perf_counter() - t0
     runtime = load_runtime()  # before the collection below, so the heap is the same for every kind of run
     # Settle the heap once, as a long-running process would have: without it,
