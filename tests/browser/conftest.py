@@ -1,0 +1,206 @@
+"""A real browser on a real notebook server, for the `%ltest` magic.
+
+`notebook_server`: Debian's classic notebook server (`python3 -m notebook`)
+on 127.0.0.1, a free port and a random token, serving its own temp notebook
+dir, with its own Jupyter runtime/config/data dirs and IPython dir, a private
+`python3` kernelspec running this interpreter, and ltest's runtime
+(share/ltest, or LTEST_SHARE_DIR) on the kernels' PYTHONPATH.
+`browser`: headless Chromium driven by Debian's selenium and chromedriver.
+`artifact_dir`: where screenshots go: LTEST_ARTIFACT_DIR (ctest sets it
+under the build dir) or a temp dir.
+
+Everything started here is stopped whatever the outcome: the browser, the
+server (SIGTERM, which shuts its kernels down, then SIGKILL to its process
+group), and any kernel or kernel fork still alive whose command line names
+this server's private runtime dir.
+"""
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SHARE_DIR = os.environ.get("LTEST_SHARE_DIR") or str(Path(__file__).resolve().parents[2] / "share" / "ltest")
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+_MISSING = [m for m in ("notebook", "selenium") if importlib.util.find_spec(m) is None]
+_MISSING += [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+
+
+def pytest_collection_modifyitems(config, items):
+    # Skipped on a machine without them; under CI (which runs tools/deps) they must be there.
+    if _MISSING and not os.environ.get("CI"):
+        skip = pytest.mark.skip(reason="needs " + ", ".join(_MISSING) + " (tools/deps installs them)")
+        for item in items:
+            item.add_marker(skip)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pids_naming(text):
+    """Live processes whose command line contains `text` (not this one)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path("/proc", entry, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry))
+    return found
+
+
+class NotebookServer:
+    def __init__(self, url, token, notebook_dir, log_path):
+        self.url = url  # ends with '/'
+        self.token = token
+        self.notebook_dir = notebook_dir
+        self.log_path = log_path
+
+    def page(self, path):
+        return f"{self.url}{path}?token={self.token}"
+
+    def api(self, path):
+        req = urllib.request.Request(self.url + "api/" + path, headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def artifact_dir(tmp_path):
+    d = Path(os.environ.get("LTEST_ARTIFACT_DIR") or tmp_path / "artifacts")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture
+def notebook_server(tmp_path):
+    root = tmp_path / "nbserver"
+    notebook_dir = root / "notebooks"
+    runtime = root / "runtime"
+    spec_dir = root / "data" / "kernels" / "python3"
+    for d in (notebook_dir, runtime, spec_dir, root / "config", root / "ipython"):
+        d.mkdir(parents=True, exist_ok=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ltest browser test)",
+        "language": "python",
+    }))
+    env = dict(os.environ)
+    for var in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "JUPYTER_TOKEN", "JUPYTER_PATH", "BROWSER"):
+        env.pop(var, None)
+    env.update({
+        "PYTHONPATH": os.pathsep.join(p for p in [SHARE_DIR, os.environ.get("PYTHONPATH", "")] if p),
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+        "JUPYTER_CONFIG_DIR": str(root / "config"),
+        "JUPYTER_DATA_DIR": str(root / "data"),
+        "JUPYTER_PATH": str(root / "data"),
+        "IPYTHONDIR": str(root / "ipython"),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    token = secrets.token_hex(24)
+    port = free_port()
+    log_path = root / "server.log"
+    server = NotebookServer(f"http://127.0.0.1:{port}/", token, notebook_dir, log_path)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "notebook", "--no-browser", "--allow-root",
+             "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+             f"--notebook-dir={notebook_dir}", f"--NotebookApp.token={token}",
+             "--NotebookApp.password=", "--NotebookApp.open_browser=False",
+             "--MappingKernelManager.default_kernel_name=python3"],
+            cwd=str(notebook_dir), env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the notebook server exited ({proc.returncode}):\n{server.log()}")
+            try:
+                server.api("status")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the notebook server did not answer in 30 s:\n{server.log()}")
+                time.sleep(0.2)
+        yield server
+    finally:
+        _stop_server(proc, str(runtime))
+
+
+def _stop_server(proc, runtime):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # stops the loop; the server then shuts its kernels down
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the server and anything left in its group
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+    # Kernels run in sessions of their own; their forks name the same connection file.
+    for pid in pids_naming(runtime):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--disable-extensions", "--disable-default-apps",
+                 "--no-default-browser-check", "--window-size=1280,1000",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    service = Service(executable_path=CHROMEDRIVER, log_path=str(tmp_path / "chromedriver.log"))
+    driver = None
+    try:
+        driver = webdriver.Chrome(service=service, options=options)
+        driver.set_page_load_timeout(30)
+        yield driver
+    finally:
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception:
+                pass
+        service.stop()
+        # A Chromium left behind by a crashed driver: it names its private profile dir.
+        for pid in pids_naming(str(tmp_path / "chromium-profile")):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
