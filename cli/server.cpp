@@ -77,7 +77,7 @@ public:
           info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
-          kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1"}) {}
+          kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); }}) {}
 
     int serve() {
         bind();

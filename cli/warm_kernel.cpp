@@ -120,7 +120,7 @@ json warm_kernel::run_startup_code(const std::string& what, const std::string& c
         if (m.msg_type() == "error") error = m.content;
         if (m.msg_type() == "stream") log::kernel().debug("{}", m.content.value("text", ""));
     };
-    kb::message reply = client_->execute(code, opts, handlers, preload_timeout, [this] { return alive(); });
+    kb::message reply = client_->execute(code, opts, handlers, preload_timeout, [this] { return alive_unless_cancelled(); });
     if (reply.content.value("status", "") != "ok") {
         const json& c = reply.content;
         throw ltest_error(exit_code::startup, what + " failed: " + c.value("ename", std::string("error")) + ": " +
@@ -132,7 +132,7 @@ json warm_kernel::run_startup_code(const std::string& what, const std::string& c
 void warm_kernel::warm_up() {
     auto t0 = steady_clock::now();
     try {
-        client_->wait_for_ready(ready_timeout, [this] { return alive(); });
+        client_->wait_for_ready(ready_timeout, [this] { return alive_unless_cancelled(); });
     } catch (const kb::bridge_error& e) {
         std::string why = e.what();
         if (process_ && !process_->running()) {
@@ -177,9 +177,11 @@ void warm_kernel::stop() {
             }
             process_->stop(milliseconds(2000));
         }
+        fs::path log_file = process_->log_file();
         process_.reset();
         std::error_code ec;
         fs::remove(connection_file_, ec);
+        fs::remove(log_file, ec);
     }
     client_.reset();
 }
@@ -193,6 +195,12 @@ void warm_kernel::restart() {
         client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
     }
     warm_up();
+}
+
+bool warm_kernel::alive_unless_cancelled() {
+    if (settings_.cancelled && settings_.cancelled())
+        throw ltest_error(exit_code::interrupted, "interrupted while starting; the kernel is stopped");
+    return alive();
 }
 
 bool warm_kernel::alive() {

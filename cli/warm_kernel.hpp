@@ -2,6 +2,7 @@
 // The server's kernel: started from a kernelspec (owned) or attached by
 // connection file, with ltest's runtime loaded and the user's modules preloaded.
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@ struct kernel_settings {
     std::optional<std::string> existing;  // attach instead of launching
     std::vector<std::string> modules;     // to preload
     std::string ip = "127.0.0.1";         // where an owned kernel listens
+    std::function<bool()> cancelled;      // true: stop starting (Ctrl-C during warm-up)
 };
 
 class warm_kernel {
@@ -56,6 +58,8 @@ private:
     void attach();
     void warm_up();
     nlohmann::json run_startup_code(const std::string& what, const std::string& code);
+    // alive(), but a cancelled start-up throws: used while waiting on the kernel.
+    bool alive_unless_cancelled();
 
     zmq::context_t& ctx_;
     kernel_settings settings_;

@@ -84,6 +84,16 @@ std::optional<message> kernel_client::recv_iopub() { return recv(iopub_); }
 std::optional<message> kernel_client::recv_stdin() { return recv(stdin_); }
 std::optional<message> kernel_client::recv_control() { return recv(control_); }
 
+// zmq::poll that treats a signal (EINTR) as "nothing yet": the caller's loop
+// then checks its own conditions (a stop flag set by the signal handler).
+static void poll_some(std::vector<zmq::pollitem_t>& items, std::size_t count, milliseconds timeout) {
+    try {
+        zmq::poll(items.data(), count, timeout);
+    } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+    }
+}
+
 std::vector<zmq::pollitem_t> kernel_client::poll_items() {
     return {{shell_.handle(), 0, ZMQ_POLLIN, 0},
             {iopub_.handle(), 0, ZMQ_POLLIN, 0},
@@ -108,7 +118,7 @@ message kernel_client::wait_for_ready(milliseconds timeout, const std::function<
             last_send = now;
         }
         auto items = poll_items();
-        zmq::poll(items.data(), 2, milliseconds(50));
+        poll_some(items, 2, milliseconds(50));
         while (auto m = recv_shell())
             if (m->msg_type() == "kernel_info_reply") reply = std::move(m);
         while (auto m = recv_iopub())
@@ -129,7 +139,7 @@ message kernel_client::execute(const std::string& code, const execute_options& o
         if (steady_clock::now() >= deadline) throw timeout_error("execute request timed out");
         if (alive && !alive()) throw kernel_died("kernel died during execute");
         auto items = poll_items();
-        zmq::poll(items.data(), 3, milliseconds(100));
+        poll_some(items, 3, milliseconds(100));
         while (auto m = recv_shell())
             if (m->parent_id() == id && m->msg_type() == "execute_reply") reply = std::move(m);
         while (auto m = recv_iopub()) {
