@@ -41,17 +41,18 @@ def pytest_sys_path(cwd, env, base=BASE_SYS_PATH):
     return head + [p for p in base if p not in head]
 
 
-# __file__ -> whether it is the user's own code. Filled in the kernel before
-# each fork (warm_module_cache), so a child does not realpath() a thousand
-# preloaded modules on every run.
-_user_file = {}
+# module name -> (id of the module object, whether it is the user's own code).
+# Filled in the kernel before each fork (warm_module_cache): a child then
+# neither realpath()s nor even touches a thousand preloaded module objects
+# (getattr on each would also copy their pages) on every run.
+_module_kind = {}
 
 
-def _is_user_file(path, system_dirs):
-    known = _user_file.get(path)
-    if known is None:
-        known = _user_file[path] = not os.path.realpath(path).startswith(system_dirs)
-    return known
+def _is_user_code(name, module, system_dirs):
+    if name == "ltest" or name.startswith("ltest."):
+        return False
+    path = getattr(module, "__file__", None)
+    return isinstance(path, str) and not os.path.realpath(path).startswith(system_dirs)
 
 
 def modules_to_evict(modules, keep_roots, system_dirs=None):
@@ -59,24 +60,39 @@ def modules_to_evict(modules, keep_roots, system_dirs=None):
     prefix and site-packages, and not under a preloaded top-level package.
     The child drops them so that tests import the files on disk, never a copy
     a notebook imported earlier."""
-    if system_dirs is None:
-        system_dirs, is_user = sysdirs.system_dirs(), _is_user_file
-    else:  # explicit dirs (tests): no cache
-        def is_user(path, dirs):
-            return not os.path.realpath(path).startswith(dirs)
+    cached = system_dirs is None  # explicit dirs (tests) bypass the cache
+    if cached:
+        system_dirs = sysdirs.system_dirs()
     out = []
-    for name, mod in list(modules.items()):
-        path = getattr(mod, "__file__", None)
-        if not isinstance(path, str) or name.split(".")[0] in keep_roots or name == "ltest" or name.startswith("ltest."):
-            continue
-        if is_user(path, system_dirs):
+    for name, module in list(modules.items()):
+        known = _module_kind.get(name) if cached else None
+        if known is not None and known[0] == id(module):
+            mine = known[1]
+        else:
+            mine = _is_user_code(name, module, system_dirs)
+            if cached:
+                _module_kind[name] = (id(module), mine)
+        if mine and name.split(".")[0] not in keep_roots:
             out.append(name)
     return out
 
 
-def warm_module_cache():
-    """Classifies the kernel's modules now, in the kernel, for every later child."""
-    modules_to_evict(sys.modules, keep_roots=())
+# (number of modules, names to evict) as the kernel computed it just before
+# forking: the child, whose sys.modules is that very dict, deletes the names.
+_planned_eviction = None
+
+
+def warm_module_cache(keep_roots):
+    """Classifies the kernel's modules now, in the kernel, for the next child."""
+    global _planned_eviction
+    _planned_eviction = (len(sys.modules), modules_to_evict(sys.modules, keep_roots))
+
+
+def _user_modules_now(keep_roots):
+    planned = _planned_eviction
+    if planned is not None and planned[0] == len(sys.modules):
+        return planned[1]
+    return modules_to_evict(sys.modules, keep_roots)
 
 
 class SetupError(Exception):
@@ -313,6 +329,9 @@ def die_with_parent():
 def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots):
     """Everything `python -m pytest` would have: fds, signals, env, cwd, paths."""
     os.setpgid(0, 0)  # the run and what it forks can be killed as one group
+    # First, while sys.modules is still the one the kernel classified.
+    for name in _user_modules_now(keep_roots):
+        sys.modules.pop(name, None)
     die_with_parent()
     os.dup2(stdin_fd, 0)
     os.dup2(stdout_fd, 1)
@@ -351,8 +370,6 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.path[:] = pytest_sys_path(cwd, env)
     sys.argv[:] = [pytest_argv0()] + list(spec.get("args", []))
     sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
-    for name in modules_to_evict(sys.modules, keep_roots):
-        del sys.modules[name]
     sys.modules["__main__"] = _main_module(sys.argv[0])
 
 

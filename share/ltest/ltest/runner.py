@@ -142,7 +142,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    child.warm_module_cache()
+    child.warm_module_cache(preloaded_roots())
     pid = spare.hand_over(spec, child_fds) if use_spare else None
     if pid is None:
         # The child's collector need not walk the kernel's whole heap (slow, and
@@ -308,7 +308,7 @@ def prepare_spare():
     except RuntimeError:  # not in a kernel
         return
     def fork_spare():
-        child.warm_module_cache()
+        child.warm_module_cache(preloaded_roots())
         spare.prefork(lambda spec, fds: _child_main(spec, fds), _discarded_spare)
 
     loop.call_later(0.005, fork_spare)
