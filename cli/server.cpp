@@ -352,6 +352,7 @@ private:
             json result = runtime_result(c).value_or(json::object());
             out = {{"status", "ok"}, {"exit_code", result.value("exit_code", exit_code::internal)},
                    {"duration", result.value("duration", 0.0)}};
+            out["prestarted"] = result.value("spare", false);  // ran in the spare forked ahead of time
             fork_unsafe_ = result.value("fork_unsafe", json::array());
             if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
         } else {

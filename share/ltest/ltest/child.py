@@ -191,10 +191,7 @@ def _text_stream(fd, tty, encoding="utf-8", errors="strict"):
 def _restore_kernel_hooks():
     """Undo what ipykernel patched in the kernel process: input() and getpass
     talk to the kernel's stdin socket, which the child does not own."""
-    try:
-        kernel = get_ipython().kernel  # noqa: F821 (defined in a kernel)
-    except Exception:
-        kernel = None
+    kernel = getattr(sysdirs.ipython_shell(), "kernel", None)
     if kernel is not None:
         raw_input = getattr(kernel, "_sys_raw_input", None)
         if raw_input is not None:

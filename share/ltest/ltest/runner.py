@@ -144,6 +144,8 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     sys.stderr.flush()
     child.warm_module_cache(preloaded_roots())
     pid = spare.hand_over(spec, child_fds) if use_spare else None
+    global last_run_used_spare
+    last_run_used_spare = pid is not None
     if pid is None:
         # The child's collector need not walk the kernel's whole heap (slow, and
         # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
@@ -257,6 +259,7 @@ def _reap(pid):
 
 
 _unreaped = set()
+last_run_used_spare = False  # for the run's reply: was the fork already done?
 
 
 def _reap_finished():
@@ -347,4 +350,5 @@ def serve(spec):
                workers=int(spec.get("workers", 1)) or os.cpu_count() or 1, use_spare=True,
                umask=spec.get("umask"))
     prepare_spare()
-    return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons))
+    return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
+                          spare=last_run_used_spare))

@@ -13,6 +13,7 @@ import socket
 import sys
 
 from . import forksafety
+from .sysdirs import ipython_shell
 
 _spare = None
 _MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger specs fork afresh
@@ -28,11 +29,8 @@ class _Spare:
 def _generation():
     """What would make a spare stale: a cell run in the kernel (a notebook or
     console sharing it) or a module imported since the spare was forked."""
-    try:
-        count = get_ipython().execution_count  # noqa: F821 (defined in a kernel)
-    except Exception:
-        count = 0
-    return count, len(sys.modules)
+    shell = ipython_shell()
+    return (shell.execution_count if shell is not None else 0), len(sys.modules)
 
 
 def prefork(child_main, on_discard):

@@ -1,4 +1,5 @@
-"""Where the interpreter's own modules live, as opposed to the user's code."""
+"""Facts about the process the runtime runs in: where the interpreter's own
+modules live (as opposed to the user's code), and the IPython shell, if any."""
 import functools
 import os
 import site
@@ -15,3 +16,12 @@ def system_dirs():
     except AttributeError:  # site without these (virtualenv's old site.py)
         pass
     return tuple(os.path.realpath(d) + os.sep for d in dirs if d)
+
+
+def ipython_shell():
+    """The kernel's IPython shell, or None. Unlike the get_ipython builtin,
+    which IPython defines only while a cell runs, this works anywhere (an
+    event-loop callback, a fork made from one)."""
+    module = sys.modules.get("IPython.core.interactiveshell")
+    cls = getattr(module, "InteractiveShell", None)
+    return cls.instance() if cls is not None and cls.initialized() else None
