@@ -1,6 +1,8 @@
 #include "protocol.hpp"
 
+#include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 namespace ltest::protocol {
 using nlohmann::json;
@@ -24,6 +26,11 @@ static void field(const json& j, const char* key, T& out, bool required) {
     if (it == j.end()) {
         if (required) throw std::invalid_argument(std::string("run_request has no \"") + key + "\"");
         return;
+    }
+    // get<int>() would accept 80.5 or 1e100 (and convert with undefined behaviour).
+    if constexpr (std::is_same_v<T, int>) {
+        if (!it->is_number_integer() || *it < std::numeric_limits<int>::min() || *it > std::numeric_limits<int>::max())
+            throw std::invalid_argument(std::string("run_request field \"") + key + "\" must be an integer");
     }
     try {
         out = it->get<T>();

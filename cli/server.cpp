@@ -33,8 +33,9 @@ std::atomic<bool> stop_requested{false};
 void on_stop_signal(int) { stop_requested = true; }
 
 struct run_job {
-    std::string client;   // ROUTER identity
-    json request_header;  // parent of everything we send back
+    std::string client;      // ROUTER identity
+    std::string request_id;  // the run_request's msg_id (what keepalives and interrupts name)
+    json request_header;     // parent of everything we send back
     protocol::run_spec spec;
     steady_clock::time_point queued;
     steady_clock::time_point last_heard;  // any message from this client about this run
@@ -153,7 +154,12 @@ private:
                 continue;
             }
             log::server().debug("<- {} from client", msg.msg_type());
-            handle_client(msg);
+            try {
+                handle_client(msg);
+            } catch (const std::exception& e) {
+                // A well-signed but odd message (a field of the wrong type) never stops the server.
+                log::server().warn("dropped a {} message: {}", msg.msg_type(), e.what());
+            }
         }
     }
 
@@ -171,7 +177,7 @@ private:
         const std::string& client = msg.identities.empty() ? std::string() : msg.identities.front();
         const std::string type = msg.msg_type();
         if (type == protocol::run_request) {
-            run_job job{client, msg.header, {}, steady_clock::now(), steady_clock::now()};
+            run_job job{client, msg.msg_id(), msg.header, {}, steady_clock::now(), steady_clock::now()};
             try {
                 job.spec = msg.content.get<protocol::run_spec>();
             } catch (const std::exception& e) {
@@ -187,7 +193,10 @@ private:
             heard_from(client, msg.parent_id());
         } else if (type == protocol::input_reply) {
             if (active_ && active_->job.client == client && !active_->input_request_header.empty()) {
-                kernel_.client().send_input_reply(msg.content.value("value", std::string()), active_->input_request_header);
+                auto value = msg.content.find("value");
+                // Anything but a string is taken as end of input, so the test is not left waiting.
+                std::string text = (value != msg.content.end() && value->is_string()) ? value->get<std::string>() : "\x04";
+                kernel_.client().send_input_reply(text, active_->input_request_header);
                 active_->input_request_header = json::object();
             }
         } else if (type == protocol::interrupt_request) {
@@ -205,10 +214,10 @@ private:
 
     void heard_from(const std::string& client, const std::string& request_id) {
         auto now = steady_clock::now();
-        if (active_ && active_->job.client == client && active_->job.request_header.value("msg_id", "") == request_id)
+        if (active_ && active_->job.client == client && active_->job.request_id == request_id)
             active_->job.last_heard = now;
         for (auto& job : queue_)
-            if (job.client == client && job.request_header.value("msg_id", "") == request_id) job.last_heard = now;
+            if (job.client == client && job.request_id == request_id) job.last_heard = now;
     }
 
     // The loop was blocked (a kernel restart): keepalives waited in the socket.
@@ -275,6 +284,8 @@ private:
                     handle(*m);
                 } catch (const kb::bad_message& e) {
                     log::kernel().warn("dropped a message from the kernel: {}", e.what());
+                } catch (const nlohmann::json::exception& e) {
+                    log::kernel().warn("dropped an odd message from the kernel: {}", e.what());
                 }
             }
         };

@@ -44,7 +44,7 @@ static json parse_part(const std::string& text, const char* what) {
         json j = json::parse(text);
         if (!j.is_object()) throw bad_message(std::string(what) + " is not a JSON object");
         return j;
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {  // parse_error, and out_of_range for 1e400
         throw bad_message(std::string(what) + " is not valid JSON");
     }
 }
