@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Regenerates the seed corpus (corpus/) and the known-bug reproducers
+(known_bugs/) of wire_fuzzer.
+
+The seeds are real messages: a fake server (a ROUTER with the fuzzer's fixed
+key, announced in a runtime file of its own) records what the real ltest
+client sends (run_request, keepalive, input_reply, interrupt_request,
+status_request, shutdown_request), frames exactly as the server's ROUTER
+receives them, identity first. Each is stored twice: mode byte 0x00 (raw, the
+signature as sent: it verifies) and 0x01 (the fuzzer re-signs).
+
+    /usr/bin/python3 tests/fuzz/make_corpus.py build/cli/ltest
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import zmq
+from jupyter_client.session import Session
+
+HERE = Path(__file__).resolve().parent
+KEY = b"0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"  # as in wire_fuzzer.cpp
+SEP = b"\xff"
+IDENTITY = b"\x00k\x8bEg"  # what a ROUTER puts in front: 0x00 + 4 bytes
+
+
+def encode(frames, mode):
+    assert all(SEP not in f for f in frames), "a frame holds the separator byte"
+    return bytes([mode]) + SEP.join(frames)
+
+
+class FakeServer(threading.Thread):
+    """Answers like ltest's server, records every multipart it receives."""
+
+    def __init__(self, runtime_dir, input_line=False, linger_s=0.0):
+        super().__init__(daemon=True)
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.session = Session(key=KEY, signature_scheme="hmac-sha256", username="fake-server")
+        self.received = []
+        self.input_line = input_line
+        self.linger_s = linger_s
+        self.stop = False
+        info = {"ip": "127.0.0.1", "port": self.port, "key": KEY.decode(), "signature_scheme": "hmac-sha256",
+                "pid": os.getpid(), "kernel_connection_file": "", "version": "0.1.0"}
+        path = Path(runtime_dir) / f"ltest-{self.port}.json"
+        path.write_text(json.dumps(info))
+        path.chmod(0o600)
+
+    def reply(self, ident, parent, msg_type, content):
+        self.session.send(self.sock, msg_type, content, parent=parent, ident=[ident])
+
+    def run(self):
+        self.finish_at = None
+        while not self.stop:
+            if self.finish_at and time.monotonic() >= self.finish_at[0]:
+                self.finish(self.finish_at[1])
+            if not self.sock.poll(20):
+                continue
+            frames = self.sock.recv_multipart()
+            self.received.append(frames)
+            ident = frames[0]
+            _, msg_frames = self.session.feed_identities(frames)
+            msg = self.session.deserialize(msg_frames)
+            t = msg["msg_type"]
+            if t == "run_request":
+                self.reply(ident, msg["header"], "run_status", {"state": "starting", "ahead": 0})
+                self.reply(ident, msg["header"], "stream", {"name": "stdout", "text": "."})
+                self.run_header = msg["header"]
+                if self.input_line:
+                    self.reply(ident, msg["header"], "input_request", {"prompt": "> ", "password": False})
+                else:
+                    self.finish_at = (time.monotonic() + self.linger_s, ident)
+            elif t == "input_reply":
+                self.finish(ident)
+            elif t == "status_request":
+                self.reply(ident, msg["header"], "status_reply",
+                           {"address": f"tcp://127.0.0.1:{self.port}", "server_pid": os.getpid(), "version": "0.1.0",
+                            "kernel_name": "python3", "kernel_pid": 1, "owned": True, "connection_file": "",
+                            "preloaded": [], "restarts": 0, "runs": 0, "queued": 0, "run_in_flight": False,
+                            "server_uptime": 1.0})
+            elif t == "shutdown_request":
+                self.reply(ident, msg["header"], "shutdown_reply", {"status": "ok"})
+            elif t == "interrupt_request":
+                self.finish_at = None
+                self.reply(ident, self.run_header, "run_reply", {"status": "ok", "exit_code": 2, "duration": 0.1})
+
+    def finish(self, ident):
+        self.finish_at = None
+        self.reply(ident, self.run_header, "run_reply", {"status": "ok", "exit_code": 0, "duration": 0.01})
+
+    def close(self):
+        self.stop = True
+        self.join()
+        self.sock.close(0)
+        self.ctx.term()
+
+
+def capture(ltest, args, input_line=False, linger_s=0.0, interrupt_after=None, kill_after=30):
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        # A small environment: the run_request carries the client's environment.
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "JUPYTER_RUNTIME_DIR": tmp, "LANG": "C.UTF-8"}
+        server = FakeServer(tmp, input_line, linger_s)
+        server.start()
+        try:
+            p = subprocess.Popen([ltest, "-p", str(server.port), *args], cwd="/tmp", env=env, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if interrupt_after is not None:
+                time.sleep(interrupt_after)
+                p.send_signal(signal.SIGINT)
+            try:
+                p.communicate(input=b"typed line\n", timeout=kill_after)
+            except subprocess.TimeoutExpired:  # --stop waits for the (fake) server's pid to exit
+                p.kill()
+                p.communicate()
+        finally:
+            server.close()
+        print(f"{args}: {len(server.received)} messages in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+        return server.received
+
+
+def main():
+    ltest = sys.argv[1] if len(sys.argv) > 1 else str(HERE.parent.parent / "build" / "cli" / "ltest")
+    captured = []
+    captured += capture(ltest, ["--", "-q"])
+    captured += capture(ltest, ["-n", "2", "--", "-x", "tests/test_a.py::test_b", "-k", "not slow"], linger_s=1.3)
+    captured += capture(ltest, ["--", "-s"], input_line=True)
+    captured += capture(ltest, ["--", "-q"], linger_s=3.0, interrupt_after=0.5)
+    captured += capture(ltest, ["--status"])
+    captured += capture(ltest, ["--stop"], kill_after=1)
+
+    corpus = HERE / "corpus"
+    corpus.mkdir(exist_ok=True)
+    for old in corpus.iterdir():
+        old.unlink()
+    seen = {}
+    for frames in captured:
+        frames = [IDENTITY, *frames[1:]]
+        header = json.loads(frames[3])
+        t = header["msg_type"]
+        if t == "keepalive" and seen.get(t, 0) >= 1:
+            continue
+        n = seen[t] = seen.get(t, 0) + 1
+        for mode in (0, 1):
+            (corpus / f"{t}-{n}-{'raw' if mode == 0 else 'signed'}").write_bytes(encode(frames, mode))
+    # Hand-made: the four JSON parts alone (signed mode puts <IDS|MSG> in front),
+    # a wrong signature, no delimiter, a non-object content, unknown type.
+    rr = next(f for f in captured if json.loads(f[3])["msg_type"] == "run_request")
+    hand = {
+        "parts-only-signed": (1, rr[3:7]),
+        "wrong-signature-raw": (0, [IDENTITY, rr[1], b"0" * 64, *rr[3:7]]),
+        "no-delimiter-raw": (0, [IDENTITY, *rr[3:7]]),
+        "content-array-signed": (1, [IDENTITY, rr[1], b"", rr[3], rr[4], rr[5], b"[1, 2]"]),
+        "unknown-type-signed": (1, [b"<IDS|MSG>", b"", b'{"msg_type": "frobnicate_request", "msg_id": "x"}',
+                                    b"{}", b"{}", b"{}"]),
+        "buffers-signed": (1, [IDENTITY, rr[1], b"", *rr[3:7], b"\x00\x01binary", b""]),
+    }
+    for name, (mode, frames) in hand.items():
+        (corpus / name).write_bytes(encode(frames, mode))
+
+    # Known server bugs (README.md): each crashes the strict build.
+    bugs = HERE / "known_bugs"
+    bugs.mkdir(exist_ok=True)
+    run_content = b'{"args": ["-q"], "cwd": "/tmp", "env": {}}'
+    known = {
+        # heard_from reads the stored run_request header's msg_id with json::value(): a number throws.
+        "keepalive-msg_id-number": [b'{"msg_type": "run_request", "msg_id": 5}', b"{}", b"{}", run_content],
+        # handle_client reads input_reply's "value" with json::value(): a number throws.
+        "input_reply-value-number": [b'{"msg_type": "input_reply", "msg_id": "i1"}', b"{}", b"{}", b'{"value": 5}'],
+        # wire::deserialize lets json::out_of_range (a number that overflows a double) escape.
+        "deserialize-number-overflow": [b'{"msg_type": "status_request", "msg_id": "s1"}', b"{}", b"{}",
+                                        b'{"x": 1e400}'],
+        # from_json converts a float that does not fit an int: undefined behaviour.
+        "run_request-columns-1e100": [b'{"msg_type": "run_request", "msg_id": "r1"}', b"{}", b"{}",
+                                      b'{"args": [], "cwd": "/tmp", "env": {}, "columns": 1e100}'],
+    }
+    for name, parts in known.items():
+        (bugs / name).write_bytes(encode(parts, 1))
+    print(f"{len(list(corpus.iterdir()))} seeds, {len(known)} known-bug reproducers")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+// libFuzzer target: what ltest's server does with the bytes a peer sends to its
+// ROUTER socket (cli/server.cpp, drain_clients and handle_client).
+//
+// Input layout: byte 0 selects the mode, the rest is split into ZeroMQ frames
+// at every 0xFF byte (0xFF never occurs in UTF-8 text, so the seeds keep their
+// JSON intact).
+//   mode & 1 == 0  "raw":    the frames as they are, checked against the fixed
+//                            key: almost everything must die at the signature.
+//   mode & 1 == 1  "signed": the harness signs the frames itself (a peer that
+//                            holds the key), so the header/content JSON and the
+//                            run_request paths are exercised past the HMAC.
+//                            With no <IDS|MSG> frame, one is put in front.
+//
+// Contract checked (anything else aborts, which libFuzzer reports as a crash):
+//   * kernel_bridge::wire::deserialize throws only kernel_bridge::bad_message,
+//     the one exception drain_clients catches;
+//   * protocol::from_json (msg.content.get<run_spec>()) throws only
+//     std::invalid_argument, and what it accepts is valid (absolute cwd,
+//     0 <= workers, umask <= 0777) and survives to_json/from_json;
+//   * everything else handle_client does with a verified message (msg_type,
+//     msg_id, parent_id, the answers it serializes, the kernel code it builds)
+//     throws nothing: nothing around handle_client catches.
+// Known server bugs (see README.md) are counted, not fatal, unless
+// LTEST_FUZZ_STRICT=1 or in the wire_fuzzer_strict build, which also keeps
+// UBSan's float-cast-overflow check that one of them trips.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/message.hpp>
+#include <kernel_bridge/wire.hpp>
+
+#include "protocol.hpp"
+
+namespace kb = kernel_bridge;
+namespace proto = ltest::protocol;
+using nlohmann::json;
+
+namespace {
+
+// The same key is in make_corpus.py, which signs the seed corpus with it.
+const std::string fuzz_key = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const std::string delimiter = "<IDS|MSG>";
+constexpr unsigned char separator = 0xFF;
+
+const kb::wire& server_wire() {
+    static const kb::wire w("hmac-sha256", fuzz_key);
+    return w;
+}
+
+bool strict() {
+#ifdef LTEST_FUZZ_STRICT_BUILD
+    return true;
+#else
+    static const bool s = [] {
+        const char* v = std::getenv("LTEST_FUZZ_STRICT");
+        return v && *v && std::string(v) != "0";
+    }();
+    return s;
+#endif
+}
+
+[[noreturn]] void contract_broken(const char* where, const std::string& what) {
+    std::fprintf(stderr, "\nwire_fuzzer: contract broken in %s: %s\n", where, what.c_str());
+    std::abort();
+}
+
+// A bug already reported and xfailed (tests/integration/test_lifecycle.py):
+// fatal only in strict mode, so that the fuzzer keeps looking for new ones.
+void known_bug(const char* id, const std::exception& e) {
+    if (strict()) contract_broken(id, std::string("known server bug: ") + e.what());
+    static std::set<std::string> told;
+    if (told.insert(id).second)
+        std::fprintf(stderr, "wire_fuzzer: known server bug %s reached (%s); LTEST_FUZZ_STRICT=1 makes it fatal\n", id,
+                     e.what());
+}
+
+std::vector<std::string> split_frames(const uint8_t* data, size_t size) {
+    std::vector<std::string> frames(1);
+    for (size_t i = 0; i < size; ++i) {
+        if (data[i] == separator)
+            frames.emplace_back();
+        else
+            frames.back().push_back(static_cast<char>(data[i]));
+    }
+    return frames;
+}
+
+// The fuzzer as a peer holding the key: a correct signature over the four
+// parts after the delimiter (missing parts are sent as "{}").
+void sign_in_place(std::vector<std::string>& frames) {
+    size_t d = 0;
+    while (d < frames.size() && frames[d] != delimiter) ++d;
+    if (d == frames.size()) {
+        frames.insert(frames.begin(), {delimiter, std::string()});
+        d = 0;
+    } else if (d + 1 == frames.size()) {
+        frames.emplace_back();
+    }
+    while (frames.size() < d + 6) frames.emplace_back("{}");
+    frames[d + 1] = server_wire().sign(frames[d + 2], frames[d + 3], frames[d + 4], frames[d + 5]);
+}
+
+zmq::multipart_t multipart(const std::vector<std::string>& frames) {
+    zmq::multipart_t m;
+    for (const auto& f : frames) m.addstr(f);
+    return m;
+}
+
+// server::send_to: an answer, built and serialized (not sent).
+void answer(const std::string& client, const std::string& type, json content, const json& parent) {
+    kb::message m = kb::make_message(type, std::move(content), "fuzz-session", parent);
+    m.identities = {client};
+    zmq::multipart_t out = server_wire().serialize(m);
+    if (out.size() != 7) contract_broken("send_to", "serialize gave " + std::to_string(out.size()) + " frames");
+}
+
+// warm_kernel.cpp, runtime_call_code: the code of the run's execute request.
+std::string runtime_call_code(const std::string& func, const json& arg) {
+    return "__import__('ltest')." + func + "(__import__('json').loads(" + json(arg.dump()).dump() + "))";
+}
+
+void check_run_spec(const proto::run_spec& spec) {
+    if (spec.cwd.empty() || spec.cwd[0] != '/') contract_broken("from_json", "accepted a relative cwd");
+    if (spec.workers < 0) contract_broken("from_json", "accepted workers < 0");
+    if (spec.umask > 0777) contract_broken("from_json", "accepted umask > 0777");
+    json again = spec;
+    proto::run_spec back;
+    try {
+        back = again.get<proto::run_spec>();
+    } catch (const std::exception& e) {
+        contract_broken("to_json/from_json", std::string("a spec it accepted does not read back: ") + e.what());
+    }
+    bool same = back.args == spec.args && back.cwd == spec.cwd && back.env == spec.env &&
+                back.stdin_isatty == spec.stdin_isatty && back.stdout_isatty == spec.stdout_isatty &&
+                back.stderr_isatty == spec.stderr_isatty && back.columns == spec.columns && back.lines == spec.lines &&
+                back.workers == spec.workers && back.umask == (spec.umask < 0 ? -1 : spec.umask);
+    if (!same) contract_broken("to_json/from_json", "round trip changed the spec: " + again.dump());
+}
+
+// server::handle_client, step by step, for one verified message.
+void handle_client(const kb::message& msg) {
+    const std::string client = msg.identities.empty() ? std::string() : msg.identities.front();
+    const std::string type = msg.msg_type();
+    (void)msg.msg_id();  // the replay guard's key
+    if (type == proto::run_request) {
+        proto::run_spec spec;
+        try {
+            spec = msg.content.get<proto::run_spec>();
+        } catch (const std::invalid_argument& e) {
+            answer(client, proto::run_reply, json{{"status", "error"}, {"exit_code", 76}, {"error", e.what()}},
+                   msg.header);
+            return;
+        }
+        check_run_spec(spec);
+        answer(client, proto::run_status, json{{"state", "starting"}, {"ahead", 0}}, msg.header);
+        (void)runtime_call_code("serve", json(spec));  // start_next
+        (void)json(spec.args).dump();                  // its debug log line
+        // heard_from, on this client's next keepalive, reads the stored header.
+        try {
+            (void)msg.header.value("msg_id", "");
+        } catch (const json::type_error& e) {
+            known_bug("keepalive-msg_id", e);
+        }
+    } else if (type == proto::keepalive) {
+        (void)msg.parent_id();
+    } else if (type == proto::input_reply) {
+        // Read when this client's run waits for input.
+        try {
+            (void)msg.content.value("value", std::string());
+        } catch (const json::type_error& e) {
+            known_bug("input_reply-value", e);
+        }
+    } else if (type == proto::interrupt_request) {
+        answer(client, proto::run_reply,
+               json{{"status", "ok"}, {"exit_code", 2}, {"error", "interrupted while waiting for the kernel"}}, msg.header);
+    } else if (type == proto::status_request) {
+        answer(client, proto::status_reply, json{{"address", "tcp://127.0.0.1:7070"}, {"runs", 0}}, msg.header);
+    } else if (type == proto::shutdown_request) {
+        answer(client, proto::shutdown_reply, json{{"status", "ok"}}, msg.header);
+    } else {
+        answer(client, proto::error_reply, json{{"status", "error"}, {"error", "unknown message type '" + type + "'"}},
+               msg.header);
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size == 0) return 0;
+    const bool sign = data[0] & 1;
+    std::vector<std::string> frames = split_frames(data + 1, size - 1);
+    if (sign) sign_in_place(frames);
+    zmq::multipart_t parts = multipart(frames);
+
+    kb::message msg;
+    try {
+        msg = server_wire().deserialize(parts);
+    } catch (const kb::bad_message&) {
+        return 0;  // drain_clients: dropped and logged
+    } catch (const json::out_of_range& e) {
+        // parse_part (kernel_bridge/src/wire.cpp) catches json::parse_error only:
+        // a number too large for a double ("1e400") escapes as out_of_range.406.
+        if (e.id != 406) contract_broken("wire::deserialize", std::string("threw ") + e.what());
+        known_bug("deserialize-number-overflow", e);
+        return 0;
+    } catch (const std::exception& e) {
+        contract_broken("wire::deserialize", std::string("threw something else than bad_message: ") + e.what());
+    } catch (...) {
+        contract_broken("wire::deserialize", "threw a non-std exception");
+    }
+    if (msg.msg_type().empty()) contract_broken("wire::deserialize", "accepted a header without msg_type");
+    try {
+        handle_client(msg);
+    } catch (const std::exception& e) {
+        contract_broken("handle_client", std::string("an exception escapes, the server would exit: ") + e.what());
+    } catch (...) {
+        contract_broken("handle_client", "a non-std exception escapes");
+    }
+    return 0;
+}
