@@ -46,6 +46,7 @@ struct active_run {
     std::string execute_id;
     std::optional<kb::message> reply;
     bool idle = false;
+    bool answered = false;      // the client has its run_reply (from ltest_result); the kernel may still be busy
     json input_request_header;  // the kernel's pending input_request, if any
     json kernel_error;          // an `error` on iopub (the runtime itself failed)
     int lost_interrupts = 0;    // interrupts sent because the client went away
@@ -86,6 +87,7 @@ public:
         watch_.watch(kernel_.watched_files());
         info_.kernel_connection_file = kernel_.connection_file().string();
         write_server_file(info_);
+        wrote_file_ = true;  // only then is the file ours to remove
         started_ = steady_clock::now();
         log::server().info("ready on {} (kernel connection file: {})", info_.endpoint(), info_.kernel_connection_file);
         while (!stop_requested) loop_once();
@@ -113,7 +115,6 @@ private:
             throw ltest_error(exit_code::startup, "cannot listen on " + info_.endpoint() + ": " + e.what() +
                                                       " (another server? try -p PORT)");
         }
-        wrote_file_ = true;
     }
 
     void loop_once() {
@@ -186,7 +187,8 @@ private:
                 return;
             }
             queue_.push_back(std::move(job));
-            std::size_t ahead = queue_.size() - 1 + (active_ ? 1 : 0);
+            // A run already answered only has the kernel finish its request: not worth a "waiting".
+            std::size_t ahead = queue_.size() - 1 + (active_ && !active_->answered ? 1 : 0);
             send_to(client, protocol::run_status, json{{"state", ahead ? "queued" : "starting"}, {"ahead", ahead}},
                     msg.header);
         } else if (type == protocol::keepalive) {
@@ -234,7 +236,7 @@ private:
         auto lost = [&](const run_job& j) { return now - j.last_heard > milliseconds(protocol::client_lost_after_ms); };
         for (auto it = queue_.begin(); it != queue_.end();)
             it = lost(*it) ? queue_.erase(it) : std::next(it);
-        if (!active_ || !lost(active_->job)) return;
+        if (!active_ || active_->answered || !lost(active_->job)) return;  // an answered client may leave
         if (active_->lost_interrupts == 0 || (active_->lost_interrupts == 1 && now - active_->lost_at > seconds(2))) {
             if (active_->lost_interrupts == 0) log::server().warn("client of the running tests is gone; stopping them");
             kernel_.interrupt();
@@ -245,7 +247,7 @@ private:
 
     void interrupt(const std::string& client, const json& header) {
         if (active_ && active_->job.client == client) {
-            kernel_.interrupt();
+            if (!active_->answered) kernel_.interrupt();
             return;
         }
         for (auto it = queue_.begin(); it != queue_.end(); ++it)
@@ -314,6 +316,9 @@ private:
             send_to(active_->job.client, protocol::stream,
                     json{{"name", m.content.value("name", "stdout")}, {"text", m.content.value("text", "")}},
                     active_->job.request_header);
+        } else if (type == "ltest_result" && !active_->answered) {
+            // The runtime's early word: all output is already out (same socket, in order).
+            answer(run_reply_content(m.content));
         } else if (type == "error") {
             active_->kernel_error = m.content;
         } else if (type == "status" && m.content.value("execution_state", "") == "idle") {
@@ -343,7 +348,8 @@ private:
     void start_next() {
         if (active_ || queue_.empty()) return;
         if (stale_) rewarm_for(queue_.front());
-        active_run run{std::move(queue_.front()), {}, {}, false, json::object(), json()};
+        active_run run;
+        run.job = std::move(queue_.front());
         queue_.pop_front();
         kb::execute_options opts;
         opts.allow_stdin = true;
@@ -355,24 +361,36 @@ private:
         active_ = std::move(run);
     }
 
+    // The client's run_reply from the runtime's result object.
+    json run_reply_content(const json& result) {
+        json out = {{"status", "ok"}, {"exit_code", result.value("exit_code", exit_code::internal)},
+                    {"duration", result.value("duration", 0.0)},
+                    {"prestarted", result.value("spare", false)}};  // ran in the spare forked ahead of time
+        fork_unsafe_ = result.value("fork_unsafe", json::array());
+        if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
+        return out;
+    }
+
+    void answer(const json& out) {
+        ++runs_;
+        active_->answered = true;
+        send_to(active_->job.client, protocol::run_reply, out, active_->job.request_header);
+    }
+
+    // The kernel is free again once the execute reply and the idle status are in.
     void finish_if_done() {
         if (!active_ || !active_->reply || !active_->idle) return;
         const json& c = active_->reply->content;
-        json out;
-        if (c.value("status", "") == "ok") {
-            json result = runtime_result(c).value_or(json::object());
-            out = {{"status", "ok"}, {"exit_code", result.value("exit_code", exit_code::internal)},
-                   {"duration", result.value("duration", 0.0)}};
-            out["prestarted"] = result.value("spare", false);  // ran in the spare forked ahead of time
-            fork_unsafe_ = result.value("fork_unsafe", json::array());
-            if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
-        } else {
-            std::string why = c.value("ename", std::string("error")) + ": " + c.value("evalue", std::string());
-            log::kernel().warn("the runtime failed: {}", why);
-            out = {{"status", "error"}, {"exit_code", exit_code::internal}, {"error", "ltest's runtime failed in the kernel: " + why}};
+        if (!active_->answered) {
+            if (c.value("status", "") == "ok") {
+                answer(run_reply_content(runtime_result(c).value_or(json::object())));
+            } else {
+                std::string why = c.value("ename", std::string("error")) + ": " + c.value("evalue", std::string());
+                log::kernel().warn("the runtime failed: {}", why);
+                answer({{"status", "error"}, {"exit_code", exit_code::internal},
+                        {"error", "ltest's runtime failed in the kernel: " + why}});
+            }
         }
-        ++runs_;
-        send_to(active_->job.client, protocol::run_reply, out, active_->job.request_header);
         active_.reset();
     }
 
@@ -380,10 +398,11 @@ private:
         std::string why = kernel_.death_reason();
         log::kernel().warn("{}; restarting it", why);
         if (active_) {
-            send_to(active_->job.client, protocol::run_reply,
-                    json{{"status", "error"}, {"exit_code", exit_code::kernel_died},
-                         {"error", why + " during the run; ltest is restarting it, run again"}},
-                    active_->job.request_header);
+            if (!active_->answered)
+                send_to(active_->job.client, protocol::run_reply,
+                        json{{"status", "error"}, {"exit_code", exit_code::kernel_died},
+                             {"error", why + " during the run; ltest is restarting it, run again"}},
+                        active_->job.request_header);
             active_.reset();
         }
         try {

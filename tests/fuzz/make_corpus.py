@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Regenerates the seed corpus (corpus/) and the known-bug reproducers
-(known_bugs/) of wire_fuzzer.
+"""Regenerates the seed corpus (corpus/) and the reproducers of fixed bugs
+(regressions/) of wire_fuzzer.
 
 The seeds are real messages: a fake server (a ROUTER with the fuzzer's fixed
 key, announced in a runtime file of its own) records what the real ltest
@@ -167,7 +167,7 @@ def main():
         (corpus / name).write_bytes(encode(frames, mode))
 
     # Known server bugs (README.md): each crashes the strict build.
-    bugs = HERE / "known_bugs"
+    bugs = HERE / "regressions"
     bugs.mkdir(exist_ok=True)
     run_content = b'{"args": ["-q"], "cwd": "/tmp", "env": {}}'
     known = {

@@ -17,6 +17,7 @@ import time
 from . import child, forksafety, spare
 from .preload import preloaded_roots
 from .result import Reply, remember
+from .sysdirs import ipython_shell
 
 
 def _open_output(tty, columns, lines):
@@ -350,5 +351,24 @@ def serve(spec):
                workers=int(spec.get("workers", 1)) or os.cpu_count() or 1, use_spare=True,
                umask=spec.get("umask"))
     prepare_spare()
-    return remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
-                          spare=last_run_used_spare))
+    reply = remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
+                           spare=last_run_used_spare))
+    _announce(reply)
+    return reply
+
+
+def _announce(reply):
+    """Publishes the result on iopub at once, after the run's last output (same
+    socket, so in order): the server can answer its client without waiting
+    for the end of the execute request (user expressions, reply, idle).
+    Frontends ignore message types they do not know."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    kernel = getattr(ipython_shell(), "kernel", None)
+    if kernel is None:
+        return
+    try:
+        kernel.session.send(kernel.iopub_socket, "ltest_result", dict(reply), parent=kernel.get_parent("shell"),
+                            ident=kernel._topic("ltest_result"))
+    except Exception:  # an ipykernel without these: the execute reply still carries the result
+        pass
