@@ -238,3 +238,17 @@ def test_sigterm_stops_the_server_and_its_kernel(start_server):
         time.sleep(0.05)
     assert not Path(f"/proc/{kernel_pid}").exists()
     assert not list(s.runtime_dir.glob("*.json"))  # runtime and connection files removed
+
+
+def test_runs_use_the_test_process_forked_ahead_of_time(start_server, tmp_path):
+    server = start_server()
+    root = write_files(tmp_path, SUITES["passing"])
+    replies = []
+    for _ in range(3):
+        time.sleep(0.2)  # the spare is forked just after the previous request: not a race this test is about
+        r = server.client("--json", "--", "-q", cwd=root)
+        assert r.returncode == 0, r.stdout + r.stderr
+        replies.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    # A spare is forked after warm-up and after each run: every run finds one.
+    assert [reply["prestarted"] for reply in replies] == [True, True, True]
+    assert all(reply["exit_code"] == 0 for reply in replies)

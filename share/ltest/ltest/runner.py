@@ -315,7 +315,7 @@ def prepare_spare():
         child.warm_module_cache(preloaded_roots())
         spare.prefork(lambda spec, fds: _child_main(spec, fds), _discarded_spare)
 
-    loop.call_later(0.005, fork_spare)
+    loop.call_soon(fork_spare)
 
 
 _warned = set()
