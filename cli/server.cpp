@@ -37,7 +37,6 @@ struct run_job {
     std::string request_id;  // the run_request's msg_id (what keepalives and interrupts name)
     json request_header;     // parent of everything we send back
     protocol::run_spec spec;
-    steady_clock::time_point queued;
     steady_clock::time_point last_heard;  // any message from this client about this run
 };
 
@@ -48,7 +47,6 @@ struct active_run {
     bool idle = false;
     bool answered = false;      // the client has its run_reply (from ltest_result); the kernel may still be busy
     json input_request_header;  // the kernel's pending input_request, if any
-    json kernel_error;          // an `error` on iopub (the runtime itself failed)
     int lost_interrupts = 0;    // interrupts sent because the client went away
     steady_clock::time_point lost_at{};
 };
@@ -75,7 +73,6 @@ class server {
 public:
     server(const options& o, zmq::context_t& ctx)
         : opts_(o),
-          ctx_(ctx),
           info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
@@ -178,7 +175,7 @@ private:
         const std::string& client = msg.identities.empty() ? std::string() : msg.identities.front();
         const std::string type = msg.msg_type();
         if (type == protocol::run_request) {
-            run_job job{client, msg.msg_id(), msg.header, {}, steady_clock::now(), steady_clock::now()};
+            run_job job{client, msg.msg_id(), msg.header, {}, steady_clock::now()};
             try {
                 job.spec = msg.content.get<protocol::run_spec>();
             } catch (const std::exception& e) {
@@ -319,8 +316,6 @@ private:
         } else if (type == "ltest_result" && !active_->answered) {
             // The runtime's early word: all output is already out (same socket, in order).
             answer(run_reply_content(m.content));
-        } else if (type == "error") {
-            active_->kernel_error = m.content;
         } else if (type == "status" && m.content.value("execution_state", "") == "idle") {
             active_->idle = true;
         }
@@ -433,7 +428,6 @@ private:
     }
 
     const options& opts_;
-    zmq::context_t& ctx_;
     server_info info_;
     kb::wire wire_;
     zmq::socket_t router_;
