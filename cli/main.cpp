@@ -1,38 +1,39 @@
-// ltest: parse the command line and dispatch. Every failure ends here as one
-// line on stderr and a documented exit code.
-#include <iostream>
+// ltest, the client: parse the command line and dispatch. `-l` hands over to
+// ltest-server (exec, same pid), so that a client run loads only what a
+// client needs (libzmq and what it loads) and starts in a few milliseconds.
+#include <unistd.h>
 
-#include <kernel_bridge/errors.hpp>
-#include <zmq.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
-#include "log.hpp"
+#include "guarded_main.hpp"
 #include "options.hpp"
 #include "run_command.hpp"
-#include "server.hpp"
 #include "status_command.hpp"
 
+namespace {
+
+[[noreturn]] void exec_server(char** argv) {
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    std::string server = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "ltest-server";
+    ::execv(server.c_str(), argv);
+    throw ltest::ltest_error(ltest::exit_code::internal,
+                             "cannot run " + server + ": " + std::strerror(errno) + " (is ltest installed whole?)");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    try {
+    return ltest::guarded_main([&] {
         auto opts = ltest::parse_options(argc, argv);
         if (!opts) return 0;
-        ltest::log::setup(opts->verbosity);
-        if (opts->listen) return ltest::run_server(*opts);
+        if (opts->listen) exec_server(argv);
         if (opts->status) return ltest::show_status(*opts);
         if (opts->stop) return ltest::stop_server(*opts);
         return ltest::run_tests(*opts);
-    } catch (const ltest::ltest_error& e) {
-        std::cerr << "ltest: " << e.what() << "\n";
-        return e.exit_code;
-    } catch (const kernel_bridge::bridge_error& e) {
-        std::cerr << "ltest: " << e.what() << "\n";
-        return ltest::exit_code::startup;
-    } catch (const zmq::error_t& e) {
-        std::cerr << "ltest: ZeroMQ error: " << e.what() << "\n";
-        return ltest::exit_code::internal;
-    } catch (const std::exception& e) {
-        std::cerr << "ltest: internal error: " << e.what() << "\n";
-        return ltest::exit_code::internal;
-    }
+    });
 }

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include "kernel_bridge/errors.hpp"
 #include "kernel_bridge/private_file.hpp"
+#include "kernel_bridge/random.hpp"
 
 namespace kernel_bridge {
 namespace fs = std::filesystem;
@@ -87,22 +87,7 @@ int pick_free_port(const std::string& ip) {
     return ntohs(addr.sin_port);
 }
 
-std::string random_key() {
-    unsigned char bytes[32];
-    std::size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0 && errno != EINTR) throw bridge_error(std::string("getrandom: ") + std::strerror(errno));
-        if (n > 0) got += static_cast<std::size_t>(n);
-    }
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : bytes) {
-        out += hex[b >> 4];
-        out += hex[b & 15];
-    }
-    return out;
-}
+std::string random_key() { return random_hex(32); }
 
 connection_info new_connection_info(const std::string& ip, const std::string& kernel_name) {
     connection_info c;

@@ -22,7 +22,7 @@ static zmq::socket_t connected(zmq::context_t& ctx, zmq::socket_type type, const
 
 kernel_client::kernel_client(zmq::context_t& ctx, const connection_info& info)
     : info_(info),
-      wire_(info.signature_scheme, info.key),
+      wire_(make_xeus_signer(info.signature_scheme, info.key)),
       session_(new_id()),
       // shell and stdin share an identity, as jupyter_client does, so that the
       // kernel routes input_request to the client that sent the execute.

@@ -1,7 +1,11 @@
 #include "kernel_bridge/message.hpp"
 
-#include <xeus/xguid.hpp>
-#include <xeus/xmessage.hpp>
+#include <sys/time.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "kernel_bridge/random.hpp"
 
 namespace kernel_bridge {
 using nlohmann::json;
@@ -16,7 +20,25 @@ std::string message::msg_type() const { return string_field(header, "msg_type");
 std::string message::msg_id() const { return string_field(header, "msg_id"); }
 std::string message::parent_id() const { return string_field(parent_header, "msg_id"); }
 
-std::string new_id() { return std::string(xeus::new_xguid().c_str()); }
+// A random (version 4) UUID, as jupyter_client's msg_ids are.
+std::string new_id() {
+    std::string h = random_hex(16);
+    h[12] = '4';
+    h[16] = "89ab"[std::stoi(h.substr(16, 1), nullptr, 16) & 3];
+    return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+// ISO 8601 in UTC with microseconds, as the messaging spec wants for "date".
+static std::string iso8601_now() {
+    timeval tv{};
+    ::gettimeofday(&tv, nullptr);
+    std::tm utc{};
+    ::gmtime_r(&tv.tv_sec, &utc);
+    char buf[40];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", static_cast<long>(tv.tv_usec));
+    return buf;
+}
 
 json make_header(const std::string& msg_type, const std::string& session) {
     static const std::string user = [] {
@@ -24,7 +46,7 @@ json make_header(const std::string& msg_type, const std::string& session) {
         return std::string(u ? u : "ltest");
     }();
     return json{{"msg_id", new_id()},      {"session", session},
-                {"username", user},        {"date", xeus::iso8601_now()},
+                {"username", user},        {"date", iso8601_now()},
                 {"msg_type", msg_type},    {"version", protocol_version}};
 }
 

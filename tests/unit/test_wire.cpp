@@ -3,6 +3,7 @@
 
 #include "kernel_bridge/errors.hpp"
 #include "kernel_bridge/message.hpp"
+#include "kernel_bridge/signer.hpp"
 #include "kernel_bridge/wire.hpp"
 #include "test_support.hpp"
 
@@ -110,6 +111,23 @@ TEST_CASE("wire signature equals Python hmac and jupyter_client Session.sign", "
     REQUIRE(lines.size() == 2);
     CHECK(lines[0] == signature);
     CHECK(lines[1] == signature);
+    // The server's channels sign through xeus: the same signature.
+    CHECK(make_xeus_signer("hmac-sha256", key)->sign(parts[0], parts[1], parts[2], parts[3]) == signature);
+}
+
+TEST_CASE("the sodium and xeus signers agree, and verify checks the length first", "[wire]") {
+    auto sodium = make_sodium_signer("", key);
+    auto xeus = make_xeus_signer("hmac-sha256", key);
+    for (std::string content : {std::string("{}"), std::string(100000, 'x'), std::string("{\"a\": \"\xc3\xa9\"}")}) {
+        std::string sig = sodium->sign("{\"msg_type\":\"t\"}", "{}", "{}", content);
+        CHECK(sig.size() == 64);
+        CHECK(sig == xeus->sign("{\"msg_type\":\"t\"}", "{}", "{}", content));
+        CHECK(sodium->verify(sig, "{\"msg_type\":\"t\"}", "{}", "{}", content));
+        CHECK_FALSE(sodium->verify(sig.substr(0, 1), "{\"msg_type\":\"t\"}", "{}", "{}", content));
+        CHECK_FALSE(xeus->verify(sig + "00", "{\"msg_type\":\"t\"}", "{}", "{}", content));
+    }
+    CHECK_THROWS_AS(make_sodium_signer("hmac-md5", key), bad_file);
+    CHECK(make_sodium_signer("hmac-sha256", "")->sign("h", "p", "m", "c").empty());
 }
 
 TEST_CASE("wire deserializes a message serialized by jupyter_client", "[wire][python]") {

@@ -1,20 +1,21 @@
 #pragma once
 // Framing and signing: <IDS|MSG>, HMAC over header, parent, metadata, content.
-// Built on xeus's authentication; knows nothing of sockets beyond multipart frames.
+// Knows nothing of sockets beyond multipart frames.
 #include <memory>
 #include <string>
 
 #include <zmq_addon.hpp>
 
 #include "kernel_bridge/message.hpp"
-
-namespace xeus { class xauthentication; }
+#include "kernel_bridge/signer.hpp"
 
 namespace kernel_bridge {
 
 class wire {
 public:
-    // scheme "hmac-sha256" (or "" / empty key = unsigned, as Jupyter allows).
+    explicit wire(std::unique_ptr<signer> s);
+    // scheme "hmac-sha256" (or ""); an empty key = unsigned, as Jupyter allows.
+    // Signs with libsodium (make_sodium_signer).
     wire(const std::string& scheme, const std::string& key);
     ~wire();
     wire(const wire&) = delete;
@@ -29,8 +30,7 @@ public:
                      const std::string& metadata, const std::string& content) const;
 
 private:
-    std::unique_ptr<xeus::xauthentication> auth_;
-    bool signed_;
+    std::unique_ptr<signer> signer_;
 };
 
 }  // namespace kernel_bridge

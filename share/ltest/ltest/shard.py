@@ -133,6 +133,8 @@ class ShardPlugin:
                 *lines, worker.buffer = worker.buffer.split(b"\n")
                 for line in lines:
                     self._replay(config, worker, json.loads(line))
+                    if session.shouldfail or session.shouldstop:
+                        return  # -x / --maxfail: what the other workers did since is not reported
 
     @staticmethod
     def _replay(config, worker, msg):

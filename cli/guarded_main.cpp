@@ -1,0 +1,31 @@
+#include "guarded_main.hpp"
+
+#include <iostream>
+
+#include <kernel_bridge/errors.hpp>
+#include <zmq.hpp>
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+
+namespace ltest {
+
+int guarded_main(const std::function<int()>& body) {
+    try {
+        return body();
+    } catch (const ltest_error& e) {
+        std::cerr << "ltest: " << e.what() << "\n";
+        return e.exit_code;
+    } catch (const kernel_bridge::bridge_error& e) {
+        std::cerr << "ltest: " << e.what() << "\n";
+        return exit_code::startup;
+    } catch (const zmq::error_t& e) {
+        std::cerr << "ltest: ZeroMQ error: " << e.what() << "\n";
+        return exit_code::internal;
+    } catch (const std::exception& e) {
+        std::cerr << "ltest: internal error: " << e.what() << "\n";
+        return exit_code::internal;
+    }
+}
+
+}  // namespace ltest

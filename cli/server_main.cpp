@@ -1,0 +1,18 @@
+// ltest-server: `ltest -l ...` execs it with the same arguments. It parses
+// them again (one parser for both) and runs the server.
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "guarded_main.hpp"
+#include "log.hpp"
+#include "options.hpp"
+#include "server.hpp"
+
+int main(int argc, char** argv) {
+    return ltest::guarded_main([&] {
+        auto opts = ltest::parse_options(argc, argv);
+        if (!opts) return 0;
+        if (!opts->listen) throw ltest::ltest_error(ltest::exit_code::usage, "ltest-server serves: run it as `ltest -l ...`");
+        ltest::log::setup(opts->verbosity);
+        return ltest::run_server(*opts);
+    });
+}
