@@ -66,6 +66,17 @@ def children_states(pid):
     return [(child, fields[0]) for child, fields in process_stats() if int(fields[1]) == pid]
 
 
+def zombies_of(pid, settle=3.0):
+    """Zombie children of pid that stay: the kernel reaps a finished test
+    process a moment after the run's reply, so give it that moment."""
+    deadline = time.monotonic() + settle
+    while True:
+        zombies = [child for child, state in children_states(pid) if state == "Z"]
+        if not zombies or time.monotonic() > deadline:
+            return zombies
+        time.sleep(0.05)
+
+
 def read_until(proc, mark, timeout=60):
     """Reads proc's stdout until mark appears (or EOF, or the timeout); returns what was read."""
     seen = b""
@@ -204,3 +215,23 @@ def summary_line(output):
     if not lines:
         return None
     return re.sub(r" in [0-9.]+s.*", "", lines[-1]).strip("= ")
+
+
+@pytest.fixture
+def notebook_kernel(tmp_path, monkeypatch):
+    """A kernel as a notebook would have it, started by jupyter_client, with its
+    own runtime dir; (KernelManager, blocking client). Shut down at teardown."""
+    from jupyter_client.manager import KernelManager
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(exist_ok=True)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path), env=dict(os.environ, OMP_NUM_THREADS="1"))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

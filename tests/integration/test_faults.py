@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, children_states, plain_pytest, summary_line, write_files
+from conftest import Server, plain_pytest, summary_line, write_files, zombies_of
 
 zmq = pytest.importorskip("zmq")
 jsession = pytest.importorskip("jupyter_client.session")
@@ -44,17 +44,6 @@ def wait_gone(pid, timeout=10):
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return not alive(pid)
-
-
-def zombies_of(pid, timeout=3):
-    """The zombie children of pid that stay: the kernel may reap a finished
-    test process a moment after the run's reply."""
-    deadline = time.monotonic() + timeout
-    while True:
-        zombies = [child for child, state in children_states(pid) if state == "Z"]
-        if not zombies or time.monotonic() > deadline:
-            return zombies
-        time.sleep(0.05)
 
 
 def assert_still_serving(server, tmp_path):

@@ -1,31 +1,10 @@
 """A kernel shared with a notebook: attach politely, never shadow the files on
 disk, report what makes forking unsafe (issues 5 and 6)."""
-import os
 import subprocess
 import time
 
-import pytest
-from jupyter_client.manager import KernelManager
 
 from conftest import Server, write_files
-
-
-@pytest.fixture
-def notebook_kernel(tmp_path, monkeypatch):
-    """A kernel as a notebook would have it, started by jupyter_client."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(tmp_path), env=dict(os.environ, OMP_NUM_THREADS="1"))
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
-        yield km, kc
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def execute(kc, code, timeout=60):

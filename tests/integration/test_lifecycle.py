@@ -319,19 +319,10 @@ def test_a_run_request_with_a_float_for_an_int_is_refused(start_server, tmp_path
         peer.close()
 
 
-def test_a_notebook_output_with_a_huge_int_does_not_stop_an_attached_server(tmp_path, monkeypatch):
-    from jupyter_client.manager import KernelManager
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(tmp_path), env=dict(os.environ, OMP_NUM_THREADS="1"))
-    kc = km.client()
-    kc.start_channels()
-    server = None
+def test_a_notebook_output_with_a_huge_int_does_not_stop_an_attached_server(notebook_kernel, tmp_path):
+    km, kc = notebook_kernel
+    server = Server(tmp_path, args=("--existing", km.connection_file)).start()
     try:
-        kc.wait_for_ready(timeout=60)
-        server = Server(tmp_path, args=("--existing", km.connection_file)).start()
         assert server.proc.poll() is None, server.log.read_text()
         assert_serves(server, tmp_path, "before")
         reply = kc.execute_interactive("from IPython.display import display\n"
@@ -342,7 +333,4 @@ def test_a_notebook_output_with_a_huge_int_does_not_stop_an_attached_server(tmp_
         assert server.proc.poll() is None, "the server exited:\n" + server.log.read_text()[-1500:]
         assert_serves(server, tmp_path, "after")
     finally:
-        if server is not None:
-            server.stop()
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        server.stop()

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import children_states, write_files
+from conftest import children_states, write_files, zombies_of
 
 RUNS = int(os.environ.get("LTEST_SOAK_RUNS", "1000"))
 ROUNDS = 5               # of 8 concurrent clients, spread over the sequential runs
@@ -40,16 +40,6 @@ def rss_kb(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError(f"no VmRSS for {pid}")
-
-
-def zombies_of(pid, settle=3.0):
-    """Zombie children of pid that stay after a moment for reaping."""
-    deadline = time.monotonic() + settle
-    while True:
-        zombies = [c for c, state in children_states(pid) if state == "Z"]
-        if not zombies or time.monotonic() > deadline:
-            return zombies
-        time.sleep(0.05)
 
 
 def snapshot(server, kernel):
