@@ -114,3 +114,15 @@ def test_run_in_a_terminal_gets_a_pty_with_the_clients_width(tmp_path):
                       stdout=out, stderr=io.StringIO())
     assert code == 0, out.getvalue()
     assert "\x1b[" in out.getvalue()  # pytest colours a terminal
+
+
+def test_shards_deal_contiguous_blocks_in_turn_and_cover_every_item_once():
+    from ltest.shard import split
+    items = list(range(20))
+    shards = split(items, 2)
+    assert shards == [[0, 1, 2, 6, 7, 8, 12, 13, 16, 17], [3, 4, 5, 9, 10, 11, 14, 15, 18, 19]]
+    for n in (1, 2, 3, 7, 30):
+        shards = split(items, n)
+        assert sorted(i for shard in shards for i in shard) == items
+        assert all(shards) and len(shards) == min(n, len(items))
+        assert max(map(len, shards)) - min(map(len, shards)) <= 1

@@ -1,9 +1,9 @@
 """`ltest -n N`: collect once, then run the items in N forked workers.
 
 A pytest plugin used in the test process. After collection it forks N
-workers, each running a contiguous shard of the collected items (module-scoped
-fixtures stay mostly within one worker). Workers send their reports back as
-JSON lines over a pipe; this process feeds them to its own hooks, so the
+workers, each running a shard of the collected items made of a few
+contiguous blocks (module-scoped fixtures stay mostly within one worker).
+Workers send their reports back as JSON lines over a pipe; this process feeds them to its own hooks, so the
 terminal reporter shows progress as results arrive, tracebacks and one final
 summary, and pytest computes the exit code as for a serial run. Like
 pytest-xdist, but the workers are forks of an already-collected session, so
@@ -17,16 +17,24 @@ import signal
 import pytest
 
 
-def split(items, n):
-    """n contiguous shards of near-equal size (none empty)."""
+# Each worker's shard is made of this many contiguous blocks, taken in turn
+# across the suite: slow tests that cluster at one end are spread over all
+# workers, while neighbours (a module's tests, its fixtures) mostly stay together.
+BLOCKS_PER_WORKER = 4
+
+
+def split(items, n, blocks_per_worker=BLOCKS_PER_WORKER):
+    """n shards of near-equal size (none empty): the items cut into n *
+    blocks_per_worker contiguous blocks, dealt to the shards in turn."""
     n = max(1, min(n, len(items)))
-    size, extra = divmod(len(items), n)
-    shards, start = [], 0
-    for i in range(n):
+    count = max(n, min(len(items), n * blocks_per_worker))
+    size, extra = divmod(len(items), count)
+    blocks, start = [], 0
+    for i in range(count):
         end = start + size + (1 if i < extra else 0)
-        shards.append(items[start:end])
+        blocks.append(items[start:end])
         start = end
-    return shards
+    return [[item for block in blocks[w::n] for item in block] for w in range(n)]
 
 
 class _Forwarder:
