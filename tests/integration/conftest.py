@@ -3,6 +3,8 @@
 Each server gets its own port and its own JUPYTER_RUNTIME_DIR, runs in its own
 session, and is stopped (then killed) at teardown even when the test failed.
 """
+import hashlib
+import hmac
 import json
 import os
 import select
@@ -11,6 +13,7 @@ import socket
 import subprocess
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,6 +67,25 @@ def pids_of_session(sid):
 def children_states(pid):
     """(pid, state) of the direct children of pid."""
     return [(child, fields[0]) for child, fields in process_stats() if int(fields[1]) == pid]
+
+
+def alive(pid):
+    """The process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_for(predicate, timeout):
+    """Polls predicate until it holds or timeout seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
 
 
 def zombies_of(pid, settle=3.0):
@@ -235,3 +257,77 @@ def notebook_kernel(tmp_path, monkeypatch):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def sign(key, parts):
+    """The Jupyter HMAC-SHA256 signature of a message's four JSON parts."""
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return mac.hexdigest().encode()
+
+
+def header(msg_type, msg_id=None):
+    return {"msg_id": msg_id if msg_id is not None else uuid.uuid4().hex, "session": "integration-test",
+            "username": "test", "date": "2026-01-01T00:00:00Z", "msg_type": msg_type, "version": "5.3"}
+
+
+class SignedPeer:
+    """A hand-driven DEALER on a server's port, holding its key (read from the
+    server's runtime file), sending hand-made but correctly signed frames."""
+
+    def __init__(self, server):
+        import zmq
+        info = json.loads((server.runtime_dir / f"ltest-{server.port}.json").read_text())
+        self.key = info["key"].encode()
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        self.sock.connect(f"tcp://127.0.0.1:{server.port}")
+
+    def frames(self, header, content, parent=b"{}"):
+        parts = [header if isinstance(header, bytes) else json.dumps(header).encode(), parent, b"{}",
+                 content if isinstance(content, bytes) else json.dumps(content).encode()]
+        return [b"<IDS|MSG>", sign(self.key, parts), *parts]
+
+    def frames_of(self, msg_type, content):
+        """(header, frames) of a new message."""
+        h = header(msg_type)
+        return h, self.frames(h, content)
+
+    def send(self, header, content, parent=b"{}"):
+        self.sock.send_multipart(self.frames(header, content, parent))
+
+    def send_frames(self, frames):
+        self.sock.send_multipart(frames)
+
+    def recv(self, timeout=5.0):
+        """The next message ({"msg_type", "header", "parent_header", "content"}), or None."""
+        if not self.sock.poll(int(timeout * 1000)):
+            return None
+        frames = self.sock.recv_multipart()
+        d = frames.index(b"<IDS|MSG>")
+        h = json.loads(frames[d + 2])
+        return {"msg_type": h["msg_type"], "header": h, "parent_header": json.loads(frames[d + 3]),
+                "content": json.loads(frames[d + 5])}
+
+    def recv_until(self, msg_type, timeout=30.0):
+        """Messages up to the first of msg_type (or the timeout)."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.recv(deadline - time.monotonic())
+            if m is None:
+                break
+            got.append(m)
+            if m["msg_type"] == msg_type:
+                break
+        return got
+
+    def recv_type(self, msg_type, timeout=30.0):
+        got = self.recv_until(msg_type, timeout)
+        return got[-1] if got and got[-1]["msg_type"] == msg_type else None
+
+    def close(self):
+        self.sock.close(0)
+        self.ctx.term()

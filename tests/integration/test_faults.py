@@ -1,49 +1,25 @@
 """Tests that misbehave, peers that send garbage, many clients at once: each run
 ends with the right code and the server keeps serving (issue "reliability")."""
-import hashlib
-import hmac
-import json
 import os
 import signal
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from conftest import Server, plain_pytest, summary_line, write_files, zombies_of
+from conftest import SignedPeer, alive, plain_pytest, sign, summary_line, wait_for, write_files, zombies_of
 
 zmq = pytest.importorskip("zmq")
-jsession = pytest.importorskip("jupyter_client.session")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("faults"), modules=("json",))
-    s.start()
-    assert s.proc.poll() is None, s.log.read_text()
-    yield s
-    s.stop()
+def server(shared_server):
+    return shared_server
 
 
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2] != "Z"
-
-
-def wait_gone(pid, timeout=10):
-    deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not alive(pid)
 
 
 def assert_still_serving(server, tmp_path):
@@ -127,7 +103,7 @@ def run_forker(server, tmp_path, before_sleep):
     except subprocess.TimeoutExpired:
         elapsed = None
     grandchild = int(pidfile.read_text()) if pidfile.exists() else None
-    gone = grandchild is not None and wait_gone(grandchild, timeout=5)
+    gone = grandchild is not None and wait_for(lambda: not alive(grandchild), 5)
     if grandchild is not None and not gone:
         os.kill(grandchild, signal.SIGKILL)  # unblock the run
     if p.poll() is None:
@@ -190,49 +166,6 @@ def test_ten_runs_leak_no_file_descriptors(server, tmp_path):
 
 # --- garbage on the port ---------------------------------------------------------
 
-class Peer:
-    """A hand-driven DEALER on the server's port, signing with the server's key."""
-
-    def __init__(self, server):
-        info = json.loads((server.runtime_dir / f"ltest-{server.port}.json").read_text())
-        self.key = info["key"].encode()
-        self.session = jsession.Session(key=self.key, signature_scheme="hmac-sha256", username="fault-test")
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.linger = 0
-        self.sock.connect(f"tcp://127.0.0.1:{server.port}")
-
-    def send_frames(self, frames):
-        self.sock.send_multipart(frames)
-
-    def frames_of(self, msg_type, content):
-        msg = self.session.msg(msg_type, content)
-        return msg, self.session.serialize(msg)
-
-    def recv(self, timeout=5.0):
-        """The next message, or None after timeout seconds."""
-        if not self.sock.poll(int(timeout * 1000)):
-            return None
-        _, msg = self.session.feed_identities(self.sock.recv_multipart())
-        return self.session.deserialize(msg)
-
-    def recv_until(self, msg_type, timeout=30.0):
-        got = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = self.recv(deadline - time.monotonic())
-            if m is None:
-                break
-            got.append(m)
-            if m["msg_type"] == msg_type:
-                break
-        return got
-
-    def close(self):
-        self.sock.close(0)
-        self.ctx.term()
-
-
 def run_content(root, env, **changes):
     content = {"args": ["-q", "-p", "no:cacheprovider"], "cwd": str(root), "env": env, "stdin_isatty": False,
                "stdout_isatty": False, "stderr_isatty": False, "columns": 80, "lines": 24}
@@ -248,7 +181,7 @@ def test_garbage_on_the_port_is_dropped_and_the_server_keeps_serving(server, tmp
                 f.write("ran\\n")
     """})
     log_before = server.log.read_text()
-    peer = Peer(server)
+    peer = SignedPeer(server)
     try:
         # Unsigned noise: a random frame, random frames, frames without the delimiter.
         peer.send_frames([os.urandom(64)])
@@ -257,37 +190,31 @@ def test_garbage_on_the_port_is_dropped_and_the_server_keeps_serving(server, tmp
         # A well-formed message with a wrong signature, and one with a signature for another key.
         _, frames = peer.frames_of("status_request", {})
         peer.send_frames([frames[0], b"0" * 64, *frames[2:]])
-        bad = hmac.new(b"not-the-key", digestmod=hashlib.sha256)
-        for part in frames[2:]:
-            bad.update(part)
-        peer.send_frames([frames[0], bad.hexdigest().encode(), *frames[2:]])
+        peer.send_frames([frames[0], sign(b"not-the-key", frames[2:]), *frames[2:]])
         # Signed, but the header is not JSON.
         junk = [b"not json", b"{}", b"{}", b"{}"]
-        good = hmac.new(peer.key, digestmod=hashlib.sha256)
-        for part in junk:
-            good.update(part)
-        peer.send_frames([b"<IDS|MSG>", good.hexdigest().encode(), *junk])
+        peer.send_frames([b"<IDS|MSG>", sign(peer.key, junk), *junk])
         assert peer.recv(timeout=1.0) is None  # nothing answers an unauthenticated peer
 
         # Signed, unknown type: an error reply that names it.
-        msg, frames = peer.frames_of("frobnicate_request", {})
+        request, frames = peer.frames_of("frobnicate_request", {})
         peer.send_frames(frames)
         reply = peer.recv()
         assert reply is not None and reply["msg_type"] == "error_reply"
         assert "frobnicate_request" in reply["content"]["error"]
-        assert reply["parent_header"]["msg_id"] == msg["header"]["msg_id"]
+        assert reply["parent_header"]["msg_id"] == request["msg_id"]
 
         # A run request without cwd: a run_reply with exit code 76 naming the field.
-        msg, frames = peer.frames_of("run_request", run_content(root, dict(os.environ), cwd=None))
+        request, frames = peer.frames_of("run_request", run_content(root, dict(os.environ), cwd=None))
         peer.send_frames(frames)
         reply = peer.recv()
         assert reply is not None and reply["msg_type"] == "run_reply"
         assert reply["content"]["exit_code"] == 76 and "cwd" in reply["content"]["error"]
-        assert reply["parent_header"]["msg_id"] == msg["header"]["msg_id"]
+        assert reply["parent_header"]["msg_id"] == request["msg_id"]
 
         # A replayed run request runs once.
         env = {k: v for k, v in server.env.items() if k != "PYTEST_ADDOPTS"}
-        msg, frames = peer.frames_of("run_request", run_content(root, env))
+        _, frames = peer.frames_of("run_request", run_content(root, env))
         peer.send_frames(frames)
         peer.send_frames(frames)
         got = peer.recv_until("run_reply")
@@ -299,7 +226,7 @@ def test_garbage_on_the_port_is_dropped_and_the_server_keeps_serving(server, tmp
         peer.close()
 
     # Bigger than 16 MiB: dropped unread, no answer, the server carries on.
-    peer = Peer(server)
+    peer = SignedPeer(server)
     try:
         _, frames = peer.frames_of("status_request", {"padding": "x" * (17 << 20)})
         peer.send_frames(frames)

@@ -6,42 +6,22 @@ teardown. The "kernel" of a server is found by what ltest gives it: the
 JPY_PARENT_PID=<server pid> environment variable (inherited by the kernel's
 test processes too) or the runtime directory in its command line.
 """
-import hashlib
-import hmac
 import json
 import os
 import signal
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import Server, free_port, ltest_binary, write_files
+from conftest import Server, SignedPeer, alive, free_port, header, ltest_binary, wait_for, write_files
 
 zmq = pytest.importorskip("zmq")
 
 
 # --- helpers ----------------------------------------------------------------------
-
-def alive(pid):
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
 
 def processes_of(server_pid=None, runtime_dir=None):
     """Live processes ltest started for that server: the kernel and its test processes."""
@@ -205,52 +185,6 @@ def test_sigkill_leaves_no_orphan_and_clients_are_told_no_server(start_server, t
 
 
 # --- an authenticated peer must not be able to stop the server with a bad field -------
-
-class SignedPeer:
-    """A DEALER holding the server's key, sending hand-made (but correctly signed) frames."""
-
-    def __init__(self, server):
-        info = json.loads((server.runtime_dir / f"ltest-{server.port}.json").read_text())
-        self.key = info["key"].encode()
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.linger = 0
-        self.sock.connect(f"tcp://127.0.0.1:{server.port}")
-
-    def send(self, header, content, parent=b"{}"):
-        parts = [header if isinstance(header, bytes) else json.dumps(header).encode(), parent, b"{}",
-                 content if isinstance(content, bytes) else json.dumps(content).encode()]
-        sig = hmac.new(self.key, digestmod=hashlib.sha256)
-        for p in parts:
-            sig.update(p)
-        self.sock.send_multipart([b"<IDS|MSG>", sig.hexdigest().encode(), *parts])
-
-    def recv(self, timeout=10.0):
-        if not self.sock.poll(int(timeout * 1000)):
-            return None
-        frames = self.sock.recv_multipart()
-        d = frames.index(b"<IDS|MSG>")
-        return {"header": json.loads(frames[d + 2]), "content": json.loads(frames[d + 5])}
-
-    def recv_type(self, msg_type, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = self.recv(deadline - time.monotonic())
-            if m is None:
-                return None
-            if m["header"]["msg_type"] == msg_type:
-                return m
-        return None
-
-    def close(self):
-        self.sock.close(0)
-        self.ctx.term()
-
-
-def header(msg_type, msg_id=None):
-    return {"msg_id": msg_id if msg_id is not None else uuid.uuid4().hex, "session": "lifecycle-test",
-            "username": "test", "date": "2026-01-01T00:00:00Z", "msg_type": msg_type, "version": "5.3"}
-
 
 def run_content(root, env, **changes):
     content = {"args": ["-q", "-s", "-p", "no:cacheprovider"], "cwd": str(root), "env": env, "columns": 80,
