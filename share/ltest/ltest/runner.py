@@ -72,7 +72,7 @@ def _answer_input(stdin_w):
     Jupyter stdin channel) and pass the answer on; EOF closes the child's stdin."""
     try:
         value = input("")
-    except (EOFError, Exception):
+    except Exception:  # EOFError, or a frontend that cannot answer
         os.close(stdin_w)
         return None
     os.write(stdin_w, value.encode("utf-8", "replace") + b"\n")
@@ -143,11 +143,11 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    child.warm_module_cache(preloaded_roots())
     pid = spare.hand_over(spec, child_fds) if use_spare else None
     global last_run_used_spare
     last_run_used_spare = pid is not None
     if pid is None:
+        child.warm_module_cache(preloaded_roots())  # a spare had its plan made when it was forked
         # The child's collector need not walk the kernel's whole heap (slow, and
         # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
         gc.freeze()
@@ -275,45 +275,45 @@ def _reap_finished():
             _kill_group(pid, signal.SIGKILL)
 
 
+def _kernel_loop():
+    """The kernel's running asyncio loop, or None outside a kernel."""
+    import asyncio
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _reap_later(pid):
     """The child reported its exit code and is exiting: reap it from the
     kernel's event loop shortly, so the reply need not wait for its teardown."""
-    _unreaped.add(pid)
-    try:
-        import asyncio
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # not in a kernel (tests, a plain process): reap now
+    loop = _kernel_loop()
+    if loop is None:  # not in a kernel (tests, a plain process): reap now
         _reap(pid)
-        _unreaped.discard(pid)
         return
+    _unreaped.add(pid)
+    deadline = time.monotonic() + 10
 
-    def check(tries=[0]):
+    def check():
         _reap_finished()
-        tries[0] += 1
         if pid in _unreaped:
-            if tries[0] > 500:  # ~10 s: stuck in exit; kill it
+            if time.monotonic() > deadline:  # stuck in exit: kill it
                 _kill_group(pid, signal.SIGKILL)
             loop.call_later(0.02, check)
 
     loop.call_later(0.01, check)
 
 
-def _discarded_spare(pid):
-    _unreaped.add(pid)
-    _reap_later(pid)
-
-
 def prepare_spare():
     """Forks the next run's test process ahead of time, once this request is
     answered (from the kernel's event loop), off every run's critical path."""
-    try:
-        import asyncio
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # not in a kernel
+    loop = _kernel_loop()
+    if loop is None:
         return
+
     def fork_spare():
         child.warm_module_cache(preloaded_roots())
-        spare.prefork(lambda spec, fds: _child_main(spec, fds), _discarded_spare)
+        spare.prefork(lambda spec, fds: _child_main(spec, fds), _reap_later)
 
     loop.call_soon(fork_spare)
 
