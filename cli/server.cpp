@@ -264,7 +264,7 @@ private:
         s["version"] = LTEST_VERSION;
         s["runs"] = runs_;
         s["queued"] = queue_.size();
-        s["run_in_flight"] = active_.has_value();
+        s["run_in_flight"] = active_ && !active_->answered;  // answered: only the kernel finishing up
         s["fork_safe"] = fork_unsafe_.empty();
         s["fork_unsafe"] = fork_unsafe_;  // as of the last run
         s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();
