@@ -20,10 +20,11 @@ _MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger specs fork af
 
 
 class _Spare:
-    def __init__(self, pid, sock, generation):
+    def __init__(self, pid, sock, generation, on_discard):
         self.pid = pid
         self.sock = sock
         self.generation = generation
+        self.on_discard = on_discard  # reaps the pid of a spare not used
 
 
 def _generation():
@@ -58,8 +59,7 @@ def prefork(child_main, on_discard):
         os._exit(3)
     gc.unfreeze()
     child_sock.close()
-    _spare = _Spare(pid, parent_sock, generation)
-    _spare.on_discard = on_discard
+    _spare = _Spare(pid, parent_sock, generation, on_discard)
 
 
 def discard():
