@@ -51,6 +51,11 @@ struct active_run {
     steady_clock::time_point lost_at{};
 };
 
+// A run_reply for a run ltest itself could not carry out.
+json failed_run(int code, const std::string& why) {
+    return json{{"status", "error"}, {"exit_code", code}, {"error", why}};
+}
+
 // Remembers recent msg_ids so a captured request cannot be replayed.
 class replay_guard {
 public:
@@ -180,7 +185,7 @@ private:
                 job.spec = msg.content.get<protocol::run_spec>();
             } catch (const std::exception& e) {
                 send_to(client, protocol::run_reply,
-                        json{{"status", "error"}, {"exit_code", exit_code::protocol}, {"error", e.what()}}, msg.header);
+                        failed_run(exit_code::protocol, e.what()), msg.header);
                 return;
             }
             queue_.push_back(std::move(job));
@@ -323,6 +328,16 @@ private:
 
     // A preloaded module changed on disk: restart the kernel before the next
     // run so that it never runs stale code, and tell that run's client why.
+    // A fresh kernel, warmed again; what depends on it follows.
+    void restart_kernel() {
+        kernel_.restart();
+        stale_.reset();
+        watch_.watch(kernel_.watched_files());
+        info_.kernel_connection_file = kernel_.connection_file().string();
+        write_server_file(info_);
+        forgive_silence();
+    }
+
     void rewarm_for(const run_job& job) {
         std::string file = *stale_;
         stale_.reset();
@@ -330,11 +345,7 @@ private:
         send_to(job.client, protocol::run_status, json{{"state", "restarting"}, {"reason", file + " changed on disk"}},
                 job.request_header);
         auto t0 = steady_clock::now();
-        kernel_.restart();
-        watch_.watch(kernel_.watched_files());
-        info_.kernel_connection_file = kernel_.connection_file().string();
-        write_server_file(info_);
-        forgive_silence();
+        restart_kernel();
         double secs = duration<double>(steady_clock::now() - t0).count();
         log::kernel().info("restarted and preloaded in {:.2f} s", secs);
         send_to(job.client, protocol::run_status, json{{"state", "restarted"}, {"seconds", secs}}, job.request_header);
@@ -382,8 +393,7 @@ private:
             } else {
                 std::string why = c.value("ename", std::string("error")) + ": " + c.value("evalue", std::string());
                 log::kernel().warn("the runtime failed: {}", why);
-                answer({{"status", "error"}, {"exit_code", exit_code::internal},
-                        {"error", "ltest's runtime failed in the kernel: " + why}});
+                answer(failed_run(exit_code::internal, "ltest's runtime failed in the kernel: " + why));
             }
         }
         active_.reset();
@@ -395,23 +405,17 @@ private:
         if (active_) {
             if (!active_->answered)
                 send_to(active_->job.client, protocol::run_reply,
-                        json{{"status", "error"}, {"exit_code", exit_code::kernel_died},
-                             {"error", why + " during the run; ltest is restarting it, run again"}},
+                        failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"),
                         active_->job.request_header);
             active_.reset();
         }
         try {
-            kernel_.restart();
-            watch_.watch(kernel_.watched_files());
-            stale_.reset();
-            forgive_silence();
-            info_.kernel_connection_file = kernel_.connection_file().string();
-            write_server_file(info_);
+            restart_kernel();
         } catch (const ltest_error& e) {
             log::kernel().error("restart failed: {}", e.what());
             for (const auto& job : queue_)
                 send_to(job.client, protocol::run_reply,
-                        json{{"status", "error"}, {"exit_code", exit_code::kernel_died}, {"error", e.what()}},
+                        failed_run(exit_code::kernel_died, e.what()),
                         job.request_header);
             queue_.clear();
             throw;
@@ -422,7 +426,7 @@ private:
         if (active_) kernel_.interrupt();
         for (const auto& job : queue_)
             send_to(job.client, protocol::run_reply,
-                    json{{"status", "error"}, {"exit_code", exit_code::no_server}, {"error", "the server is stopping"}},
+                    failed_run(exit_code::no_server, "the server is stopping"),
                     job.request_header);
         kernel_.stop();
     }
