@@ -371,7 +371,8 @@ private:
     json run_reply_content(const json& result) {
         json out = {{"status", "ok"}, {"exit_code", result.value("exit_code", exit_code::internal)},
                     {"duration", result.value("duration", 0.0)},
-                    {"prestarted", result.value("spare", false)}};  // ran in the spare forked ahead of time
+                    {"prestarted", result.value("spare", false)},  // ran in the spare forked ahead of time
+                    {"practised", result.value("practised", false)}};  // ... which had warmed up (a practice run)
         fork_unsafe_ = result.value("fork_unsafe", json::array());
         if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
         return out;

@@ -645,3 +645,43 @@ def test_debugger_talks_to_the_clients_stdin(server, tmp_path, args, stdin, show
     assert shows in w.stdout and shows in c.stdout, w.stdout
     assert "ipdb>" not in w.stdout
     assert normalised(w.stdout) == normalised(c.stdout)
+
+
+# --- the spare's practice run ------------------------------------------------
+
+PRACTICE_PROBE = """
+    import sys
+
+    def test_nothing_of_the_practice_shows():
+        print("PRACTICE " + repr([
+            sorted(n for n in sys.modules if "practice" in n),
+            [hasattr(sys, n) for n in ("last_type", "last_value", "last_traceback")],
+            sum(type(f).__name__ == "AssertionRewritingHook" for f in sys.meta_path),
+        ]))
+
+    def test_fails_with_a_diff():
+        assert {"a": [1, 2, 3], "b": "x" * 30} == {"a": [1, 2, 4], "b": "x" * 30}
+"""
+
+
+def test_a_run_in_a_practised_spare_equals_plain_pytest(server, tmp_path):
+    """The spare warms up with a pytest run of its own while idle (warmup.py):
+    the run it serves must show nothing of it, in its output or its process."""
+    root = write_files(tmp_path, {"test_probe.py": PROBE, "test_spare.py": PRACTICE_PROBE})
+    args = ("-q", "-s", "-p", "no:cacheprovider")
+    env = client_env(server)
+    reply, w = None, None
+    for pause in (0.5, 1, 2, 4, 8):  # idle long enough for the practice, on a busy machine too
+        time.sleep(pause)
+        w = subprocess.run([ltest_binary(), "-p", str(server.port), "--json", "--", *args], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=120)
+        reply = json.loads(w.stdout.strip().splitlines()[-1])
+        if reply["practised"]:
+            break
+    assert reply["practised"], reply
+    c = cold(*args, cwd=root, env=env)
+    w_out = "\n".join(w.stdout.strip().splitlines()[:-1])  # without the JSON reply
+    assert w.returncode == c.returncode == 1, w.stdout + w.stderr
+    # Whole outputs: the failure's diff, and both probes' view of the process.
+    assert normalised(w_out) == normalised(c.stdout.strip())
+    assert "PRACTICE [[], [False, False, False], 1]" in w_out

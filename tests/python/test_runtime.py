@@ -126,3 +126,85 @@ def test_shards_deal_contiguous_blocks_in_turn_and_cover_every_item_once():
         assert sorted(i for shard in shards for i in shard) == items
         assert all(shards) and len(shards) == min(n, len(items))
         assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def in_fork(fn):
+    """fn() in a forked child (its pytest.main must not run inside this
+    test's captured streams); returns what it returned, through JSON."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.write(w, json.dumps({"value": fn()}).encode())
+        except BaseException as e:
+            os.write(w, json.dumps({"error": repr(e)}).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    out = json.loads(data)
+    assert "error" not in out, out["error"]
+    return out["value"]
+
+
+def _process_state():
+    import warnings
+    return {
+        "path": list(sys.path), "path_id": id(sys.path), "cwd": os.getcwd(),
+        "fds": [list(os.fstat(fd)[1:3]) for fd in (0, 1, 2)],
+        "stdio": [id(sys.stdin), id(sys.stdout), id(sys.stderr)],
+        "last": [hasattr(sys, n) for n in ("last_type", "last_value", "last_traceback")],
+        "meta_path": [type(f).__name__ for f in sys.meta_path],
+        "filters": [repr(f) for f in warnings.filters],
+        "env": dict(os.environ),
+    }
+
+
+def test_practice_run_leaves_the_process_as_it_was(monkeypatch):
+    from ltest import warmup
+    # The kernel's own PYTEST_ADDOPTS would break the practice: it is set aside.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option")
+
+    def practise():
+        before = _process_state()
+        child._planned_eviction = (len(sys.modules), ["planned_user_module"])
+        ok = warmup.warm_up(warmup.practice_directory(), keep_roots=set())
+        return {"ok": ok, "before": before, "after": _process_state(),
+                "practice_module_left": warmup._MODULE in sys.modules,
+                "plan": [child._planned_eviction[0] == len(sys.modules), child._planned_eviction[1]]}
+
+    out = in_fork(practise)
+    assert out["ok"]
+    assert out["after"] == out["before"]
+    assert not out["practice_module_left"]
+    assert out["plan"] == [True, ["planned_user_module"]]  # what it imported is no user code: the plan holds
+
+
+def test_a_practice_that_goes_wrong_says_so(tmp_path):
+    from ltest import warmup
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")
+    assert in_fork(lambda: warmup.warm_up(str(tmp_path), keep_roots=set())) is False
+
+
+def test_the_practice_directory_is_made_again_when_removed(monkeypatch):
+    import shutil
+    from ltest import warmup
+    monkeypatch.setattr(warmup, "_directory", None)
+    first = warmup.practice_directory()
+    shutil.rmtree(first)
+    second = warmup.practice_directory()
+    try:
+        assert second != first and os.path.isfile(os.path.join(second, warmup._MODULE + ".py"))
+    finally:
+        shutil.rmtree(second)
+
+
+def test_user_code_imported_after_the_plan_joins_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(child, "_planned_eviction", (len(sys.modules), ["old_user_module"]))
+    before = set(sys.modules)
+    monkeypatch.setitem(sys.modules, "late_user_module", _module("late_user_module", str(tmp_path / "late.py")))
+    child.plan_eviction_of_new_modules(before, keep_roots=set())
+    assert child._planned_eviction == (len(sys.modules), ["old_user_module", "late_user_module"])

@@ -88,6 +88,18 @@ def warm_module_cache(keep_roots):
     _planned_eviction = (len(sys.modules), modules_to_evict(sys.modules, keep_roots))
 
 
+def plan_eviction_of_new_modules(modules_before, keep_roots):
+    """A spare imported modules after the kernel made its plan (its practice
+    run): the user's code among them joins the plan, which then matches the
+    grown sys.modules again. A plan already stale stays stale (full scan)."""
+    global _planned_eviction
+    planned = _planned_eviction
+    if planned is None or planned[0] != len(modules_before):
+        return
+    new = {name: sys.modules[name] for name in set(sys.modules) - modules_before}
+    _planned_eviction = (len(sys.modules), planned[1] + modules_to_evict(new, keep_roots))
+
+
 def _user_modules_now(keep_roots):
     planned = _planned_eviction
     if planned is not None and planned[0] == len(sys.modules):

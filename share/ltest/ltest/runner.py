@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from . import child, forksafety, spare
+from . import child, forksafety, spare, warmup
 from .preload import preloaded_roots
 from .result import Reply, remember
 from .sysdirs import ipython_shell
@@ -143,9 +143,10 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = spare.hand_over(spec, child_fds) if use_spare else None
-    global last_run_used_spare
-    last_run_used_spare = pid is not None
+    taken = spare.hand_over(spec, child_fds) if use_spare else None
+    global last_run_spare
+    last_run_spare = taken.state if taken is not None else None
+    pid = taken.pid if taken is not None else None
     if pid is None:
         child.warm_module_cache(preloaded_roots())  # a spare had its plan made when it was forked
         # The child's collector need not walk the kernel's whole heap (slow, and
@@ -260,7 +261,7 @@ def _reap(pid):
 
 
 _unreaped = set()
-last_run_used_spare = False  # for the run's reply: was the fork already done?
+last_run_spare = None  # for the run's reply: the state of the spare it ran in, if any
 
 
 def _reap_finished():
@@ -306,14 +307,22 @@ def _reap_later(pid):
 
 def prepare_spare():
     """Forks the next run's test process ahead of time, once this request is
-    answered (from the kernel's event loop), off every run's critical path."""
+    answered (from the kernel's event loop), off every run's critical path;
+    a moment later, if no run has taken it, it practises (spare.py)."""
     loop = _kernel_loop()
     if loop is None:
         return
 
     def fork_spare():
         child.warm_module_cache(preloaded_roots())
-        spare.prefork(lambda spec, fds: _child_main(spec, fds), _reap_later)
+        try:
+            directory = warmup.practice_directory()
+        except OSError:  # no writable temporary directory: a spare without practice
+            directory = None
+        practise = (lambda: warmup.warm_up(directory, preloaded_roots())) if directory else None
+        pid = spare.prefork(lambda spec, fds: _child_main(spec, fds), _reap_later, practise)
+        if pid is not None and practise is not None:
+            loop.call_later(spare.PRACTICE_DELAY, spare.start_practice, pid)
 
     loop.call_soon(fork_spare)
 
@@ -352,7 +361,7 @@ def serve(spec):
                umask=spec.get("umask"))
     prepare_spare()
     reply = remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
-                           spare=last_run_used_spare))
+                           spare=last_run_spare is not None, practised=last_run_spare == "ready"))
     _announce(reply)
     return reply
 

@@ -5,10 +5,20 @@ socket. The next run hands it its spec and its stdio file descriptors
 (SCM_RIGHTS), so the fork is off that run's critical path. A spare is used
 only if the kernel has not changed since it was forked (no new modules, no
 new cell executed); otherwise it is discarded and the run forks afresh.
+
+A spare left idle for a moment is then told to practise (warmup.py: a tiny
+pytest run that makes the real one about twice as fast). Its states, all
+decided by the kernel, so that no run ever queues behind a practice:
+
+  waiting  -- forked, not practised: a run is handed over at once
+  practising -- told to practise, no answer yet: a run discards it and forks afresh
+  ready    -- practised (it said so): a run is handed over at once
 """
 import gc
 import json
 import os
+import select
+import signal
 import socket
 import sys
 
@@ -17,14 +27,31 @@ from .sysdirs import ipython_shell
 
 _spare = None
 _MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger specs fork afresh
+_PRACTISE = b"P"  # kernel -> spare: you are idle, warm up
+_READY = b"R"  # spare -> kernel: warmed up, waiting for the run
+# Runs from a script come back to back (a few ms apart); a person's come
+# seconds apart. Waiting this long first leaves the scripts' spares unpractised
+# rather than discarded mid-practice.
+PRACTICE_DELAY = 0.05
 
 
 class _Spare:
-    def __init__(self, pid, sock, generation, on_discard):
+    def __init__(self, pid, sock, generation, on_discard, can_practise):
         self.pid = pid
         self.sock = sock
         self.generation = generation
         self.on_discard = on_discard  # reaps the pid of a spare not used
+        self.state = "waiting" if can_practise else "unpractised"
+
+    def usable(self):
+        """Can a run be handed over now, without waiting? Never blocks."""
+        if self.state == "practising" and select.select([self.sock], [], [], 0)[0]:
+            try:
+                if self.sock.recv(16) == _READY:  # b"": it died
+                    self.state = "ready"
+            except OSError:
+                pass
+        return self.state != "practising"
 
 
 def _generation():
@@ -34,12 +61,14 @@ def _generation():
     return (shell.execution_count if shell is not None else 0), len(sys.modules)
 
 
-def prefork(child_main, on_discard):
+def prefork(child_main, on_discard, practise=None):
     """Forks a spare that waits for its run: child_main(spec, fds) then runs
-    in it. on_discard(pid) takes care of reaping a spare that is not used."""
+    in it. on_discard(pid) takes care of reaping a spare that is not used.
+    practise() runs in the spare when start_practice() asks; if it returns
+    False the spare exits (and its run forks afresh). Returns the spare's pid."""
     global _spare
     if _spare is not None or forksafety.unsafe_reasons():
-        return
+        return None
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     generation = _generation()
     gc.freeze()
@@ -49,7 +78,13 @@ def prefork(child_main, on_discard):
             parent_sock.close()
             from .child import die_with_parent
             die_with_parent()  # a spare must not outlive its kernel either
-            msg, fds, _, _ = socket.recv_fds(child_sock, _MAX_SPEC, 8)
+            while True:
+                msg, fds, _, _ = socket.recv_fds(child_sock, _MAX_SPEC, 8)
+                if msg != _PRACTISE or fds:
+                    break
+                if practise is None or not practise():
+                    os._exit(0)
+                child_sock.send(_READY)
             child_sock.close()
         except BaseException:
             os._exit(0)
@@ -59,26 +94,47 @@ def prefork(child_main, on_discard):
         os._exit(3)
     gc.unfreeze()
     child_sock.close()
-    _spare = _Spare(pid, parent_sock, generation, on_discard)
+    _spare = _Spare(pid, parent_sock, generation, on_discard, practise is not None)
+    return pid
+
+
+def start_practice(pid):
+    """Tells the spare forked as pid, if it is still the waiting one, to practise."""
+    spare = _spare
+    if spare is None or spare.pid != pid or spare.state != "waiting":
+        return
+    try:
+        spare.sock.send(_PRACTISE)
+        spare.state = "practising"
+    except OSError:  # it died: the next run finds out and forks afresh
+        pass
 
 
 def discard():
+    """Ends the spare, practising or waiting: it holds nothing of its own to
+    clean up (its practice directory is the kernel's)."""
     global _spare
     spare, _spare = _spare, None
     if spare is not None:
-        spare.sock.close()  # the spare reads EOF and exits
+        try:
+            os.kill(spare.pid, signal.SIGKILL)  # not reaped yet, so the pid is still ours
+        except ProcessLookupError:
+            pass
+        spare.sock.close()
         spare.on_discard(spare.pid)
 
 
 def hand_over(spec, fds):
-    """Gives the run to the spare if it is still current; returns its pid, or
-    None when the caller must fork."""
+    """Gives the run to the spare if it is current and not in the middle of
+    its practice; returns the spare (.pid, .state), or None when the caller
+    must fork."""
     global _spare
     spare = _spare
     if spare is None:
         return None
     data = json.dumps(spec).encode()
-    if spare.generation != _generation() or len(data) > _MAX_SPEC or forksafety.unsafe_reasons():
+    if (spare.generation != _generation() or len(data) > _MAX_SPEC or forksafety.unsafe_reasons()
+            or not spare.usable()):
         discard()
         return None
     _spare = None
@@ -89,4 +145,4 @@ def hand_over(spec, fds):
         return None
     finally:
         spare.sock.close()
-    return spare.pid
+    return spare

@@ -1,0 +1,112 @@
+"""A practice run in the spare test process, before its real run arrives.
+
+The first pytest.main() in a fresh fork is slow: it copies on write the pages
+of the thousands of objects it touches (code, classes, caches) and fills
+pytest's lazy state; a second pytest.main() in the same process costs about
+half. The spare has time to spare (it waits for the next run), so it runs a
+tiny suite of its own first, with output to /dev/null, then puts back what that run changed in the process: sys.path,
+sys.modules (the practice test module), sys.last_*, stdio, cwd, environment.
+Measured on the torch suite (bench/): pytest.main in the child 58 -> 32 ms;
+a suite with a failing assert 79 -> 29 ms.
+"""
+import os
+import shutil
+import sys
+import tempfile
+
+from . import child
+
+# Passing, parametrized, fixture-using and failing tests: the failure warms
+# assertion rewriting's explanations and the traceback report as well.
+_SUITE = '''\
+import pytest
+
+
+@pytest.fixture
+def pair():
+    return [1, 2]
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_pass(pair, n):
+    assert n in pair
+
+
+def test_fail(pair):
+    assert {"pair": pair} == {"pair": [1, 3]}
+'''
+_MODULE = "ltest_spare_practice"  # not test_*.py: a user's module of the same name cannot clash
+_EXPECTED_CODE = 1  # pytest's "tests failed": the suite ran as written
+_SAVED_SYS = ("last_type", "last_value", "last_traceback", "stdin", "stdout", "stderr")
+_UNSET_ENV = ("PYTEST_ADDOPTS",)  # the kernel's own options must not change the practice run
+
+
+def practice_args(directory):
+    return ["-q", "-c", os.path.join(directory, "pytest.ini"), "--rootdir", directory,
+            "-p", "no:cacheprovider", os.path.join(directory, _MODULE + ".py")]
+
+
+_directory = None
+
+
+def practice_directory():
+    """The practice suite's directory, made by the kernel once and removed at
+    its exit. Spares only read it (pytest writes its .pyc files atomically
+    and the cache is off), so one that is killed mid-practice leaves nothing."""
+    global _directory
+    if _directory is None or not os.path.isfile(os.path.join(_directory, _MODULE + ".py")):
+        directory = tempfile.mkdtemp(prefix="ltest-warmup-")
+        with open(os.path.join(directory, "pytest.ini"), "w") as f:
+            f.write("[pytest]\npython_files = %s.py\n" % _MODULE)
+        with open(os.path.join(directory, _MODULE + ".py"), "w") as f:
+            f.write(_SUITE)
+        if _directory is None:
+            import atexit
+            atexit.register(lambda: shutil.rmtree(_directory, ignore_errors=True))
+        _directory = directory
+    return _directory
+
+
+def warm_up(directory, keep_roots):
+    """Runs the practice suite in directory; True if the process is as it
+    was, warmer. False: the caller must not run tests in this process (a
+    failed practice run may have left pytest half configured)."""
+    missing = object()
+    saved_sys = {name: getattr(sys, name, missing) for name in _SAVED_SYS}
+    saved_path = list(sys.path)
+    saved_env = dict(os.environ)  # pytest sets and unsets PYTEST_CURRENT_TEST, whatever was there
+    for name in _UNSET_ENV:
+        os.environ.pop(name, None)
+    saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
+    cwd = os.open(".", os.O_RDONLY)
+    modules_before = set(sys.modules)
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
+        os.chdir(directory)
+        import pytest
+        code = pytest.main(practice_args(directory))
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+        for fd, saved in zip((0, 1, 2), saved_fds):
+            os.dup2(saved, fd)
+            os.close(saved)
+        for name, value in saved_sys.items():
+            if value is missing:
+                sys.__dict__.pop(name, None)
+            else:
+                setattr(sys, name, value)
+        sys.path[:] = saved_path  # the same list object: importers hold it
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.modules.pop(_MODULE, None)
+    child.plan_eviction_of_new_modules(modules_before, keep_roots)
+    return code == _EXPECTED_CODE
