@@ -3,7 +3,6 @@
 #include <iostream>
 
 #include <kernel_bridge/errors.hpp>
-#include <zmq.hpp>
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -19,9 +18,6 @@ int guarded_main(const std::function<int()>& body) {
     } catch (const kernel_bridge::bridge_error& e) {
         std::cerr << "ltest: " << e.what() << "\n";
         return exit_code::startup;
-    } catch (const zmq::error_t& e) {
-        std::cerr << "ltest: ZeroMQ error: " << e.what() << "\n";
-        return exit_code::internal;
     } catch (const std::exception& e) {
         std::cerr << "ltest: internal error: " << e.what() << "\n";
         return exit_code::internal;

@@ -1,14 +1,18 @@
 #include "run_command.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <optional>
 
 #include <kernel_bridge/errors.hpp>
 
@@ -109,8 +113,7 @@ private:
 
 int run_tests(const options& opts) {
     server_info server = find_server(opts.port, opts.ip);
-    zmq::context_t ctx;
-    client_connection conn(ctx, server);
+    client_connection conn(server);
 
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
@@ -127,53 +130,12 @@ int run_tests(const options& opts) {
     stdin_lines input;
     auto last_keepalive = steady_clock::now();
 
-    while (true) {
-        // Ctrl-C (or --timeout) becomes an interrupt request: the first one
-        // interrupts pytest, the next kills the test process.
-        int wanted = sigint_count.load();
-        if (opts.timeout > 0) {
-            auto over = steady_clock::now() - sent_at - duration<double>(opts.timeout);
-            if (over > duration<double>(0) && wanted < 1) {
-                if (interrupts_sent == 0)
-                    std::fprintf(stderr, "ltest: the run exceeded --timeout %gs; interrupting it\n", opts.timeout);
-                wanted = 1;
-            }
-            if (over > kill_grace) wanted = std::max(wanted, 2);
-        }
-        while (interrupts_sent < wanted) {
-            conn.send(protocol::interrupt_request, json::object(), request);
-            ++interrupts_sent;
-        }
-        if (steady_clock::now() - last_keepalive > milliseconds(protocol::keepalive_ms)) {
-            conn.send(protocol::keepalive, json::object(), request);
-            last_keepalive = steady_clock::now();
-        }
-
-        zmq::pollitem_t items[2] = {{conn.socket().handle(), 0, ZMQ_POLLIN, 0}, {nullptr, 0, ZMQ_POLLIN, 0}};
-        int n_items = waiting_input ? 2 : 1;
-        try {
-            zmq::poll(items, n_items, milliseconds(100));
-        } catch (const zmq::error_t& e) {
-            if (e.num() != EINTR) throw;
-            continue;
-        }
-        if (waiting_input && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {  // a pipe at EOF reports only HUP
-            if (auto line = input.read_available()) {
-                conn.send(protocol::input_reply, json{{"value", *line}}, request);
-                waiting_input = false;
-            }
-        }
-        if (!(items[0].revents & ZMQ_POLLIN)) {
-            if (!acknowledged && steady_clock::now() - sent_at > ack_timeout)
-                throw ltest_error(exit_code::no_server, "the ltest server at " + server.endpoint() + " (pid " +
-                                                            std::to_string(server.pid) + ") does not answer");
-            continue;
-        }
-        auto msg = conn.receive(milliseconds(0));
-        if (!msg || msg->parent_id() != request.value("msg_id", "")) continue;
+    // One answer from the server; the run's exit code once it is over.
+    auto handle = [&](const kernel_bridge::message& msg) -> std::optional<int> {
+        if (msg.parent_id() != request.value("msg_id", "")) return std::nullopt;
         acknowledged = true;
-        const std::string type = msg->msg_type();
-        const json& c = msg->content;
+        const std::string type = msg.msg_type();
+        const json& c = msg.content;
         if (type == protocol::stream) {
             write_all(c.value("name", "stdout") == "stderr" ? 2 : 1, c.value("text", ""));
         } else if (type == protocol::run_status) {
@@ -198,6 +160,53 @@ int run_tests(const options& opts) {
                 std::fprintf(stderr, "ltest: likely cause of the hang: %s\n", c["fork_unsafe"].dump().c_str());
             if (opts.json) std::cout << c.dump() << std::endl;
             return c.value("exit_code", exit_code::protocol);
+        }
+        return std::nullopt;
+    };
+
+    while (true) {
+        // Ctrl-C (or --timeout) becomes an interrupt request: the first one
+        // interrupts pytest, the next kills the test process.
+        int wanted = sigint_count.load();
+        if (opts.timeout > 0) {
+            auto over = steady_clock::now() - sent_at - duration<double>(opts.timeout);
+            if (over > duration<double>(0) && wanted < 1) {
+                if (interrupts_sent == 0)
+                    std::fprintf(stderr, "ltest: the run exceeded --timeout %gs; interrupting it\n", opts.timeout);
+                wanted = 1;
+            }
+            if (over > kill_grace) wanted = std::max(wanted, 2);
+        }
+        while (interrupts_sent < wanted) {
+            conn.send(protocol::interrupt_request, json::object(), request);
+            ++interrupts_sent;
+        }
+        if (steady_clock::now() - last_keepalive > milliseconds(protocol::keepalive_ms)) {
+            conn.send(protocol::keepalive, json::object(), request);
+            last_keepalive = steady_clock::now();
+        }
+
+        pollfd items[2] = {{conn.fd(), POLLIN, 0}, {0, POLLIN, 0}};
+        int n_items = waiting_input ? 2 : 1;
+        if (::poll(items, static_cast<nfds_t>(n_items), 100) < 0) {
+            if (errno != EINTR) throw ltest_error(exit_code::internal, std::string("poll: ") + std::strerror(errno));
+            continue;
+        }
+        if (waiting_input && (items[1].revents & (POLLIN | POLLHUP | POLLERR))) {  // a pipe at EOF reports only HUP
+            if (auto line = input.read_available()) {
+                conn.send(protocol::input_reply, json{{"value", *line}}, request);
+                waiting_input = false;
+            }
+        }
+        if (!(items[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (!acknowledged && steady_clock::now() - sent_at > ack_timeout)
+                throw ltest_error(exit_code::no_server, "the ltest server at " + server.endpoint() + " (pid " +
+                                                            std::to_string(server.pid) + ") does not answer");
+            continue;
+        }
+        // Everything that arrived: poll() cannot see messages already buffered.
+        while (auto msg = conn.receive(milliseconds(0))) {
+            if (auto code = handle(*msg)) return *code;
         }
     }
 }

@@ -13,6 +13,7 @@
 #include <kernel_bridge/errors.hpp>
 #include <kernel_bridge/message.hpp>
 #include <kernel_bridge/wire.hpp>
+#include <kernel_bridge/zmq_frames.hpp>
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -146,7 +147,7 @@ private:
             std::string peer = frames.empty() ? std::string() : frames.front().to_string();
             kb::message msg;
             try {
-                msg = wire_.deserialize(frames);
+                msg = wire_.deserialize(kernel_bridge::take_frames(frames));
             } catch (const kb::bad_message& e) {
                 // Unauthenticated peers learn nothing: dropped and logged.
                 log::server().warn("dropped a message: {}", e.what());
@@ -170,7 +171,7 @@ private:
         kb::message m = kb::make_message(type, std::move(content), session_, parent);
         m.identities = {client};
         try {
-            wire_.serialize(m).send(router_);
+            kernel_bridge::to_multipart(wire_.serialize(m)).send(router_);
         } catch (const zmq::error_t& e) {
             log::server().debug("client gone ({}): {} not delivered", e.what(), type);
         }

@@ -1,5 +1,7 @@
 // ltest-server: `ltest -l ...` execs it with the same arguments. It parses
 // them again (one parser for both) and runs the server.
+#include <zmq.hpp>
+
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "guarded_main.hpp"
@@ -13,6 +15,10 @@ int main(int argc, char** argv) {
         if (!opts) return 0;
         if (!opts->listen) throw ltest::ltest_error(ltest::exit_code::usage, "ltest-server serves: run it as `ltest -l ...`");
         ltest::log::setup(opts->verbosity);
-        return ltest::run_server(*opts);
+        try {
+            return ltest::run_server(*opts);
+        } catch (const zmq::error_t& e) {  // the client has no libzmq: guarded_main does not know this one
+            throw ltest::ltest_error(ltest::exit_code::internal, std::string("ZeroMQ error: ") + e.what());
+        }
     });
 }

@@ -23,8 +23,7 @@ static std::string seconds_text(double s) {
 
 int show_status(const options& opts) {
     server_info server = find_server(opts.port, opts.ip);
-    zmq::context_t ctx;
-    client_connection conn(ctx, server);
+    client_connection conn(server);
     json s = conn.request(protocol::status_request, protocol::status_reply, seconds(5)).content;
     if (opts.json) {
         std::cout << s.dump() << std::endl;
@@ -59,8 +58,7 @@ int show_status(const options& opts) {
 
 int stop_server(const options& opts) {
     server_info server = find_server(opts.port, opts.ip);
-    zmq::context_t ctx;
-    client_connection conn(ctx, server);
+    client_connection conn(server);
     conn.request(protocol::shutdown_request, protocol::shutdown_reply, seconds(5));
     // Wait for it to be gone, so that a following `ltest -l` can bind the port.
     for (auto deadline = steady_clock::now() + seconds(15); steady_clock::now() < deadline;) {

@@ -6,6 +6,7 @@
 #include <zmq_addon.hpp>
 
 #include "kernel_bridge/errors.hpp"
+#include "kernel_bridge/zmq_frames.hpp"
 
 namespace kernel_bridge {
 using nlohmann::json;
@@ -47,7 +48,7 @@ kernel_client::kernel_client(zmq::context_t& ctx, const connection_info& info)
 std::string kernel_client::send(zmq::socket_t& sock, const std::string& msg_type, json content, const json& parent) {
     message m = make_message(msg_type, std::move(content), session_, parent);
     std::string id = m.msg_id();
-    zmq::multipart_t frames = wire_.serialize(m);
+    zmq::multipart_t frames = to_multipart(wire_.serialize(m));
     frames.send(sock);
     return id;
 }
@@ -76,7 +77,7 @@ void kernel_client::send_input_reply(const std::string& value, const json& input
 std::optional<message> kernel_client::recv(zmq::socket_t& sock) {
     zmq::multipart_t frames;
     if (!frames.recv(sock, static_cast<int>(zmq::recv_flags::dontwait))) return std::nullopt;
-    return wire_.deserialize(frames);
+    return wire_.deserialize(take_frames(frames));
 }
 
 std::optional<message> kernel_client::recv_shell() { return recv(shell_); }

@@ -34,9 +34,9 @@ static std::string iso8601_now() {
     ::gettimeofday(&tv, nullptr);
     std::tm utc{};
     ::gmtime_r(&tv.tv_sec, &utc);
-    char buf[40];
-    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-    std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", static_cast<long>(tv.tv_usec));
+    char buf[96];  // not strftime: it reads /etc/localtime, a cost in every client start
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long>(tv.tv_usec));
     return buf;
 }
 

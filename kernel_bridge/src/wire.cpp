@@ -18,18 +18,19 @@ std::string wire::sign(const std::string& header, const std::string& parent, con
     return signer_->sign(header, parent, metadata, content);
 }
 
-zmq::multipart_t wire::serialize(const message& msg) const {
-    zmq::multipart_t out;
-    for (const auto& id : msg.identities) out.addstr(id);
+std::vector<std::string> wire::serialize(const message& msg) const {
+    std::vector<std::string> out;
+    out.reserve(msg.identities.size() + 6 + msg.buffers.size());
+    for (const auto& id : msg.identities) out.push_back(id);
     std::string h = msg.header.dump(), p = msg.parent_header.dump(), md = msg.metadata.dump(),
                 c = msg.content.dump(-1, ' ', false, json::error_handler_t::replace);
-    out.addstr(delimiter);
-    out.addstr(sign(h, p, md, c));
-    out.addstr(h);
-    out.addstr(p);
-    out.addstr(md);
-    out.addstr(c);
-    for (const auto& b : msg.buffers) out.addstr(b);
+    out.push_back(delimiter);
+    out.push_back(sign(h, p, md, c));
+    out.push_back(std::move(h));
+    out.push_back(std::move(p));
+    out.push_back(std::move(md));
+    out.push_back(std::move(c));
+    for (const auto& b : msg.buffers) out.push_back(b);
     return out;
 }
 
@@ -43,11 +44,7 @@ static json parse_part(const std::string& text, const char* what) {
     }
 }
 
-message wire::deserialize(zmq::multipart_t& frames) const {
-    std::vector<std::string> parts;
-    parts.reserve(frames.size());
-    while (!frames.empty()) parts.push_back(frames.popstr());
-
+message wire::deserialize(std::vector<std::string> parts) const {
     std::size_t d = 0;
     while (d < parts.size() && parts[d] != delimiter) ++d;
     if (d == parts.size()) throw bad_message("no <IDS|MSG> delimiter");

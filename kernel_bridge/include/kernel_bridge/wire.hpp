@@ -1,10 +1,10 @@
 #pragma once
 // Framing and signing: <IDS|MSG>, HMAC over header, parent, metadata, content.
-// Knows nothing of sockets beyond multipart frames.
+// Knows nothing of sockets: a message is a list of frames (zmq_frames.hpp
+// adapts them to libzmq's multipart messages; the ltest client has no libzmq).
 #include <memory>
 #include <string>
-
-#include <zmq_addon.hpp>
+#include <vector>
 
 #include "kernel_bridge/message.hpp"
 #include "kernel_bridge/signer.hpp"
@@ -21,10 +21,10 @@ public:
     wire(const wire&) = delete;
     wire& operator=(const wire&) = delete;
 
-    zmq::multipart_t serialize(const message& msg) const;
+    std::vector<std::string> serialize(const message& msg) const;
     // Throws bad_message on a missing delimiter, too few frames, a wrong
-    // signature or JSON that does not parse (the frames are consumed).
-    message deserialize(zmq::multipart_t& frames) const;
+    // signature or JSON that does not parse.
+    message deserialize(std::vector<std::string> frames) const;
 
     std::string sign(const std::string& header, const std::string& parent,
                      const std::string& metadata, const std::string& content) const;

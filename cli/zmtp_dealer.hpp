@@ -1,0 +1,87 @@
+#pragma once
+// The client's side of one ZeroMQ connection, without libzmq: a DEALER
+// socket speaking ZMTP 3.0 (rfc.zeromq.org/spec/23) with the NULL mechanism
+// over one TCP connection to the server's ROUTER.
+//
+// Why not libzmq: the client is a short-lived process and a status round
+// trip is mostly its start-up; libzmq pulls in libstdc++, Kerberos, PGM and
+// NORM (about 20 shared libraries to load and relocate). Without it the
+// client links statically and starts in a fraction of the time (bench/).
+// The server keeps libzmq. What this class does not need, it does not do:
+// one peer, no reconnection (a server that goes away ends the client), no
+// security mechanism other than NULL (messages are signed with HMAC above).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ltest {
+
+// Encoding and decoding of ZMTP 3.0, apart from the socket (unit-tested).
+namespace zmtp {
+
+// The 64-byte greeting of a NULL-mechanism client.
+std::string greeting();
+// A READY command announcing socket_type (e.g. "DEALER").
+std::string ready_command(const std::string& socket_type);
+// Frames of one message, each with MORE set but the last.
+std::string encode_message(const std::vector<std::string>& frames);
+
+struct frame {
+    bool more = false;
+    bool command = false;
+    std::string body;
+};
+
+// Takes one whole frame from the front of `buffer`; nullopt if it is not all
+// there yet. Throws ltest_error(protocol) for a frame over max_bytes.
+std::optional<frame> take_frame(std::string& buffer, std::size_t max_bytes);
+// Checks a peer's greeting (ZMTP 3.x, NULL mechanism); throws ltest_error(protocol).
+void check_greeting(const std::string& greeting);
+// The name of a command frame's body ("READY", "ERROR", ...).
+std::string command_name(const std::string& body);
+// The socket type a READY command announces ("" if none).
+std::string ready_socket_type(const std::string& body);
+
+}  // namespace zmtp
+
+class zmtp_dealer {
+public:
+    // Connects within `timeout`; throws ltest_error(no_server) when nothing
+    // listens at host:port. The handshake completes before the first send
+    // (or receive), which throws ltest_error(no_server) if the server does
+    // not answer within `timeout`, ltest_error(protocol) if what answers is
+    // not a ZeroMQ ROUTER.
+    zmtp_dealer(const std::string& host, int port, std::chrono::milliseconds timeout, std::size_t max_message_bytes);
+    ~zmtp_dealer();
+    zmtp_dealer(const zmtp_dealer&) = delete;
+    zmtp_dealer& operator=(const zmtp_dealer&) = delete;
+
+    void send(const std::vector<std::string>& frames);
+    // A whole message if one arrives within `timeout` (0: only what is there
+    // already); nullopt on timeout or when a signal interrupts the wait.
+    // Throws ltest_error(no_server) when the server closes the connection.
+    std::optional<std::vector<std::string>> receive(std::chrono::milliseconds timeout);
+    // The socket, for poll() beside other fds. poll() cannot see messages
+    // already read into the buffer: after it, call receive(0) until nullopt.
+    int fd() const { return fd_; }
+
+private:
+    bool read_some(std::chrono::milliseconds timeout);  // false on timeout or EINTR
+    bool handshake(std::chrono::steady_clock::time_point deadline);  // false: not complete yet
+    std::optional<std::vector<std::string>> take_message();
+    void write_all(const std::string& data);
+
+    int fd_ = -1;
+    std::string endpoint_;
+    std::size_t max_bytes_;
+    std::string in_;
+    std::chrono::milliseconds handshake_timeout_;
+    bool greeted_ = false, ready_ = false;
+    std::vector<std::string> partial_;  // frames of a message not complete yet
+    std::size_t partial_bytes_ = 0;
+};
+
+}  // namespace ltest
