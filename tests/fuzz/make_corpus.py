@@ -30,6 +30,23 @@ SEP = b"\xff"
 IDENTITY = b"\x00k\x8bEg"  # what a ROUTER puts in front: 0x00 + 4 bytes
 
 
+def zmtp_frame(body, flags=0):
+    if len(body) > 255:
+        return bytes([flags | 2]) + len(body).to_bytes(8, "big") + body
+    return bytes([flags, len(body)]) + body
+
+
+def zmtp_seeds(message):
+    greeting = b"\xff" + b"\0" * 7 + b"\x01\x7f" + b"\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
+    ready = zmtp_frame(b"\x05READY\x0bSocket-Type" + (6).to_bytes(4, "big") + b"ROUTER", 4)
+    frames = b"".join(zmtp_frame(f, 1 if i + 1 < len(message) else 0) for i, f in enumerate(message))
+    return {
+        "zmtp-hello": greeting + ready + frames,
+        "zmtp-ping": greeting + ready + zmtp_frame(b"\x04PING\x00\x0actx", 4) + frames,
+        "zmtp-error": greeting + zmtp_frame(b"\x05ERROR\x06denied", 4),
+    }
+
+
 def encode(frames, mode):
     assert all(SEP not in f for f in frames), "a frame holds the separator byte"
     return bytes([mode]) + SEP.join(frames)
@@ -165,6 +182,10 @@ def main():
     }
     for name, (mode, frames) in hand.items():
         (corpus / name).write_bytes(encode(frames, mode))
+    # Mode 0x80: what a server sends the client's own ZMTP code (a greeting,
+    # READY, a message of short and long frames; and a PING, an ERROR).
+    for name, data in zmtp_seeds(rr).items():
+        (corpus / name).write_bytes(b"\x80" + data)
 
     # Known server bugs (README.md): each crashes the strict build.
     bugs = HERE / "regressions"

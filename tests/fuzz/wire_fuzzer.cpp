@@ -20,6 +20,10 @@
 //   * everything else handle_client does with a verified message (msg_type,
 //     msg_id, parent_id, the answers it serializes, the kernel code it builds)
 //     throws nothing: nothing around handle_client catches.
+//   mode & 0x80        "zmtp":   the rest is a byte stream from a server, as the
+//                            client's own ZMTP code (cli/zmtp_dealer.cpp) reads
+//                            it: a greeting, then frames and commands. It may
+//                            throw only ltest_error (the client prints it).
 // Inputs that once broke it (server bugs since fixed) are in regressions/.
 #include <cstdint>
 #include <cstdio>
@@ -33,7 +37,9 @@
 #include <kernel_bridge/message.hpp>
 #include <kernel_bridge/wire.hpp>
 
+#include "errors.hpp"
 #include "protocol.hpp"
+#include "zmtp_dealer.hpp"
 
 namespace kb = kernel_bridge;
 namespace proto = ltest::protocol;
@@ -151,10 +157,33 @@ void handle_client(const kb::message& msg) {
     }
 }
 
+// What zmtp_dealer does with a server's bytes (handshake, then take_message).
+void read_as_client(const uint8_t* data, size_t size) {
+    std::string in(reinterpret_cast<const char*>(data), size);
+    try {
+        if (in.size() < 64) return;  // the client waits for the rest
+        ltest::zmtp::check_greeting(in.substr(0, 64));
+        in.erase(0, 64);
+        while (auto f = ltest::zmtp::take_frame(in, 1 << 16)) {
+            if (f->command) {
+                ltest::zmtp::command_name(f->body);
+                ltest::zmtp::ready_socket_type(f->body);
+            }
+        }
+    } catch (const ltest::ltest_error&) {
+    } catch (const std::exception& e) {
+        contract_broken("zmtp", std::string("threw something else than ltest_error: ") + e.what());
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
+    if (data[0] & 0x80) {
+        read_as_client(data + 1, size - 1);
+        return 0;
+    }
     const bool sign = data[0] & 1;
     std::vector<std::string> frames = split_frames(data + 1, size - 1);
     if (sign) sign_in_place(frames);

@@ -268,3 +268,21 @@ def test_a_notebook_output_with_a_huge_int_does_not_stop_an_attached_server(note
         assert_serves(server, tmp_path, "after")
     finally:
         server.stop()
+
+
+def test_stop_lets_the_kernel_exit_by_itself_and_clean_up(start_server, tmp_path):
+    """The spare test process waits outside the kernel's process group:
+    ipykernel's shutdown waits for the children in its group, and would wait
+    on the spare until the server killed the kernel (2 s later, its exit
+    handlers never run). The sign that the kernel ended by itself: its exit
+    handler removed the spares' practice directory."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    server = start_server(extra_env={"TMPDIR": str(tmp)})
+    kernel_pid = server.status()["kernel_pid"]
+    assert wait_for(lambda: list(tmp.glob(f"ltest-warmup-{kernel_pid}-*")), 30), list(tmp.iterdir())
+    r = server.client("--stop")
+    assert r.returncode == 0, r.stderr
+    assert server.proc.wait(timeout=30) == 0
+    assert not alive(kernel_pid)
+    assert not list(tmp.glob("ltest-warmup-*"))

@@ -208,3 +208,18 @@ def test_user_code_imported_after_the_plan_joins_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "late_user_module", _module("late_user_module", str(tmp_path / "late.py")))
     child.plan_eviction_of_new_modules(before, keep_roots=set())
     assert child._planned_eviction == (len(sys.modules), ["old_user_module", "late_user_module"])
+
+
+def test_practice_directories_of_dead_kernels_are_removed(tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+    from ltest import warmup
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    mine, orphan, alive = (tmp_path / f"ltest-warmup-{pid}-x" for pid in (os.getpid(), dead.pid, os.getppid()))
+    other = tmp_path / "ltest-warmup-notapid"
+    for d in (mine, orphan, alive, other):
+        d.mkdir()
+    warmup._remove_orphans()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (mine, alive, other))

@@ -75,6 +75,10 @@ def prefork(child_main, on_discard, practise=None):
     pid = os.fork()
     if pid == 0:  # the spare: never returns
         try:
+            # Its own process group: ipykernel's shutdown signals the children
+            # in the kernel's group and waits until none is left, and a spare
+            # only the kernel's event loop reaps would hold it up until killed.
+            os.setpgid(0, 0)
             parent_sock.close()
             from .child import die_with_parent
             die_with_parent()  # a spare must not outlive its kernel either
@@ -93,6 +97,10 @@ def prefork(child_main, on_discard, practise=None):
         child_main(json.loads(msg), fds)
         os._exit(3)
     gc.unfreeze()
+    try:
+        os.setpgid(pid, pid)  # also here: whichever runs first, no window in the kernel's group
+    except OSError:
+        pass
     child_sock.close()
     _spare = _Spare(pid, parent_sock, generation, on_discard, practise is not None)
     return pid

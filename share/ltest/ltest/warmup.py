@@ -49,13 +49,42 @@ def practice_args(directory):
 _directory = None
 
 
+_PREFIX = "ltest-warmup-"
+
+
+def _remove_orphans():
+    """Practice directories of this user's kernels that died without their
+    exit handlers (killed): named after the kernel's pid, which is gone."""
+    base = tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_PREFIX):].split("-")[0]
+        if not name.startswith(_PREFIX) or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        path = os.path.join(base, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive under another user, or already gone
+            pass
+
+
 def practice_directory():
     """The practice suite's directory, made by the kernel once and removed at
-    its exit. Spares only read it (pytest writes its .pyc files atomically
-    and the cache is off), so one that is killed mid-practice leaves nothing."""
+    its exit (or, if it is killed, by the next kernel's first call). Spares
+    only read it (pytest writes its .pyc files atomically and the cache is
+    off), so one that is killed mid-practice leaves nothing."""
     global _directory
     if _directory is None or not os.path.isfile(os.path.join(_directory, _MODULE + ".py")):
-        directory = tempfile.mkdtemp(prefix="ltest-warmup-")
+        if _directory is None:
+            _remove_orphans()
+        directory = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
         with open(os.path.join(directory, "pytest.ini"), "w") as f:
             f.write("[pytest]\npython_files = %s.py\n" % _MODULE)
         with open(os.path.join(directory, _MODULE + ".py"), "w") as f:
