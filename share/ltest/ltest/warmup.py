@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 
 from . import child
 
@@ -109,6 +110,7 @@ def warm_up(directory, keep_roots):
     saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
     cwd = os.open(".", os.O_RDONLY)
     modules_before = set(sys.modules)
+    threads_before = threading.active_count()
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -138,4 +140,6 @@ def warm_up(directory, keep_roots):
         os.environ.update(saved_env)
         sys.modules.pop(_MODULE, None)
     child.plan_eviction_of_new_modules(modules_before, keep_roots)
-    return code == _EXPECTED_CODE
+    # A plugin that left a thread running would be in every run of this
+    # process (and make its forks unsafe): better no spare.
+    return code == _EXPECTED_CODE and threading.active_count() == threads_before
