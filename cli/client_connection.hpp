@@ -16,7 +16,7 @@ namespace ltest {
 
 class client_connection {
 public:
-    // Connects; throws ltest_error(no_server) when nothing answers.
+    // Connects; throws ltest_error(no_server) when nothing listens there.
     explicit client_connection(const server_info& server);
 
     // Sends a request; returns its header (the parent of every answer).

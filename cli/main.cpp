@@ -1,7 +1,7 @@
 // ltest, the client: parse the command line and dispatch. `-l` hands over to
 // ltest-server (exec, same pid), so that a client run loads only what a
-// client needs: linked statically but for libc, no libzmq (zmtp_dealer.hpp),
-// it starts in well under a millisecond.
+// client needs: a static executable without libzmq (zmtp_dealer.hpp), it
+// starts in well under a millisecond.
 #include <unistd.h>
 
 #include <cerrno>

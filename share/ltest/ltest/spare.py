@@ -10,9 +10,10 @@ A spare left idle for a moment is then told to practise (warmup.py: a tiny
 pytest run that makes the real one about twice as fast). Its states, all
 decided by the kernel, so that no run ever queues behind a practice:
 
-  waiting  -- forked, not practised: a run is handed over at once
-  practising -- told to practise, no answer yet: a run discards it and forks afresh
-  ready    -- practised (it said so): a run is handed over at once
+  waiting     -- forked, not practised: a run is handed over at once
+  practising  -- told to practise, no answer yet: a run discards it and forks afresh
+  ready       -- practised (it said so): a run is handed over at once
+  unpractised -- no practice possible (no temporary directory): as waiting
 """
 import gc
 import json
