@@ -184,6 +184,50 @@ def test_sigkill_leaves_no_orphan_and_clients_are_told_no_server(start_server, t
     assert r.stdout == ""
 
 
+def test_a_server_killed_mid_run_is_one_clear_line(start_server, tmp_path):
+    server = start_server()
+    root = write_files(tmp_path / "s", {"test_slow.py": "import time\ndef test_slow(): time.sleep(30)\n"})
+    client = server.popen("--", "-q", "-p", "no:cacheprovider", cwd=root, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: server.status()["run_in_flight"], 30)
+    kernel = server.status()["kernel_pid"]
+    server.proc.kill()
+    server.proc.wait()
+    out, err = client.communicate(timeout=30)  # told at once: the connection closed
+    assert wait_for(lambda: not alive(kernel), 10), "the kernel outlived its SIGKILLed server"
+    assert client.returncode == 69, out + err
+    line = one_line(err)
+    assert f"ltest server at tcp://127.0.0.1:{server.port}" in line and "closed the connection" in line, line
+
+
+def test_something_else_on_the_servers_port_is_one_clear_line(tmp_path):
+    """The runtime file names a live process and a port where something that
+    is not ZeroMQ answers (here a web server's refusal)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    server_file = runtime / f"ltest-{port}.json"
+    server_file.write_text(json.dumps({"ip": "127.0.0.1", "port": port, "key": "k", "signature_scheme": "hmac-sha256",
+                                       "pid": os.getpid(), "kernel_connection_file": "", "version": "0"}))
+    server_file.chmod(0o600)
+    client = subprocess.Popen([ltest_binary(), "-p", str(port), "--status"], env=dict(os.environ,
+                              JUPYTER_RUNTIME_DIR=str(runtime)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        conn, _ = listener.accept()
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" + b" " * 64)
+        out, err = client.communicate(timeout=30)
+        conn.close()
+    finally:
+        listener.close()
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 76, out + err
+    assert "does not speak ZeroMQ" in one_line(err)
+
+
 # --- an authenticated peer must not be able to stop the server with a bad field -------
 
 def run_content(root, env, **changes):
