@@ -51,13 +51,15 @@ std::string greeting() {
     return g;
 }
 
-std::string ready_command(const std::string& socket_type) {
-    std::string body = "\x05READY";
-    body += static_cast<char>(11);
-    body += "Socket-Type";
-    for (int shift = 24; shift >= 0; shift -= 8) body += static_cast<char>((socket_type.size() >> shift) & 0xff);
-    body += socket_type;
+std::string command(const std::string& name, const std::string& data) {
+    std::string body = static_cast<char>(name.size()) + name + data;
     return frame_header(flag_command, body.size()) + body;
+}
+
+std::string ready_command(const std::string& socket_type) {
+    std::string property = static_cast<char>(11) + std::string("Socket-Type");
+    for (int shift = 24; shift >= 0; shift -= 8) property += static_cast<char>((socket_type.size() >> shift) & 0xff);
+    return command("READY", property + socket_type);
 }
 
 std::string encode_message(const std::vector<std::string>& frames) {
@@ -115,6 +117,21 @@ std::string ready_socket_type(const std::string& body) {
         at = value_at + value_len;
     }
     return "";
+}
+
+bool is_ready(const frame& f) {
+    if (!f.command) throw ltest_error(exit_code::protocol, "the server sent a message before its READY");
+    std::string name = command_name(f.body);
+    if (name == "ERROR") {  // name, then a 1-byte length and the reason
+        std::size_t at = 1 + name.size() + 1;
+        std::string reason = f.body.size() > at ? f.body.substr(at, static_cast<unsigned char>(f.body[at - 1])) : "";
+        throw ltest_error(exit_code::protocol, "the server refused the connection: " + reason);
+    }
+    if (name != "READY") return false;
+    std::string type = ready_socket_type(f.body);
+    if (type != "ROUTER")
+        throw ltest_error(exit_code::protocol, "the server's socket is a " + (type.empty() ? "?" : type) + ", not a ROUTER");
+    return true;
 }
 
 }  // namespace zmtp
@@ -210,17 +227,10 @@ bool zmtp_dealer::handshake(steady_clock::time_point deadline) {
             if (!read_some(left())) return false;
             continue;
         }
-        if (!f->command) throw ltest_error(exit_code::protocol, "the server sent a message before its READY");
-        std::string name = zmtp::command_name(f->body);
-        if (name == "ERROR")
-            throw ltest_error(exit_code::protocol, "the server refused the connection: " + f->body.substr(7));
-        if (name != "READY") continue;
-        std::string type = zmtp::ready_socket_type(f->body);
-        if (type != "ROUTER")
-            throw ltest_error(exit_code::protocol,
-                              "the server's socket is a " + (type.empty() ? "?" : type) + ", not a ROUTER");
-        ready_ = true;
-        return true;
+        if (zmtp::is_ready(*f)) {
+            ready_ = true;
+            return true;
+        }
     }
 }
 
@@ -265,10 +275,8 @@ std::optional<std::vector<std::string>> zmtp_dealer::take_message() {
     while (auto f = zmtp::take_frame(in_, max_bytes_)) {
         if (f->command) {
             // ZMTP 3.1 heartbeats, if the server ever turns them on: answer PING with PONG.
-            if (zmtp::command_name(f->body) == "PING" && f->body.size() >= 7) {
-                std::string pong = "\x04PONG" + f->body.substr(7);
-                write_all(std::string(1, '\x04') + static_cast<char>(pong.size()) + pong);
-            }
+            if (zmtp::command_name(f->body) == "PING" && f->body.size() >= 7)  // name, 2-byte TTL, context
+                write_all(zmtp::command("PONG", f->body.substr(7)));
             continue;
         }
         partial_bytes_ += f->body.size();

@@ -24,6 +24,8 @@ namespace zmtp {
 
 // The 64-byte greeting of a NULL-mechanism client.
 std::string greeting();
+// A command frame: its name, then its data.
+std::string command(const std::string& name, const std::string& data);
 // A READY command announcing socket_type (e.g. "DEALER").
 std::string ready_command(const std::string& socket_type);
 // Frames of one message, each with MORE set but the last.
@@ -44,6 +46,10 @@ void check_greeting(const std::string& greeting);
 std::string command_name(const std::string& body);
 // The socket type a READY command announces ("" if none).
 std::string ready_socket_type(const std::string& body);
+// What the handshake makes of a frame from the server before its READY:
+// true for the READY of a ROUTER, false for another command to pass over.
+// Throws ltest_error(protocol) for an ERROR, a message, another socket type.
+bool is_ready(const frame& f);
 
 }  // namespace zmtp
 

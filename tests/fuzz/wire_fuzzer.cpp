@@ -164,11 +164,12 @@ void read_as_client(const uint8_t* data, size_t size) {
         if (in.size() < 64) return;  // the client waits for the rest
         ltest::zmtp::check_greeting(in.substr(0, 64));
         in.erase(0, 64);
+        bool ready = false;  // the handshake, then take_message's commands
         while (auto f = ltest::zmtp::take_frame(in, 1 << 16)) {
-            if (f->command) {
+            if (!ready)
+                ready = ltest::zmtp::is_ready(*f);
+            else if (f->command)
                 ltest::zmtp::command_name(f->body);
-                ltest::zmtp::ready_socket_type(f->body);
-            }
         }
     } catch (const ltest::ltest_error&) {
     } catch (const std::exception& e) {

@@ -105,6 +105,22 @@ TEST_CASE("zmtp rejects what no ZeroMQ peer sends", "[zmtp]") {
     CHECK(zmtp::ready_socket_type(std::string("\x05READY\x0bSocket-Type\xff\xff\xff\xff", 22)).empty());
 }
 
+TEST_CASE("zmtp handshake: the server's READY, other commands, its ERROR", "[zmtp]") {
+    auto first_frame = [](std::string bytes) { return *zmtp::take_frame(bytes, max_bytes); };
+    CHECK(zmtp::is_ready(first_frame(zmtp::ready_command("ROUTER"))));
+    CHECK_FALSE(zmtp::is_ready(first_frame(zmtp::command("PING", std::string("\0\0", 2)))));
+    CHECK(exit_code_of([&] { zmtp::is_ready(first_frame(zmtp::ready_command("PUB"))); }) == exit_code::protocol);
+    CHECK(exit_code_of([&] { zmtp::is_ready(first_frame(zmtp::encode_message({"early"}))); }) == exit_code::protocol);
+    try {
+        zmtp::is_ready(first_frame(zmtp::command("ERROR", std::string("\x06") + "denied")));
+        FAIL("no error");
+    } catch (const ltest_error& e) {
+        CHECK(std::string(e.what()) == "the server refused the connection: denied");
+    }
+    // An ERROR without its reason is still one clear error, not a crash.
+    CHECK(exit_code_of([&] { zmtp::is_ready(first_frame(zmtp::command("ERROR", ""))); }) == exit_code::protocol);
+}
+
 TEST_CASE("zmtp_dealer talks to a libzmq ROUTER both ways", "[zmtp]") {
     zmq::context_t ctx;
     zmq::socket_t router(ctx, zmq::socket_type::router);
