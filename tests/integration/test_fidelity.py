@@ -115,7 +115,7 @@ TESTS_A = """
     def test_slow(module_res):
         assert module_res.endswith("test_a")
 
-    @pytest.mark.skip(reason="never")
+    @pytest.mark.skip(reason="sample suite: a skip ltest must count and report as plain pytest does")
     def test_skipped():
         pass
 
