@@ -331,3 +331,9 @@ class SignedPeer:
     def close(self):
         self.sock.close(0)
         self.ctx.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -181,8 +181,7 @@ def test_garbage_on_the_port_is_dropped_and_the_server_keeps_serving(server, tmp
                 f.write("ran\\n")
     """})
     log_before = server.log.read_text()
-    peer = SignedPeer(server)
-    try:
+    with SignedPeer(server) as peer:
         # Unsigned noise: a random frame, random frames, frames without the delimiter.
         peer.send_frames([os.urandom(64)])
         peer.send_frames([os.urandom(8), os.urandom(300), os.urandom(1)])
@@ -222,17 +221,12 @@ def test_garbage_on_the_port_is_dropped_and_the_server_keeps_serving(server, tmp
         assert got[-1]["content"]["exit_code"] == 0, got
         assert peer.recv(timeout=1.5) is None  # no second run
         assert counter.read_text() == "ran\n"
-    finally:
-        peer.close()
 
     # Bigger than 16 MiB: dropped unread, no answer, the server carries on.
-    peer = SignedPeer(server)
-    try:
+    with SignedPeer(server) as peer:
         _, frames = peer.frames_of("status_request", {"padding": "x" * (17 << 20)})
         peer.send_frames(frames)
         assert peer.recv(timeout=2.0) is None
-    finally:
-        peer.close()
 
     assert server.proc.poll() is None
     r = server.run("-q", cwd=root)

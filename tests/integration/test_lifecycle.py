@@ -247,54 +247,42 @@ def assert_survived(server, peer, tmp_path):
 
 def test_a_signed_message_with_a_huge_number_is_dropped(start_server, tmp_path):
     server = start_server()
-    peer = SignedPeer(server)
-    try:
+    with SignedPeer(server) as peer:
         peer.send(header("status_request"), b'{"padding": 1e400}')
         assert_survived(server, peer, tmp_path)
-    finally:
-        peer.close()
 
 
 def test_a_run_request_with_a_numeric_msg_id_then_keepalive(start_server, tmp_path):
     server = start_server()
     root = write_files(tmp_path / "s", {"test_wait.py": "import time\ndef test_wait(): time.sleep(1)\n"})
-    peer = SignedPeer(server)
-    try:
+    with SignedPeer(server) as peer:
         peer.send(header("run_request", msg_id=5), run_content(root, server.env))
         assert peer.recv_type("run_status") is not None
         peer.send(header("keepalive"), {}, parent=json.dumps({"msg_id": 5}).encode())
         peer.recv_type("run_reply", timeout=10)
         assert_survived(server, peer, tmp_path)
-    finally:
-        peer.close()
 
 
 def test_an_input_reply_with_a_numeric_value(start_server, tmp_path):
     server = start_server()
     root = write_files(tmp_path / "s", {"test_input.py": "def test_input():\n    input('? ')\n"})
-    peer = SignedPeer(server)
-    try:
+    with SignedPeer(server) as peer:
         request = header("run_request")
         peer.send(request, run_content(root, server.env))
         assert peer.recv_type("input_request") is not None
         peer.send(header("input_reply"), {"value": 5}, parent=json.dumps(request).encode())
         peer.recv_type("run_reply", timeout=10)
         assert_survived(server, peer, tmp_path)
-    finally:
-        peer.close()
 
 
 def test_a_run_request_with_a_float_for_an_int_is_refused(start_server, tmp_path):
     server = start_server()
     root = write_files(tmp_path / "s", {"test_ok.py": "def test_ok(): pass\n"})
-    peer = SignedPeer(server)
-    try:
+    with SignedPeer(server) as peer:
         peer.send(header("run_request"), run_content(root, server.env, columns=1e100))
         reply = peer.recv_type("run_reply", timeout=30)
         assert reply is not None
         assert reply["content"]["exit_code"] == 76 and "columns" in reply["content"].get("error", ""), reply
-    finally:
-        peer.close()
 
 
 def test_a_notebook_output_with_a_huge_int_does_not_stop_an_attached_server(notebook_kernel, tmp_path):
