@@ -191,7 +191,7 @@ def test_a_practice_that_goes_wrong_says_so(tmp_path):
 
 def test_a_practice_that_leaves_a_thread_behind_says_so(tmp_path):
     from ltest import warmup
-    (tmp_path / "pytest.ini").write_text(f"[pytest]\npython_files = {warmup._MODULE}.py\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / f"{warmup._MODULE}.py").write_text(
         "import threading, time\n"
         "threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n"

@@ -37,7 +37,7 @@ def test_pass(pair, n):
 def test_fail(pair):
     assert {"pair": pair} == {"pair": [1, 3]}
 '''
-_MODULE = "ltest_spare_practice"  # not test_*.py: a user's module of the same name cannot clash
+_MODULE = "ltest_spare_practice"  # not test_*.py: no user's module of that name; collected as named
 _EXPECTED_CODE = 1  # pytest's "tests failed": the suite ran as written
 _SAVED_SYS = ("last_type", "last_value", "last_traceback", "stdin", "stdout", "stderr")
 _UNSET_ENV = ("PYTEST_ADDOPTS",)  # the kernel's own options must not change the practice run
@@ -48,10 +48,8 @@ def practice_args(directory):
             "-p", "no:cacheprovider", os.path.join(directory, _MODULE + ".py")]
 
 
-_directory = None
-
-
 _PREFIX = "ltest-warmup-"
+_directory = None
 
 
 def _remove_orphans():
@@ -77,23 +75,28 @@ def _remove_orphans():
             pass
 
 
+def _remove_directory():
+    if _directory is not None:
+        shutil.rmtree(_directory, ignore_errors=True)
+
+
 def practice_directory():
-    """The practice suite's directory, made by the kernel once and removed at
-    its exit (or, if it is killed, by the next kernel's first call). Spares
-    only read it (pytest writes its .pyc files atomically and the cache is
-    off), so one that is killed mid-practice leaves nothing."""
+    """The practice suite's directory, made by the kernel once (again if
+    something removed it) and removed at its exit, or, if it is killed, by
+    the next kernel's first call. Spares only read it (pytest writes its .pyc
+    files atomically and the cache is off), so one that is killed
+    mid-practice leaves nothing."""
     global _directory
+    if _directory is None:  # this kernel's first call
+        _remove_orphans()
+        import atexit
+        atexit.register(_remove_directory)
     if _directory is None or not os.path.isfile(os.path.join(_directory, _MODULE + ".py")):
-        if _directory is None:
-            _remove_orphans()
         directory = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
         with open(os.path.join(directory, "pytest.ini"), "w") as f:
-            f.write("[pytest]\npython_files = %s.py\n" % _MODULE)
+            f.write("[pytest]\n")  # given with -c: no other ini file applies, nor a conftest.py above
         with open(os.path.join(directory, _MODULE + ".py"), "w") as f:
             f.write(_SUITE)
-        if _directory is None:
-            import atexit
-            atexit.register(lambda: shutil.rmtree(_directory, ignore_errors=True))
         _directory = directory
     return _directory
 
