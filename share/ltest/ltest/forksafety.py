@@ -10,7 +10,8 @@ import sys
 _baseline_threads = None
 
 
-def _thread_count():
+def thread_count():
+    """This process's threads, native ones (OpenMP, CUDA) too, not only Python's."""
     try:
         return len(os.listdir("/proc/self/task"))
     except OSError:
@@ -21,14 +22,14 @@ def mark_baseline():
     """Called after warm-up: the threads alive now (ipykernel's own, and any a
     preload started) are the expected ones."""
     global _baseline_threads
-    _baseline_threads = _thread_count()
+    _baseline_threads = thread_count()
 
 
 def unsafe_reasons():
     """Why forking now may hang the test process; empty when it looks safe."""
     reasons = []
     if _baseline_threads is not None:
-        extra = _thread_count() - _baseline_threads
+        extra = thread_count() - _baseline_threads
         if extra > 0:
             reasons.append(f"{extra} thread(s) started in the kernel since warm-up (a thread pool, e.g. OpenMP after a parallel torch op)")
     torch = sys.modules.get("torch")

@@ -14,9 +14,8 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 
-from . import child
+from . import child, forksafety
 
 # Passing, parametrized, fixture-using and failing tests: the failure warms
 # assertion rewriting's explanations and the traceback report as well.
@@ -114,7 +113,7 @@ def warm_up(directory, keep_roots):
     saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
     cwd = os.open(".", os.O_RDONLY)
     modules_before = set(sys.modules)
-    threads_before = threading.active_count()
+    threads_before = forksafety.thread_count()
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -146,4 +145,4 @@ def warm_up(directory, keep_roots):
     child.plan_eviction_of_new_modules(modules_before, keep_roots)
     # A plugin that left a thread running would be in every run of this
     # process (and make its forks unsafe): better no spare.
-    return code == _EXPECTED_CODE and threading.active_count() == threads_before
+    return code == _EXPECTED_CODE and forksafety.thread_count() == threads_before
