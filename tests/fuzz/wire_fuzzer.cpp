@@ -1,5 +1,5 @@
 // libFuzzer target: what ltest's server does with the bytes a peer sends to its
-// ROUTER socket (cli/server.cpp, drain_clients and handle_client).
+// ROUTER socket (cli/server/server.cpp, drain_clients and handle_client).
 //
 // Input layout: byte 0 selects the mode, the rest is split into ZeroMQ frames
 // at every 0xFF byte (0xFF never occurs in UTF-8 text, so the seeds keep their
@@ -21,7 +21,7 @@
 //     msg_id, parent_id, the answers it serializes, the kernel code it builds)
 //     throws nothing: nothing around handle_client catches.
 //   mode & 0x80        "zmtp":   the rest is a byte stream from a server, as the
-//                            client's own ZMTP code (cli/zmtp_dealer.cpp) reads
+//                            client's own ZMTP code (cli/client/zmtp_dealer.cpp) reads
 //                            it: a greeting, then frames and commands. It may
 //                            throw only ltest_error (the client prints it).
 // Inputs that once broke it (server bugs since fixed) are in regressions/.

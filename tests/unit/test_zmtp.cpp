@@ -1,4 +1,4 @@
-// The client's own ZMTP 3.0 (cli/zmtp_dealer): its encoding, and a
+// The client's own ZMTP 3.0 (cli/client/zmtp_dealer): its encoding, and a
 // conversation with a real libzmq ROUTER socket, as the server has.
 #include <netinet/in.h>
 #include <sys/socket.h>

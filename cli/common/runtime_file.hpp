@@ -25,8 +25,8 @@ struct server_info {
 void to_json(nlohmann::json& j, const server_info& s);
 void from_json(const nlohmann::json& j, server_info& s);
 
-std::filesystem::path server_file_path(int port);
-void write_server_file(const server_info& info);
+std::filesystem::path runtime_file_path(int port);
+void write_runtime_file(const server_info& info);
 // Which server a client talks to: the one on `port` if given; else the only
 // live one in the runtime dir; else the default port. Throws
 // ltest_error(no_server) saying how to start one.

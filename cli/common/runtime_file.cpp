@@ -1,4 +1,4 @@
-#include "server_file.hpp"
+#include "runtime_file.hpp"
 
 #include <signal.h>
 
@@ -33,12 +33,12 @@ void from_json(const json& j, server_info& s) {
     s.version = j.value("version", std::string());
 }
 
-fs::path server_file_path(int port) {
+fs::path runtime_file_path(int port) {
     return kernel_bridge::jupyter_runtime_dir() / ("ltest-" + std::to_string(port) + ".json");
 }
 
-void write_server_file(const server_info& info) {
-    kernel_bridge::write_private_file(server_file_path(info.port), json(info).dump(1) + "\n");
+void write_runtime_file(const server_info& info) {
+    kernel_bridge::write_private_file(runtime_file_path(info.port), json(info).dump(1) + "\n");
 }
 
 bool process_alive(int pid) {
@@ -50,7 +50,7 @@ bool process_alive(int pid) {
     return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
 }
 
-static std::optional<server_info> read_server_file(const fs::path& path) {
+static std::optional<server_info> read_runtime_file(const fs::path& path) {
     std::ifstream in(path);
     if (!in) return std::nullopt;
     try {
@@ -72,13 +72,13 @@ server_info find_server(std::optional<int> port, const std::string& ip) {
         for (const auto& e : fs::directory_iterator(kernel_bridge::jupyter_runtime_dir(), ec)) {
             std::string name = e.path().filename().string();
             if (name.rfind("ltest-", 0) != 0 || e.path().extension() != ".json") continue;
-            if (auto s = read_server_file(e.path()); s && process_alive(s->pid)) live.push_back(*s);
+            if (auto s = read_runtime_file(e.path()); s && process_alive(s->pid)) live.push_back(*s);
         }
         if (live.size() == 1) return live.front();
         port = default_port;
     }
-    fs::path path = server_file_path(*port);
-    auto s = read_server_file(path);
+    fs::path path = runtime_file_path(*port);
+    auto s = read_runtime_file(path);
     if (!s || !process_alive(s->pid))
         throw ltest_error(exit_code::no_server,
                           "no ltest server on " + ip + ":" + std::to_string(*port) + "; " + start_hint(*port));

@@ -20,7 +20,7 @@
 #include "log.hpp"
 #include "preload_watch.hpp"
 #include "protocol.hpp"
-#include "server_file.hpp"
+#include "runtime_file.hpp"
 #include "warm_kernel.hpp"
 
 namespace ltest {
@@ -89,7 +89,7 @@ public:
         kernel_.start();
         watch_.watch(kernel_.watched_files());
         info_.kernel_connection_file = kernel_.connection_file().string();
-        write_server_file(info_);
+        write_runtime_file(info_);
         wrote_file_ = true;  // only then is the file ours to remove
         started_ = steady_clock::now();
         log::server().info("ready on {} (kernel connection file: {})", info_.endpoint(), info_.kernel_connection_file);
@@ -101,14 +101,14 @@ public:
 
     ~server() {
         std::error_code ec;
-        if (wrote_file_) std::filesystem::remove(server_file_path(info_.port), ec);
+        if (wrote_file_) std::filesystem::remove(runtime_file_path(info_.port), ec);
     }
 
 private:
     void bind() {
         if (opts_.ip != "127.0.0.1" && opts_.ip != "localhost" && opts_.ip != "::1")
             log::server().warn("listening on {}: anyone who can reach that address and holds the key in {} can run code as you",
-                               opts_.ip, server_file_path(info_.port).string());
+                               opts_.ip, runtime_file_path(info_.port).string());
         router_.set(zmq::sockopt::linger, 0);
         router_.set(zmq::sockopt::maxmsgsize, protocol::max_message_bytes);
         router_.set(zmq::sockopt::router_mandatory, true);  // a vanished client is an error, not a silent drop
@@ -335,7 +335,7 @@ private:
         stale_.reset();
         watch_.watch(kernel_.watched_files());
         info_.kernel_connection_file = kernel_.connection_file().string();
-        write_server_file(info_);
+        write_runtime_file(info_);
         forgive_silence();
     }
 

@@ -9,7 +9,7 @@
 #include <kernel_bridge/message.hpp>
 #include <kernel_bridge/wire.hpp>
 
-#include "server_file.hpp"
+#include "runtime_file.hpp"
 #include "zmtp_dealer.hpp"
 
 namespace ltest {
