@@ -37,6 +37,17 @@ constexpr auto ack_timeout = seconds(10);
 // After --timeout, how long the tests get to stop after Ctrl-C before being killed.
 constexpr auto kill_grace = seconds(5);
 
+// This boot of this host: the server then knows our pid is one of its host's.
+std::string host_id() {
+    std::FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f) return "";
+    char buf[64] = {};
+    std::string id = std::fgets(buf, sizeof buf, f) ? buf : "";
+    std::fclose(f);
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    return id;
+}
+
 protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
     protocol::run_spec spec;
     spec.args = args;
@@ -52,6 +63,8 @@ protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
     mode_t mask = ::umask(0);  // reading the umask means setting it: put it back
     ::umask(mask);
     spec.umask = static_cast<int>(mask);
+    spec.client_pid = static_cast<int>(::getpid());
+    spec.client_host = host_id();
     spec.stdin_isatty = ::isatty(0);
     spec.stdout_isatty = ::isatty(1);
     spec.stderr_isatty = ::isatty(2);

@@ -41,6 +41,10 @@ struct run_spec {
     int columns = 80, lines = 24;
     int workers = 1;  // 0 = one per CPU of the kernel's host
     int umask = -1;   // the client's; -1 = not sent
+    // Who asks: a client on this host (same boot id) is watched through its
+    // pid (a stopped client is not a lost one); 0/"" = not sent.
+    int client_pid = 0;
+    std::string client_host;
 };
 
 void to_json(nlohmann::json& j, const run_spec& r);

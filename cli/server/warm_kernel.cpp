@@ -32,14 +32,20 @@ static std::string read_text(const fs::path& file) {
 
 std::string runtime_loader_code(const fs::path& share_dir) {
     // The runtime travels as source (share/ltest/loader.py installs it from
-    // memory), so a kernel on another host needs no copy of ltest.
+    // memory), so a kernel on another host needs no copy of ltest. Each
+    // module: [path, source, is_package]; subpackages are folders with an
+    // __init__.py, named as Python would.
     json sources = json::object();
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(share_dir / "ltest", ec)) {
-        if (entry.path().extension() != ".py") continue;
-        std::string stem = entry.path().stem().string();
-        std::string name = stem == "__init__" ? "ltest" : "ltest." + stem;
-        sources[name] = json::array({entry.path().string(), read_text(entry.path())});
+    const fs::path root = share_dir / "ltest";
+    for (const auto& entry : fs::recursive_directory_iterator(root, ec)) {
+        if (entry.path().extension() != ".py" || !entry.is_regular_file()) continue;
+        fs::path rel = entry.path().lexically_relative(root);
+        std::string name = "ltest";
+        for (const auto& part : rel.parent_path()) name += "." + part.string();
+        bool package = entry.path().stem() == "__init__";
+        if (!package) name += "." + entry.path().stem().string();
+        sources[name] = json::array({entry.path().string(), read_text(entry.path()), package});
     }
     if (!sources.contains("ltest")) throw ltest_error(exit_code::startup, "no ltest/__init__.py in " + share_dir.string());
     std::string loader = read_text(share_dir / "loader.py");
@@ -146,6 +152,13 @@ void warm_kernel::warm_up() {
     }
     log::kernel().info("kernel ready in {:.2f} s", duration<double>(steady_clock::now() - t0).count());
     run_startup_code("loading ltest's runtime", runtime_loader_code(share_dir()));
+    // Only a kernel reached over loopback shares this host (and its files).
+    const std::string& ip = info_.ip;
+    bool local = ip.rfind("127.", 0) == 0 || ip == "::1" || ip == "localhost";
+    hands_over_ = local && !settings_.handover_path.empty() &&
+                  run_startup_code("connecting the kernel to the server",
+                                   runtime_call_code("attach_server", json(settings_.handover_path)))
+                      .value("handover", false);
     json result = run_startup_code("preload", runtime_call_code("preload", settings_.modules));
     preloaded_ = result.value("preloaded", json::array());
     watched_files_ = result.value("watch", std::vector<std::string>{});

@@ -25,6 +25,7 @@ struct kernel_settings {
     std::vector<std::string> modules;     // to preload
     std::string ip = "127.0.0.1";         // where an owned kernel listens
     std::function<bool()> cancelled;      // true: stop starting (Ctrl-C during warm-up)
+    std::string handover_path;            // the server's hand-over socket (handover_socket.hpp)
 };
 
 class warm_kernel {
@@ -52,6 +53,9 @@ public:
     // The preloaded modules' own source files (outside the interpreter's prefix).
     const std::vector<std::string>& watched_files() const { return watched_files_; }
     nlohmann::json status() const;
+    // Runs are handed over (the kernel took the hand-over socket: same host);
+    // else relayed through the kernel's own messages.
+    bool hands_over() const { return hands_over_; }
 
 private:
     void launch();
@@ -70,6 +74,7 @@ private:
     std::unique_ptr<kernel_bridge::kernel_client> client_;
     nlohmann::json preloaded_ = nlohmann::json::array();
     std::vector<std::string> watched_files_;
+    bool hands_over_ = false;
     int restarts_ = 0;
     std::chrono::system_clock::time_point started_{};
 };

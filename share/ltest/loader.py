@@ -1,7 +1,7 @@
 """Loads ltest's runtime into a kernel from the sources the server sends.
 
 Run by the server with `exec`, in a throwaway namespace holding
-`__ltest_sources__` ({module name: [path, source]}), so that a kernel on
+`__ltest_sources__` ({module name: [path, source, is_package]}), so that a kernel on
 another host needs no copy of ltest, and nothing lands in the user's
 namespace or sys.path. Tracebacks still show the source lines (linecache).
 """
@@ -20,13 +20,18 @@ class LtestRuntimeFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, name, path=None, target=None):
         if name not in self.sources:
             return None
-        return importlib.util.spec_from_loader(name, self, origin=self.sources[name][0], is_package=name == "ltest")
+        entry = self.sources[name]
+        package = entry[2] if len(entry) > 2 else name == "ltest"
+        spec = importlib.util.spec_from_loader(name, self, origin=entry[0], is_package=package)
+        if package:
+            spec.submodule_search_locations = []  # submodules come from this finder, not from a folder
+        return spec
 
     def create_module(self, spec):
         return None
 
     def exec_module(self, module):
-        path, source = self.sources[module.__name__]
+        path, source = self.sources[module.__name__][:2]
         module.__file__ = path
         linecache.cache[path] = (len(source), None, source.splitlines(True), path)
         exec(compile(source, path, "exec"), module.__dict__)

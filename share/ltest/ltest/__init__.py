@@ -1,16 +1,19 @@
 """ltest's runtime inside an IPython kernel.
 
-The ltest server loads this package into a kernel and calls `serve(spec)` for
-each run: the kernel forks, the child runs pytest, the kernel relays the
-child's output as Jupyter stream messages. The same package is the `%ltest`
+The ltest server loads this package into a kernel and, for each run, calls
+`take_run(id)`: the kernel takes the run's request and stdio from the
+server's hand-over socket and starts a test process that talks to the
+server directly (`serve(spec)`, for a kernel on another host, relays the
+output as Jupyter stream messages instead). The same package is the `%ltest`
 IPython extension (`%load_ext ltest`). Standard library and IPython only.
 """
 from .preload import preload, preloaded_roots
 from .result import Reply, last_result
-from .runner import serve, run
+from .handover import attach as attach_server
+from .runner import serve, run, take_run
 
 __version__ = "0.1.0"
-__all__ = ["preload", "preloaded_roots", "serve", "run", "Reply", "last_result"]
+__all__ = ["preload", "preloaded_roots", "serve", "take_run", "attach_server", "run", "Reply", "last_result"]
 
 
 def load_ipython_extension(ipython):

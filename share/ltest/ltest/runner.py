@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from . import child, forksafety, spare, warmup
+from . import child, forksafety, handover, run_request, spare, warmup
 from .preload import preloaded_roots
 from .result import Reply, remember
 from .sysdirs import ipython_shell
@@ -104,6 +104,7 @@ def _child_main(spec, fds, close_fds=()):
     stdin_r, out_w, err_w, ctl_w = fds
     code = 3
     try:
+        handover.close()  # the kernel's: a test process must not hold it
         for fd in close_fds:
             os.close(fd)
         child.become_test_process(spec, stdin_r, out_w, err_w, ctl_w, preloaded_roots())
@@ -132,10 +133,8 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     workers > 1 splits the collected tests over that many forked workers.
     use_spare: run in the spare test process forked ahead of time, if current."""
     _reap_finished()
-    spec = {"args": list(args), "cwd": cwd or os.getcwd(), "env": dict(env if env is not None else os.environ),
-            "stdout_isatty": stdout_isatty, "stderr_isatty": stderr_isatty, "workers": workers}
-    if umask is not None:
-        spec["umask"] = umask
+    spec = run_request.RunRequest(list(args), cwd or os.getcwd(), dict(env if env is not None else os.environ),
+                                  stdout_isatty, stderr_isatty, columns, lines, workers, umask).child_spec()
     out_r, out_w = _open_output(stdout_isatty, columns, lines)
     err_r, err_w = _open_output(stderr_isatty, columns, lines)
     in_r, in_w = os.pipe()
@@ -143,19 +142,9 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    taken = spare.hand_over(spec, child_fds) if use_spare else None
+    pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare)
     global last_run_spare
-    last_run_spare = taken.state if taken is not None else None
-    pid = taken.pid if taken is not None else None
-    if pid is None:
-        child.warm_module_cache(preloaded_roots())  # a spare had its plan made when it was forked
-        # The child's collector need not walk the kernel's whole heap (slow, and
-        # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
-        gc.freeze()
-        pid = os.fork()
-        if pid == 0:
-            _child_main(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r))
-        gc.unfreeze()
+    last_run_spare = state
     for fd in child_fds:
         os.close(fd)
     relay = _ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
@@ -164,6 +153,25 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     finally:
         relay.close()
     return code
+
+
+def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
+    """Starts pytest for spec with child_fds (stdin, stdout, stderr, control)
+    in the spare if it is current, else in a fresh fork; close_fds are the
+    caller's own ends, which the fork inherits. Returns (pid, the spare's
+    state or None when forked afresh)."""
+    taken = spare.hand_over(spec, child_fds) if use_spare else None
+    if taken is not None:
+        return taken.pid, taken.state
+    child.warm_module_cache(preloaded_roots())  # a spare had its plan made when it was forked
+    # The child's collector need not walk the kernel's whole heap (slow, and
+    # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        _child_main(spec, child_fds, close_fds=close_fds)
+    gc.unfreeze()
+    return pid, None
 
 
 class _ChildRelay:
@@ -267,13 +275,15 @@ last_run_spare = None  # for the run's reply: the state of the spare it ran in, 
 def _reap_finished():
     """Reaps test processes that have exited; kills what they left behind."""
     for pid in list(_unreaped):
+        status = None
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             done = pid
         if done:
             _unreaped.discard(pid)
             _kill_group(pid, signal.SIGKILL)
+            handover.report_reaped(pid, exit_code_of(status) if done == pid and status is not None else 0)
 
 
 def _kernel_loop():
@@ -285,57 +295,68 @@ def _kernel_loop():
         return None
 
 
-def _reap_later(pid):
-    """The child reported its exit code and is exiting: reap it from the
-    kernel's event loop shortly, so the reply need not wait for its teardown."""
+def _reap_later(pid, stuck_after=10):
+    """Reaps pid from the kernel's event loop when it exits: a child that
+    reported its exit code (the reply need not wait for its teardown; killed
+    if still exiting stuck_after seconds later), or a test process handed
+    over to the server (stuck_after None: it runs as long as its tests)."""
     loop = _kernel_loop()
     if loop is None:  # not in a kernel (tests, a plain process): reap now
         _reap(pid)
         return
     _unreaped.add(pid)
-    deadline = time.monotonic() + 10
+    deadline = None if stuck_after is None else time.monotonic() + stuck_after
 
     def check():
         _reap_finished()
         if pid in _unreaped:
-            if time.monotonic() > deadline:  # stuck in exit: kill it
+            if deadline is not None and time.monotonic() > deadline:  # stuck in exit: kill it
                 _kill_group(pid, signal.SIGKILL)
-            loop.call_later(0.02, check)
+            loop.call_later(0.02 if deadline is not None else 0.05, check)
 
     loop.call_later(0.01, check)
 
 
 def prepare_spare():
-    """Forks the next run's test process ahead of time, once this request is
-    answered (from the kernel's event loop), off every run's critical path;
-    a moment later, if no run has taken it, it practises (spare.py)."""
+    """Forks the next runs' test processes ahead of time, once this request
+    is answered (from the kernel's event loop), off every run's critical
+    path; a moment later one of them practises (spare.py)."""
     loop = _kernel_loop()
     if loop is None:
         return
 
-    def fork_spare():
+    def fork_spares():
         child.warm_module_cache(preloaded_roots())
         try:
             directory = warmup.practice_directory()
-        except OSError:  # no writable temporary directory: a spare without practice
+        except OSError:  # no writable temporary directory: spares without practice
             directory = None
         practise = (lambda: warmup.warm_up(directory, preloaded_roots())) if directory else None
-        pid = spare.prefork(lambda spec, fds: _child_main(spec, fds), _reap_later, practise)
-        if pid is not None and practise is not None:
-            loop.call_later(spare.PRACTICE_DELAY, spare.start_practice, pid)
+        for _ in range(spare.wanted()):
+            if spare.prefork(lambda spec, fds: _child_main(spec, fds), _reap_later, practise) is None:
+                break
+        loop.call_later(spare.PRACTICE_DELAY, spare.practise_next)
 
-    loop.call_soon(fork_spare)
+    loop.call_soon(fork_spares)
 
 
 _warned = set()
 
 
-def _warn_once(text):
-    """A warning on the client's stderr, once per cause, not on every run."""
+def _warn_once(text, fd=None):
+    """A warning on the client's stderr (fd: the run's own stderr), once per
+    cause, not on every run."""
     if text and text not in _warned:
         _warned.add(text)
-        sys.stderr.write(f"ltest: warning: {text}\n")
-        sys.stderr.flush()
+        line = f"ltest: warning: {text}\n"
+        if fd is None:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        else:
+            try:
+                os.write(fd, line.encode("utf-8", "replace"))
+            except OSError:
+                pass
 
 
 def _hash_seed_mismatch(env):
@@ -347,18 +368,43 @@ def _hash_seed_mismatch(env):
             f"start the server with it: PYTHONHASHSEED={wanted} ltest -l ...")
 
 
-def serve(spec):
-    """One run for the ltest server: spec is the client's run request."""
-    start = time.perf_counter()
-    _warn_once(_hash_seed_mismatch(spec.get("env") or {}))
+def _warn_about_fork(spec, fd=None):
+    """Warnings for the run's client; returns why forking looks unsafe."""
+    _warn_once(_hash_seed_mismatch(spec.get("env") or {}), fd)
     reasons = forksafety.unsafe_reasons()
     for why in reasons:
-        _warn_once(f"forking this kernel may hang the tests: {why}")
-    code = run(spec.get("args", []), cwd=spec.get("cwd"), env=spec.get("env"),
-               stdout_isatty=bool(spec.get("stdout_isatty")), stderr_isatty=bool(spec.get("stderr_isatty")),
-               columns=int(spec.get("columns") or 80), lines=int(spec.get("lines") or 24),
-               workers=int(spec.get("workers", 1)) or os.cpu_count() or 1, use_spare=True,
-               umask=spec.get("umask"))
+        _warn_once(f"forking this kernel may hang the tests: {why}", fd)
+    return reasons
+
+
+def take_run(run_id):
+    """A run the server handed over (handover.py): starts its test process
+    with the server's fds and returns at once, so the kernel is busy for the
+    hand-over only. The server reads the output and the exit code itself."""
+    start = time.perf_counter()
+    spec, fds = handover.receive(run_id)
+    try:
+        reasons = _warn_about_fork(spec, fd=fds[2])
+        pid, state = start_test_process(run_request.child_spec(spec), fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    _reap_later(pid, stuck_after=None)
+    prepare_spare()
+    return remember(Reply(pid=pid, spare=state is not None, practised=state == "ready", fork_unsafe=reasons,
+                          duration=round(time.perf_counter() - start, 6)))
+
+
+def serve(spec):
+    """One run relayed through the kernel (a kernel on another host than the
+    server, which cannot take fds): spec is the client's run request; output
+    goes out as the kernel's own stream messages."""
+    start = time.perf_counter()
+    reasons = _warn_about_fork(spec)
+    request = run_request.RunRequest.from_wire(spec)
+    code = run(request.args, cwd=request.cwd, env=request.env, stdout_isatty=request.stdout_isatty,
+               stderr_isatty=request.stderr_isatty, columns=request.columns, lines=request.lines,
+               workers=request.workers, use_spare=True, umask=request.umask)
     prepare_spare()
     reply = remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
                            spare=last_run_spare is not None, practised=last_run_spare == "ready"))

@@ -1,19 +1,24 @@
-"""A test process forked ahead of time, as Android's zygote keeps one ready.
+"""Test processes forked ahead of time, as Android's zygote keeps one ready.
 
-After a run (and after warm-up) the kernel forks a spare that waits on a
-socket. The next run hands it its spec and its stdio file descriptors
+After a run (and after warm-up) the kernel forks spares that wait on a
+socket. The next run hands one its spec and its stdio file descriptors
 (SCM_RIGHTS), so the fork is off that run's critical path. A spare is used
 only if the kernel has not changed since it was forked (no new modules, no
 new cell executed); otherwise it is discarded and the run forks afresh.
 
-A spare left idle for a moment is then told to practise (warmup.py: a tiny
-pytest run that makes the real one about twice as fast). Its states, all
-decided by the kernel, so that no run ever queues behind a practice:
+Two spares are kept. While one practises (warmup.py: a tiny pytest run that
+makes the real one about twice as fast), the other stays as it was forked,
+so that a run arriving mid-practice still finds a spare at once and no run
+waits for or is slowed by a practice. States, all decided by the kernel:
 
   waiting     -- forked, not practised: a run is handed over at once
-  practising  -- told to practise, no answer yet: a run discards it and forks afresh
-  ready       -- practised (it said so): a run is handed over at once
+  practising  -- told to practise, no answer yet: skipped by runs
+  ready       -- practised (it said so): preferred by runs
   unpractised -- no practice possible (no temporary directory): as waiting
+
+A plugin that leaves a thread behind after the practice (pytest-rerunfailures
+starts a server thread in every session) is no reason to give a spare up:
+the spare runs its real run in that same process and never forks again.
 """
 import gc
 import json
@@ -26,13 +31,13 @@ import sys
 from . import forksafety
 from .sysdirs import ipython_shell
 
-_spare = None
+_spares = []  # oldest first
+MAX_SPARES = 2
 _MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger specs fork afresh
 _PRACTISE = b"P"  # kernel -> spare: you are idle, warm up
 _READY = b"R"  # spare -> kernel: warmed up, waiting for the run
-# Runs from a script come back to back (a few ms apart); a person's come
-# seconds apart. Waiting this long first leaves the scripts' spares unpractised
-# rather than discarded mid-practice.
+# A practice waits this long after the spares were forked: the kernel has
+# just answered a run, and its client may be about to send the next one.
 PRACTICE_DELAY = 0.05
 
 
@@ -48,11 +53,10 @@ class _Spare:
         """Can a run be handed over now, without waiting? Never blocks."""
         if self.state == "practising" and select.select([self.sock], [], [], 0)[0]:
             try:
-                if self.sock.recv(16) == _READY:  # b"": it died
-                    self.state = "ready"
+                self.state = "ready" if self.sock.recv(16) == _READY else "dead"  # b"": its practice failed
             except OSError:
-                pass
-        return self.state != "practising"
+                self.state = "dead"
+        return self.state not in ("practising", "dead")
 
 
 def _generation():
@@ -67,8 +71,7 @@ def prefork(child_main, on_discard, practise=None):
     in it. on_discard(pid) takes care of reaping a spare that is not used.
     practise() runs in the spare when start_practice() asks; if it returns
     False the spare exits (and its run forks afresh). Returns the spare's pid."""
-    global _spare
-    if _spare is not None or forksafety.unsafe_reasons():
+    if len(_spares) >= MAX_SPARES or forksafety.unsafe_reasons():
         return None
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     generation = _generation()
@@ -81,6 +84,8 @@ def prefork(child_main, on_discard, practise=None):
             # only the kernel's event loop reaps would hold it up until killed.
             os.setpgid(0, 0)
             parent_sock.close()
+            from . import handover
+            handover.close()  # the kernel's socket to the server is not the spare's
             from .child import die_with_parent
             die_with_parent()  # a spare must not outlive its kernel either
             while True:
@@ -103,55 +108,70 @@ def prefork(child_main, on_discard, practise=None):
     except OSError:
         pass
     child_sock.close()
-    _spare = _Spare(pid, parent_sock, generation, on_discard, practise is not None)
+    _spares.append(_Spare(pid, parent_sock, generation, on_discard, practise is not None))
     return pid
 
 
-def start_practice(pid):
-    """Tells the spare forked as pid, if it is still the waiting one, to practise."""
-    spare = _spare
-    if spare is None or spare.pid != pid or spare.state != "waiting":
+def wanted():
+    """How many more spares the pool would take."""
+    return MAX_SPARES - len(_spares)
+
+
+def practise_next():
+    """Tells one waiting spare to practise, if another one stays as it is for
+    a run that comes meanwhile and none is practised or practising already."""
+    if any(s.state in ("practising", "ready") for s in _spares):
         return
+    fallback = [s for s in _spares if s.state in ("waiting", "unpractised")]
+    waiting = [s for s in fallback if s.state == "waiting"]
+    if not waiting or len(fallback) < 2:
+        return
+    spare = waiting[0]
     try:
         spare.sock.send(_PRACTISE)
         spare.state = "practising"
-    except OSError:  # it died: the next run finds out and forks afresh
+    except OSError:  # it died: runs find out and fork afresh
         pass
 
 
+def _drop(spare):
+    try:
+        os.kill(spare.pid, signal.SIGKILL)  # not reaped yet, so the pid is still ours
+    except ProcessLookupError:
+        pass
+    spare.sock.close()
+    spare.on_discard(spare.pid)
+
+
 def discard():
-    """Ends the spare, practising or waiting: it holds nothing of its own to
-    clean up (its practice directory is the kernel's)."""
-    global _spare
-    spare, _spare = _spare, None
-    if spare is not None:
-        try:
-            os.kill(spare.pid, signal.SIGKILL)  # not reaped yet, so the pid is still ours
-        except ProcessLookupError:
-            pass
-        spare.sock.close()
-        spare.on_discard(spare.pid)
+    """Ends every spare, practising or waiting: they hold nothing of their own
+    to clean up (the practice directory is the kernel's)."""
+    while _spares:
+        _drop(_spares.pop())
 
 
 def hand_over(spec, fds):
-    """Gives the run to the spare if it is current and not in the middle of
-    its practice; returns the spare (.pid, .state), or None when the caller
-    must fork."""
-    global _spare
-    spare = _spare
-    if spare is None:
-        return None
+    """Gives the run to a current spare that is not in the middle of its
+    practice (a practised one first); returns the spare (.pid, .state), or
+    None when the caller must fork."""
     data = json.dumps(spec).encode()
-    if (spare.generation != _generation() or len(data) > _MAX_SPEC or forksafety.unsafe_reasons()
-            or not spare.usable()):
-        discard()
+    if _spares and (_spares[0].generation != _generation() or forksafety.unsafe_reasons()):
+        discard()  # the kernel changed: every spare is stale
+    for spare in [s for s in _spares if s.generation != _generation() or (not s.usable() and s.state == "dead")]:
+        _spares.remove(spare)
+        _drop(spare)
+    if len(data) > _MAX_SPEC:
         return None
-    _spare = None
-    try:
-        socket.send_fds(spare.sock, [data], list(fds))
-    except OSError:  # the spare died
-        spare.on_discard(spare.pid)
-        return None
-    finally:
-        spare.sock.close()
-    return spare
+    usable = [s for s in _spares if s.usable()]
+    usable.sort(key=lambda s: s.state != "ready")
+    for spare in usable:
+        _spares.remove(spare)
+        try:
+            socket.send_fds(spare.sock, [data], list(fds))
+        except OSError:  # it died
+            spare.on_discard(spare.pid)
+            continue
+        finally:
+            spare.sock.close()
+        return spare
+    return None

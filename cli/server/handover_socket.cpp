@@ -1,0 +1,129 @@
+#include "handover_socket.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "log.hpp"
+
+namespace ltest {
+using nlohmann::json;
+
+// As handover.py: request bytes per message after the header.
+static constexpr std::size_t chunk = 32768;
+
+handover_socket::handover_socket(std::filesystem::path path) : path_(std::move(path)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path_.string().size() >= sizeof addr.sun_path)
+        throw ltest_error(exit_code::startup, "runtime directory path too long for a socket: " + path_.string());
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+    listen_fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (listen_fd_ < 0) throw ltest_error(exit_code::startup, std::string("socket: ") + std::strerror(errno));
+    ::unlink(path_.c_str());  // a socket file left by a killed server of this port
+    mode_t old = ::umask(0077);
+    int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::umask(old);
+    if (rc != 0 || ::listen(listen_fd_, 4) != 0)
+        throw ltest_error(exit_code::startup, "cannot listen on " + path_.string() + ": " + std::strerror(errno));
+}
+
+handover_socket::~handover_socket() {
+    drop_kernel();
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    ::unlink(path_.c_str());
+}
+
+void handover_socket::drop_kernel() {
+    if (kernel_fd_ >= 0) ::close(kernel_fd_);
+    kernel_fd_ = -1;
+    for (auto& p : outgoing_)
+        for (int fd : p.fds) ::close(fd);
+    outgoing_.clear();
+}
+
+void handover_socket::accept_kernel() {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
+        log::server().warn("refused a hand-over connection from uid {}", cred.uid);
+        ::close(fd);
+        return;
+    }
+    drop_kernel();  // a restarted kernel replaces the old one
+    kernel_fd_ = fd;
+}
+
+void handover_socket::send_run(const std::string& id, const std::string& request_json, std::array<int, 4>& child_fds) {
+    packet header{json{{"run", id}, {"size", request_json.size()}}.dump(), {}};
+    for (int& fd : child_fds) {
+        header.fds.push_back(fd);
+        fd = -1;  // ours to close now
+    }
+    outgoing_.push_back(std::move(header));
+    for (std::size_t at = 0; at < request_json.size(); at += chunk)
+        outgoing_.push_back({request_json.substr(at, chunk), {}});
+    flush();
+}
+
+void handover_socket::flush() {
+    while (!outgoing_.empty() && kernel_fd_ >= 0) {
+        packet& p = outgoing_.front();
+        iovec iov{p.bytes.data(), p.bytes.size()};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        std::vector<char> control;
+        if (!p.fds.empty()) {
+            control.resize(CMSG_SPACE(sizeof(int) * p.fds.size()));
+            msg.msg_control = control.data();
+            msg.msg_controllen = control.size();
+            cmsghdr* c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * p.fds.size());
+            std::memcpy(CMSG_DATA(c), p.fds.data(), sizeof(int) * p.fds.size());
+        }
+        if (::sendmsg(kernel_fd_, &msg, MSG_NOSIGNAL) < 0) {
+            if (errno == EAGAIN || errno == EINTR) return;
+            log::kernel().warn("hand-over socket: {}", std::strerror(errno));
+            drop_kernel();
+            return;
+        }
+        for (int fd : p.fds) ::close(fd);
+        outgoing_.pop_front();
+    }
+}
+
+std::vector<reaped_process> handover_socket::read_reports() {
+    std::vector<reaped_process> out;
+    char buf[512];
+    while (kernel_fd_ >= 0) {
+        ssize_t n = ::recv(kernel_fd_, buf, sizeof buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        if (n <= 0) {  // the kernel is gone (its death is handled elsewhere)
+            drop_kernel();
+            break;
+        }
+        try {
+            json j = json::parse(std::string(buf, static_cast<std::size_t>(n)));
+            out.push_back({j.at("reaped").get<int>(), j.at("exit_code").get<int>()});
+        } catch (const json::exception& e) {
+            log::kernel().warn("dropped an odd hand-over report: {}", e.what());
+        }
+    }
+    return out;
+}
+
+}  // namespace ltest

@@ -1,0 +1,58 @@
+#pragma once
+// The server's side of share/ltest/ltest/handover.py: a Unix socket in the
+// runtime directory (owner-only) that the kernel connects to once; each run's
+// request and its test process's fds go over it (SCM_RIGHTS) before the
+// execute request that asks the kernel to take the run. The kernel writes
+// back how each test process it reaped ended.
+#include <array>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ltest {
+
+struct reaped_process {
+    int pid = 0;
+    int exit_code = 0;
+};
+
+class handover_socket {
+public:
+    // Listens at path (replacing a stale socket file). Throws ltest_error.
+    explicit handover_socket(std::filesystem::path path);
+    ~handover_socket();
+    handover_socket(const handover_socket&) = delete;
+    handover_socket& operator=(const handover_socket&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    int listen_fd() const { return listen_fd_; }
+    int kernel_fd() const { return kernel_fd_; }  // -1 until a kernel connected
+    bool connected() const { return kernel_fd_ >= 0; }
+
+    // A kernel connects (POLLIN on listen_fd): the newest one is kept; a
+    // peer of another user is refused.
+    void accept_kernel();
+    // Queues run id's request and the child's fds; sent as the socket
+    // takes them (flush), the fds closed here once sent.
+    void send_run(const std::string& id, const std::string& request_json, std::array<int, 4>& child_fds);
+    bool wants_write() const { return !outgoing_.empty(); }
+    void flush();
+    // What the kernel wrote (POLLIN on kernel_fd); closes a dead connection.
+    std::vector<reaped_process> read_reports();
+
+private:
+    struct packet {
+        std::string bytes;
+        std::vector<int> fds;
+    };
+    void drop_kernel();
+
+    std::filesystem::path path_;
+    int listen_fd_ = -1;
+    int kernel_fd_ = -1;
+    std::deque<packet> outgoing_;
+};
+
+}  // namespace ltest

@@ -1,0 +1,49 @@
+#pragma once
+// A run's stdio, made by the server: a pty sized like the client's terminal
+// for an output that is a terminal there (colour, width and isatty() as in
+// the user's shell), else a pipe; a pipe for stdin and one for control
+// messages from the test process ("I" wants a line of input, "X N" is its
+// exit code). The server keeps its ends and reads them itself; the child's
+// ends go to the kernel (handover_socket) and are closed here once sent.
+#include <array>
+#include <string>
+#include <vector>
+
+namespace ltest {
+
+struct run_pipes {
+    int out = -1, err = -1;  // read ends (pty masters or pipes)
+    int in = -1;             // write end of the test process's stdin
+    int ctl = -1;            // read end of the control pipe
+    std::array<int, 4> child{-1, -1, -1, -1};  // stdin, stdout, stderr, control: the test process's ends
+
+    // Throws std::system_error when the fds cannot be made (EMFILE...).
+    static run_pipes open(bool stdout_tty, bool stderr_tty, int columns, int lines);
+    run_pipes() = default;
+    run_pipes(run_pipes&& other) noexcept;
+    run_pipes& operator=(run_pipes&& other) noexcept;
+    run_pipes(const run_pipes&) = delete;
+    run_pipes& operator=(const run_pipes&) = delete;
+    ~run_pipes();
+
+    void close_child_ends();
+    void close_in();
+    static void close_fd(int& fd);
+};
+
+// Bytes read from a pipe, as text for a Jupyter stream message (JSON must be
+// UTF-8): a sequence cut at the end of one read is completed by the next;
+// bytes that are not UTF-8 become U+FFFD, as Python's "replace" does.
+class utf8_text {
+public:
+    std::string decode(const char* data, std::size_t size);
+    std::string finish();  // at EOF: an incomplete sequence becomes U+FFFD
+
+private:
+    std::string pending_;
+};
+
+// Complete control lines from the bytes read so far (the rest stays in buffer).
+std::vector<std::string> take_lines(std::string& buffer);
+
+}  // namespace ltest

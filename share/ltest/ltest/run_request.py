@@ -1,0 +1,45 @@
+"""One run as the runtime sees it: the client's run request, with its
+defaults in one place (docs/protocol.md, `run_request`)."""
+import dataclasses
+import os
+
+
+@dataclasses.dataclass
+class RunRequest:
+    args: list
+    cwd: str
+    env: dict
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+    columns: int = 80
+    lines: int = 24
+    workers: int = 1  # 0: one per CPU of this host
+    umask: int = None  # the client's; None: keep this process's
+
+    @classmethod
+    def from_wire(cls, spec):
+        """From a run request's content (already checked by the server)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        given = {k: v for k, v in spec.items() if k in names and v is not None}
+        given.setdefault("args", [])
+        given.setdefault("cwd", os.getcwd())
+        given.setdefault("env", dict(os.environ))
+        request = cls(**given)
+        request.workers = int(request.workers) or os.cpu_count() or 1
+        request.columns = int(request.columns) or 80
+        request.lines = int(request.lines) or 24
+        return request
+
+    def child_spec(self):
+        """What the test process needs of it (JSON: it may travel to the spare)."""
+        spec = {"args": list(self.args), "cwd": self.cwd, "env": dict(self.env),
+                "stdout_isatty": bool(self.stdout_isatty), "stderr_isatty": bool(self.stderr_isatty),
+                "workers": self.workers}
+        if self.umask is not None:
+            spec["umask"] = int(self.umask)
+        return spec
+
+
+def child_spec(spec):
+    """A run request's content as the test process takes it."""
+    return RunRequest.from_wire(spec).child_spec()
