@@ -41,7 +41,7 @@ struct run {
     // The kernel's part.
     std::string execute_id;
     int pid = 0;                      // the test process (its process group), once the kernel said
-    nlohmann::json result;            // the kernel's take_run / serve result
+    nlohmann::json result = nlohmann::json::object();  // the kernel's take_run / serve result
     int interrupts = 0;               // asked by the client (Ctrl-C); applied once pid is known
     int interrupts_sent = 0;
     nlohmann::json input_request_header;  // relay: the kernel's pending input_request

@@ -80,7 +80,14 @@ public:
         started_ = steady_clock::now();
         log::server().info("ready on {} (kernel connection file: {}{})", info_.endpoint(), info_.kernel_connection_file,
                            kernel_.hands_over() ? "" : "; runs relayed through the kernel, one at a time");
-        while (!stop_requested) loop_once();
+        while (!stop_requested) {
+            try {
+                loop_once();
+            } catch (const nlohmann::json::exception& e) {
+                // Something odd from the kernel or a client: never a reason to stop serving.
+                log::server().error("internal error, serving on: {}", e.what());
+            }
+        }
         log::server().info("stopping");
         shutdown();
         return 0;
@@ -442,7 +449,8 @@ private:
             run_pipes::close_fd(r.pipes.out);
             run_pipes::close_fd(r.pipes.err);
         }
-        if (r.output_open() || (r.pipes.ctl >= 0 && !r.exit_code)) return;
+        // The execute reply comes first: it says whether the run had a spare.
+        if (r.output_open() || (r.pipes.ctl >= 0 && !r.exit_code) || !r.reply_seen) return;
         std::optional<int> code = r.exit_code;
         if (!code && r.pid > 0) {
             auto it = reaped_.find(r.pid);
@@ -529,7 +537,8 @@ private:
                 answer(*r, failed_run(exit_code::internal, "ltest's runtime failed in the kernel: " + why));
         } else if (r->phase() == run_phase::handing_over) {
             r->result = runtime_result(c).value_or(json::object());
-            r->pid = r->result.value("pid", 0);
+            auto pid = r->result.find("pid");
+            r->pid = pid != r->result.end() && pid->is_number_integer() ? pid->get<int>() : 0;
             r->set_phase(run_phase::running);
             signal_run(*r);  // interrupts that came during the hand-over
         } else if (r->phase() == run_phase::relaying) {
@@ -627,7 +636,8 @@ private:
     }
 
     // The client's run_reply from the runtime's result object.
-    json run_reply_content(const json& result, int code) {
+    json run_reply_content(json result, int code) {
+        if (!result.is_object()) result = json::object();
         json out = {{"status", "ok"}, {"exit_code", code},
                     {"duration", result.value("duration", 0.0)},
                     {"prestarted", result.value("spare", false)},  // ran in the spare forked ahead of time

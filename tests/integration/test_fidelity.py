@@ -284,7 +284,9 @@ def test_pythonwarnings_of_the_client_apply(server, tmp_path):
         def test_warns():
             warnings.warn("careful", UserWarning)
     """})
-    w, c = both(server, root, "-q", env=client_env(server, PYTHONWARNINGS="error::UserWarning"))
+    # Scoped to the test's module: installed plugins (pytest-instafail, -benchmark)
+    # raise pytest's own deprecation warnings, UserWarnings too, at start-up.
+    w, c = both(server, root, "-q", env=client_env(server, PYTHONWARNINGS="error::UserWarning:test_warns"))
     assert_same(w, c)
     assert w.returncode == 1 and "UserWarning: careful" in w.stdout
     w, c = both(server, root, "-q")
@@ -476,7 +478,9 @@ def run_on_pty(cmd, cwd, env, columns, lines=30, timeout=120):
 
 def normalised(text):
     """Output without what differs between two runs of plain pytest: timings, addresses."""
-    return re.sub(r"0x[0-9a-f]+", "0x?", re.sub(r" in [0-9.]+s", " in Xs", text))
+    text = re.sub(r" in [0-9.]+s", " in Xs", text)
+    text = re.sub(r"Results \([0-9.]+s\)", "Results (Xs)", text)  # pytest-sugar's summary
+    return re.sub(r"0x[0-9a-f]+", "0x?", text)
 
 
 def pty_both(server, root, columns, env, *args):
@@ -506,8 +510,9 @@ def test_pty_output_has_colour_and_the_terminals_width(server, tmp_path, columns
 @pytest.mark.parametrize("var,value", [("NO_COLOR", "1"), ("PY_COLORS", "0"), ("TERM", "dumb")])
 def test_no_colour_on_a_pty_when_the_client_says_so(server, tmp_path, var, value):
     root = write_files(tmp_path, TERM_SUITE)
+    # pytest-sugar paints whatever the terminal says (cold too): pytest's own colour is the subject.
     (wcode, wout), (ccode, cout) = pty_both(server, root, 80, client_env(server, **{var: value}), "-p",
-                                            "no:cacheprovider")
+                                            "no:cacheprovider", "-p", "no:sugar")
     assert wcode == ccode == 1
     assert "\x1b[" not in wout and "\x1b[" not in cout, wout
     assert normalised(wout) == normalised(cout)
@@ -610,7 +615,8 @@ def test_what_a_test_changes_does_not_reach_the_next_run(server, tmp_path):
                 assert carrier.STATE == "clean"
                 assert "/ltest-fid-leak" not in sys.path
                 assert os.getcwd() == os.environ["EXPECTED_CWD"]
-                assert [t.name for t in threading.enumerate()] == ["MainThread"]
+                # pytest-rerunfailures' server threads (one per session, a practice's too) are not leaks.
+                assert [t.name for t in threading.enumerate() if "run_server" not in t.name] == ["MainThread"]
         """,
     })
     env = client_env(server, LTEST_FID_KEEP="kept", EXPECTED_CWD=str(root))

@@ -46,8 +46,9 @@ def test_killed_client_gets_its_tests_killed(shared_server, tmp_path):
     kernel_pid = shared_server.status()["kernel_pid"]
     p = shared_server.popen("--", "-s", "-q", cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for_output(p, b"SLEEPING")
-    test_pids = [pid for pid, _ in children_states(kernel_pid)]
-    assert test_pids
+    # The run's own test process (the kernel's other children are spares for the next runs).
+    test_pids = [run["pid"] for run in shared_server.status()["in_flight"]]
+    assert test_pids and all(pid in dict(children_states(kernel_pid)) for pid in test_pids)
     p.kill()
     p.wait()
     deadline = time.monotonic() + 30
