@@ -42,9 +42,18 @@ int show_status(const options& opts) {
               << "uptime:          " << seconds_text(s.value("server_uptime", 0.0)) << "\n"
               << "runs served:     " << s.value("runs", 0) << "\n"
               << "restarts:        " << s.value("restarts", 0) << "\n"
-              << "run in flight:   " << (s.value("run_in_flight", false) ? "yes" : "no") << ", queued: "
-              << s.value("queued", 0) << "\n"
-              << "fork-safe:       ";
+              << "runs in flight:  ";
+    json runs = s.value("in_flight", json::array());
+    std::size_t running = 0;
+    for (const auto& r : runs) running += r.value("phase", "") != "queued";
+    std::cout << running << ", queued: " << s.value("queued", 0) << "\n";
+    for (const auto& r : runs) {
+        std::string args;
+        for (const auto& a : r.value("args", json::array())) args += " " + (a.is_string() ? a.get<std::string>() : a.dump());
+        std::cout << "  pid " << r.value("pid", 0) << "  " << r.value("phase", "?") << "  "
+                  << seconds_text(r.value("age", 0.0)) << "  " << r.value("cwd", "") << "  pytest" << args << "\n";
+    }
+    std::cout << "fork-safe:       ";
     json why = s.value("fork_unsafe", json::array());
     if (why.empty()) {
         std::cout << "yes\n";
