@@ -1,0 +1,224 @@
+// The clients' messages (one handler per type, in server::handlers_), their
+// delivery in order as each client reads, lost clients, the status.
+#include <signal.h>
+#include <unistd.h>
+
+#include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/zmq_frames.hpp>
+
+#include "client_liveness.hpp"
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "log.hpp"
+#include "run_output.hpp"
+#include "server_core.hpp"
+
+namespace ltest {
+using namespace std::chrono;
+
+void server::drain_clients() {
+    for (int i = 0; i < 64; ++i) {  // bounded, so the kernel side is not starved
+        zmq::multipart_t frames;
+        if (!frames.recv(router_, static_cast<int>(zmq::recv_flags::dontwait))) return;
+        kb::message msg;
+        try {
+            msg = wire_.deserialize(kernel_bridge::take_frames(frames));
+        } catch (const kb::bad_message& e) {
+            // Unauthenticated peers learn nothing: dropped and logged.
+            log::server().warn("dropped a message: {}", e.what());
+            continue;
+        }
+        if (!replay_.first_time(msg.msg_id())) {
+            log::server().warn("dropped a replayed message ({})", msg.msg_id());
+            continue;
+        }
+        log::server().debug("<- {} from client", msg.msg_type());
+        try {
+            auto h = handlers_.find(msg.msg_type());
+            if (h != handlers_.end())
+                (this->*(h->second))(msg);
+            else
+                send_to(client_of(msg), protocol::error_reply,
+                        json{{"status", "error"}, {"error", "unknown message type '" + msg.msg_type() + "'"}},
+                        msg.header);
+        } catch (const std::exception& e) {
+            // A well-signed but odd message (a field of the wrong type) never stops the server.
+            log::server().warn("dropped a {} message: {}", msg.msg_type(), e.what());
+        }
+    }
+}
+
+std::string server::client_of(const kb::message& msg) {
+    return msg.identities.empty() ? std::string() : msg.identities.front();
+}
+
+// Sends now or never: a client that is not reading loses this answer, not the server its loop.
+void server::send_to(const std::string& client, const std::string& type, json content, const json& parent) {
+    if (try_send(frames_for(client, type, std::move(content), parent)) != send_result::sent)
+        log::server().debug("{} not delivered: the client is gone or not reading", type);
+}
+
+void server::queue_for(run& r, const std::string& type, json content) {
+    r.queue(frames_for(r.client, type, std::move(content), r.request_header));
+}
+
+server::send_result server::try_send(const std::vector<std::string>& frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        auto flags = zmq::send_flags::dontwait | (i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        try {
+            if (!router_.send(zmq::buffer(frames[i]), flags)) return send_result::full;  // only the first frame can
+        } catch (const zmq::error_t& e) {
+            return send_result::gone;  // EHOSTUNREACH: no such client
+        }
+    }
+    return send_result::sent;
+}
+
+// Each run's messages go out in order, as fast as its client reads them.
+void server::deliver() {
+    for (auto it = runs_.begin(); it != runs_.end();) {
+        run& r = *it;
+        while (!r.outbox.empty()) {
+            auto result = try_send(r.outbox.front());
+            if (result == send_result::full) break;
+            for (const auto& f : r.outbox.front()) r.outbox_bytes -= f.size();
+            r.outbox.pop_front();
+            if (result == send_result::gone) {
+                r.outbox.clear();
+                r.outbox_bytes = 0;
+            }
+        }
+        bool done = r.phase() == run_phase::answered && r.outbox.empty();
+        it = done ? runs_.erase(it) : std::next(it);
+    }
+}
+
+run* server::find_run(const std::string& client, const std::string& run_id) {
+    for (auto& r : runs_)
+        if (r.client == client && (run_id.empty() || r.id == run_id) && r.phase() != run_phase::answered) return &r;
+    return nullptr;
+}
+
+void server::on_run_request(const kb::message& msg) {
+    run r;
+    r.id = msg.msg_id();
+    r.client = client_of(msg);
+    r.request_header = msg.header;
+    try {
+        r.spec = msg.content.get<protocol::run_spec>();
+    } catch (const std::exception& e) {
+        send_to(r.client, protocol::run_reply, failed_run(exit_code::protocol, e.what()), msg.header);
+        return;
+    }
+    r.client_here = r.spec.client_pid > 0 && !r.spec.client_host.empty() && r.spec.client_host == this_host_id();
+    std::size_t ahead = 0;
+    if (!kernel_.hands_over())
+        for (const auto& other : runs_) ahead += other.phase() == run_phase::queued || other.phase() == run_phase::relaying;
+    queue_for(r, protocol::run_status, json{{"state", ahead ? "queued" : "starting"}, {"ahead", ahead}});
+    runs_.push_back(std::move(r));
+}
+
+void server::on_keepalive(const kb::message& msg) {
+    for (auto& r : runs_)
+        if (r.client == client_of(msg) && r.id == msg.parent_id()) r.last_heard = steady_clock::now();
+}
+
+void server::on_input_reply(const kb::message& msg) {
+    run* r = find_run(client_of(msg), msg.parent_id());
+    if (!r) return;
+    auto value = msg.content.find("value");
+    // Anything but a string is taken as end of input, so the test is not left waiting.
+    std::string text = (value != msg.content.end() && value->is_string()) ? value->get<std::string>() : "\x04";
+    if (r->phase() == run_phase::relaying) {
+        if (r->input_request_header.empty()) return;
+        kernel_.client().send_input_reply(text, r->input_request_header);
+        r->input_request_header = json::object();
+    } else {
+        write_input(*r, text);
+    }
+}
+
+void server::on_interrupt_request(const kb::message& msg) {
+    run* r = find_run(client_of(msg), msg.parent_id());
+    if (!r) r = find_run(client_of(msg), "");
+    if (!r) return;
+    if (r->phase() == run_phase::queued) {
+        r->set_phase(run_phase::answered);
+        queue_for(*r, protocol::run_reply,
+                  json{{"status", "ok"}, {"exit_code", 2}, {"error", "interrupted while waiting for the kernel"}});
+        return;
+    }
+    ++r->interrupts;
+    signal_run(*r);
+}
+
+void server::on_shutdown_request(const kb::message& msg) {
+    send_to(client_of(msg), protocol::shutdown_reply, json{{"status", "ok"}}, msg.header);
+    stop_requested = true;
+}
+
+// The first interrupt is Ctrl-C in a terminal (KeyboardInterrupt), the next kills.
+void server::signal_run(run& r) {
+    if (r.phase() == run_phase::relaying) {
+        kernel_.interrupt();
+        return;
+    }
+    while (r.pid > 0 && r.interrupts_sent < r.interrupts) {
+        ::kill(-r.pid, r.interrupts_sent == 0 ? SIGINT : SIGKILL);
+        ++r.interrupts_sent;
+    }
+}
+
+// A client whose process ended (on this host), or that went silent (on
+// another): its queued runs are dropped, its running tests interrupted,
+// then killed. A stopped client (Ctrl-Z) is neither: its run waits.
+void server::drop_lost_clients() {
+    auto now = steady_clock::now();
+    if (now - last_liveness_check_ < milliseconds(250)) return;
+    last_liveness_check_ = now;
+    for (auto it = runs_.begin(); it != runs_.end();) {
+        run& r = *it;
+        bool lost = r.phase() != run_phase::answered &&
+                    (r.client_here ? state_of(r.spec.client_pid) == process_state::gone
+                                   : now - r.last_heard > milliseconds(protocol::client_lost_after_ms));
+        if (lost && r.phase() == run_phase::queued) {
+            it = runs_.erase(it);
+            continue;
+        }
+        if (lost && (r.lost_interrupts == 0 || (r.lost_interrupts == 1 && now - r.lost_at > lost_kill_after))) {
+            if (r.lost_interrupts == 0) log::server().warn("the client of run {} is gone; stopping its tests", r.id.substr(0, 8));
+            ++r.lost_interrupts;
+            r.lost_at = now;
+            r.interrupts = std::max(r.interrupts, r.lost_interrupts);
+            signal_run(r);
+        }
+        ++it;
+    }
+}
+
+json server::status() {
+    json s = kernel_.status();
+    s["server_pid"] = ::getpid();
+    s["address"] = info_.endpoint();
+    s["version"] = LTEST_VERSION;
+    s["runs"] = runs_served_;
+    json in_flight = json::array();
+    std::size_t queued = 0;
+    auto now = steady_clock::now();
+    for (const auto& r : runs_) {
+        if (r.phase() == run_phase::answered) continue;
+        queued += r.phase() == run_phase::queued;
+        in_flight.push_back({{"pid", r.pid}, {"cwd", r.spec.cwd}, {"args", r.spec.args}, {"phase", phase_name(r.phase())},
+                             {"age", duration<double>(now - r.started).count()}});
+    }
+    s["queued"] = queued;
+    s["in_flight"] = in_flight;
+    s["run_in_flight"] = in_flight.size() > queued;
+    s["hand_over"] = kernel_.hands_over();
+    s["fork_safe"] = fork_unsafe_.empty();
+    s["fork_unsafe"] = fork_unsafe_;  // as of the last run
+    s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();
+    return s;
+}
+
+}  // namespace ltest

@@ -1,0 +1,153 @@
+#pragma once
+// The server's state and its parts, one file each: server.cpp (start, the
+// event loop, stop), server_clients.cpp (the client messages, one handler
+// per type, and their delivery), server_runs.cpp (a handed-over run's fds),
+// server_kernel.cpp (the kernel's messages, starting runs, restarts).
+// Private to cli/server/.
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <kernel_bridge/message.hpp>
+#include <kernel_bridge/wire.hpp>
+#include <zmq.hpp>
+
+#include "handover_socket.hpp"
+#include "options.hpp"
+#include "preload_watch.hpp"
+#include "protocol.hpp"
+#include "replay_guard.hpp"
+#include "run.hpp"
+#include "runtime_file.hpp"
+#include "warm_kernel.hpp"
+
+#include <kernel_bridge/jupyter_paths.hpp>
+#include <kernel_bridge/connection_file.hpp>
+
+namespace ltest {
+namespace kb = kernel_bridge;
+using nlohmann::json;
+
+// Set by SIGINT/SIGTERM/SIGHUP and by a shutdown request.
+inline std::atomic<bool> stop_requested{false};
+
+// A run_reply for a run ltest itself could not carry out.
+inline json failed_run(int code, const std::string& why) {
+    return json{{"status", "error"}, {"exit_code", code}, {"error", why}};
+}
+
+// After its exit code, how long a run's output may stay open (held by
+// processes the tests left behind) before its process group is killed.
+inline constexpr auto leftover_grace = std::chrono::seconds(1);
+// A lost client's tests get SIGINT, then this long before SIGKILL.
+inline constexpr auto lost_kill_after = std::chrono::seconds(2);
+
+class server {
+public:
+    server(const options& o, zmq::context_t& ctx)
+        : opts_(o),
+          info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
+          wire_(info_.signature_scheme, info_.key),
+          router_(ctx, zmq::socket_type::router),
+          handover_(kb::jupyter_runtime_dir() / ("ltest-" + std::to_string(info_.port) + ".sock")),
+          kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
+                                       handover_.path().string()}) {
+        handlers_ = {{protocol::run_request, &server::on_run_request},
+                     {protocol::keepalive, &server::on_keepalive},
+                     {protocol::input_reply, &server::on_input_reply},
+                     {protocol::interrupt_request, &server::on_interrupt_request},
+                     {protocol::status_request, &server::on_status_request},
+                     {protocol::shutdown_request, &server::on_shutdown_request}};
+    }
+
+    int serve();
+    ~server();
+
+private:
+    using handler = void (server::*)(const kb::message&);
+    void bind();
+    void loop_once();
+
+    // --- clients -------------------------------------------------------------
+
+    void drain_clients();
+    static std::string client_of(const kb::message& msg);
+    std::vector<std::string> frames_for(const std::string& client, const std::string& type, json content,
+                                        const json& parent) {
+        kb::message m = kb::make_message(type, std::move(content), session_, parent);
+        m.identities = {client};
+        return wire_.serialize(m);
+    }
+
+    void send_to(const std::string& client, const std::string& type, json content, const json& parent);
+    void queue_for(run& r, const std::string& type, json content);
+    enum class send_result { sent, full, gone };
+    send_result try_send(const std::vector<std::string>& frames);
+    void deliver();
+    run* find_run(const std::string& client, const std::string& run_id);
+    void on_run_request(const kb::message& msg);
+    void on_keepalive(const kb::message& msg);
+    void on_input_reply(const kb::message& msg);
+    void on_interrupt_request(const kb::message& msg);
+    void on_status_request(const kb::message& msg) { send_to(client_of(msg), protocol::status_reply, status(), msg.header); }
+
+    void on_shutdown_request(const kb::message& msg);
+    void signal_run(run& r);
+    void drop_lost_clients();
+    json status();
+
+    // --- a handed-over run's fds ----------------------------------------------
+
+    void add_poll_items(run& r, std::vector<zmq::pollitem_t>& items);
+    void pump(run& r);
+    void pump_output(run& r, int reads);
+    bool read_stream(run& r, int& fd, utf8_text& text, const char* name);
+    std::vector<std::string> read_control(run& r);
+    void write_input(run& r, const std::string& text);
+    void finish_if_done(run& r);
+
+    // --- the kernel ----------------------------------------------------------
+
+    void drain_kernel();
+    run* run_of_execute(const std::string& execute_id);
+    run* relaying_run();
+    void on_iopub(const kb::message& m);
+    void on_execute_reply(const kb::message& m);
+    void finish_execute(run& r);
+    void start_runs();
+    bool any_execute_pending() const;
+    void start_handed_over(run& r);
+    void start_relayed(run& r);
+    void rewarm_for(run& r);
+    void restart_kernel();
+    json run_reply_content(json result, int code);
+    void answer(run& r, json content);
+    void on_kernel_death();
+    void shutdown();
+    const options& opts_;
+    server_info info_;
+    kb::wire wire_;
+    zmq::socket_t router_;
+    handover_socket handover_;
+    warm_kernel kernel_;
+    preload_watch watch_;
+    std::map<std::string, handler> handlers_;
+    std::optional<std::string> stale_;  // a preloaded module's file that changed
+    std::string session_ = kb::new_id();
+    replay_guard replay_;
+    std::list<run> runs_;
+    std::map<int, int> reaped_;  // test process pid -> exit code, as the kernel reported
+    int runs_served_ = 0;
+    std::set<std::string> busy_with_others_;  // msg_ids of other clients' requests in progress
+    json fork_unsafe_ = json::array();
+    bool wrote_file_ = false;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_liveness_check_{};
+};
+
+}  // namespace ltest

@@ -1,0 +1,244 @@
+// The kernel's side: its messages, starting runs (handed over or relayed),
+// restarts, its death.
+#include <signal.h>
+#include <unistd.h>
+
+#include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/zmq_frames.hpp>
+
+#include "client_liveness.hpp"
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "log.hpp"
+#include "run_output.hpp"
+#include "server_core.hpp"
+
+namespace ltest {
+using namespace std::chrono;
+
+void server::drain_kernel() {
+    auto& kc = kernel_.client();
+    auto receive = [&](auto recv_fn, auto handle) {
+        for (int i = 0; i < 256; ++i) {
+            try {
+                auto m = (kc.*recv_fn)();
+                if (!m) return;
+                handle(*m);
+            } catch (const kb::bad_message& e) {
+                log::kernel().warn("dropped a message from the kernel: {}", e.what());
+            } catch (const nlohmann::json::exception& e) {
+                log::kernel().warn("dropped an odd message from the kernel: {}", e.what());
+            }
+        }
+    };
+    receive(&kb::kernel_client::recv_iopub, [&](const kb::message& m) { on_iopub(m); });
+    receive(&kb::kernel_client::recv_shell, [&](const kb::message& m) { on_execute_reply(m); });
+    receive(&kb::kernel_client::recv_stdin, [&](const kb::message& m) {
+        run* r = relaying_run();
+        if (!r || m.msg_type() != "input_request") return;
+        r->input_request_header = m.header;
+        queue_for(*r, protocol::input_request, m.content);
+    });
+    receive(&kb::kernel_client::recv_control, [](const kb::message&) {});
+}
+
+run* server::run_of_execute(const std::string& execute_id) {
+    for (auto& r : runs_)
+        if (!r.execute_id.empty() && r.execute_id == execute_id) return &r;
+    return nullptr;
+}
+
+run* server::relaying_run() {
+    for (auto& r : runs_)
+        if (r.phase() == run_phase::relaying) return &r;
+    return nullptr;
+}
+
+void server::on_iopub(const kb::message& m) {
+    run* r = run_of_execute(m.parent_id());
+    if (m.msg_type() == "status" && !r) {
+        // Someone else's request (a notebook cell in a shared kernel).
+        std::string state = m.content.value("execution_state", "");
+        if (state == "busy") busy_with_others_.insert(m.parent_id());
+        if (state == "idle") busy_with_others_.erase(m.parent_id());
+    }
+    if (!r) return;
+    const std::string type = m.msg_type();
+    if (type == "status" && m.content.value("execution_state", "") == "idle") {
+        r->idle_seen = true;
+        finish_execute(*r);
+    }
+    if (r->phase() != run_phase::relaying) return;
+    if (type == "stream") {
+        queue_for(*r, protocol::stream,
+                  json{{"name", m.content.value("name", "stdout")}, {"text", m.content.value("text", "")}});
+    } else if (type == "ltest_result") {
+        // The runtime's early word: all output is already out (same socket, in order).
+        answer(*r, run_reply_content(m.content, m.content.value("exit_code", exit_code::internal)));
+    }
+}
+
+void server::on_execute_reply(const kb::message& m) {
+    run* r = run_of_execute(m.parent_id());
+    if (!r) return;
+    r->reply_seen = true;
+    const json& c = m.content;
+    if (c.value("status", "") != "ok") {
+        std::string why = c.value("ename", std::string("error")) + ": " + c.value("evalue", std::string());
+        log::kernel().warn("the runtime failed: {}", why);
+        if (r->phase() != run_phase::answered)
+            answer(*r, failed_run(exit_code::internal, "ltest's runtime failed in the kernel: " + why));
+    } else if (r->phase() == run_phase::handing_over) {
+        r->result = runtime_result(c).value_or(json::object());
+        auto pid = r->result.find("pid");
+        r->pid = pid != r->result.end() && pid->is_number_integer() ? pid->get<int>() : 0;
+        r->set_phase(run_phase::running);
+        signal_run(*r);  // interrupts that came during the hand-over
+    } else if (r->phase() == run_phase::relaying) {
+        r->result = runtime_result(c).value_or(json::object());
+    }
+    finish_execute(*r);
+}
+
+// A relayed run ends with its execute request (reply and idle status).
+void server::finish_execute(run& r) {
+    if (!r.reply_seen || !r.idle_seen) return;
+    r.execute_id.clear();
+    if (r.phase() == run_phase::relaying)
+        answer(r, run_reply_content(r.result, r.result.value("exit_code", exit_code::internal)));
+}
+
+void server::start_runs() {
+    if (stale_) {
+        for (const auto& r : runs_)
+            if (r.phase() == run_phase::handing_over || r.phase() == run_phase::running ||
+                r.phase() == run_phase::relaying || !r.execute_id.empty())
+                return;  // its test processes are the kernel's children: let them finish
+        for (auto& r : runs_)
+            if (r.phase() == run_phase::queued) return rewarm_for(r);
+        return;
+    }
+    for (auto& r : runs_) {
+        if (r.phase() != run_phase::queued) continue;
+        if (!kernel_.hands_over()) {
+            if (relaying_run() || any_execute_pending()) return;  // one at a time
+            start_relayed(r);
+            return;
+        }
+        if (!handover_.connected()) return;
+        start_handed_over(r);
+    }
+}
+
+bool server::any_execute_pending() const {
+    for (const auto& r : runs_)
+        if (!r.execute_id.empty()) return true;
+    return false;
+}
+
+void server::start_handed_over(run& r) {
+    try {
+        r.pipes = run_pipes::open(r.spec.stdout_isatty, r.spec.stderr_isatty, r.spec.columns, r.spec.lines);
+    } catch (const std::system_error& e) {
+        answer(r, failed_run(exit_code::internal, std::string("cannot make the run's pipes: ") + e.what()));
+        return;
+    }
+    handover_.send_run(r.id, json(r.spec).dump(-1, ' ', false, json::error_handler_t::replace), r.pipes.child);
+    kb::execute_options opts;
+    opts.user_expressions = runtime_result_expression();
+    r.execute_id = kernel_.client().send_execute(runtime_call_code("take_run", json(r.id)), opts);
+    r.set_phase(run_phase::handing_over);
+    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", "kernel_busy"}});
+    log::server().debug("run {} handed over: {}", r.id.substr(0, 8), json(r.spec.args).dump());
+}
+
+void server::start_relayed(run& r) {
+    kb::execute_options opts;
+    opts.allow_stdin = true;
+    opts.user_expressions = runtime_result_expression();
+    r.execute_id = kernel_.client().send_execute(runtime_call_code("serve", json(r.spec)), opts);
+    r.set_phase(run_phase::relaying);
+    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", "kernel_busy"}});
+}
+
+// A preloaded module changed on disk: restart the kernel before the next
+// run so that it never runs stale code, and tell that run's client why.
+void server::rewarm_for(run& r) {
+    std::string file = *stale_;
+    log::kernel().info("{} changed on disk; restarting the kernel", file);
+    queue_for(r, protocol::run_status, json{{"state", "restarting"}, {"reason", file + " changed on disk"}});
+    deliver();
+    auto t0 = steady_clock::now();
+    restart_kernel();
+    double secs = duration<double>(steady_clock::now() - t0).count();
+    log::kernel().info("restarted and preloaded in {:.2f} s", secs);
+    queue_for(r, protocol::run_status, json{{"state", "restarted"}, {"seconds", secs}});
+}
+
+// A fresh kernel, warmed again; what depends on it follows.
+void server::restart_kernel() {
+    stale_.reset();
+    kernel_.restart();
+    handover_.accept_kernel();
+    busy_with_others_.clear();
+    watch_.watch(kernel_.watched_files());
+    info_.kernel_connection_file = kernel_.connection_file().string();
+    write_runtime_file(info_);
+    // The loop was blocked: keepalives waited in the socket.
+    for (auto& r : runs_) r.last_heard = steady_clock::now();
+}
+
+// The client's run_reply from the runtime's result object.
+json server::run_reply_content(json result, int code) {
+    if (!result.is_object()) result = json::object();
+    json out = {{"status", "ok"}, {"exit_code", code},
+                {"duration", result.value("duration", 0.0)},
+                {"prestarted", result.value("spare", false)},  // ran in the spare forked ahead of time
+                {"practised", result.value("practised", false)}};  // ... which had warmed up (a practice run)
+    fork_unsafe_ = result.value("fork_unsafe", json::array());
+    if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
+    return out;
+}
+
+void server::answer(run& r, json content) {
+    if (r.phase() == run_phase::answered) return;
+    if (content.value("status", "") == "ok" && r.phase() != run_phase::relaying)
+        content["duration"] = duration<double>(steady_clock::now() - r.started).count();
+    ++runs_served_;
+    queue_for(r, protocol::run_reply, std::move(content));
+    r.set_phase(run_phase::answered);
+    r.pipes = run_pipes();  // closes its ends: a test process still writing gets EPIPE
+}
+
+void server::on_kernel_death() {
+    std::string why = kernel_.death_reason();
+    log::kernel().warn("{}; restarting it", why);
+    for (auto& r : runs_) {
+        if (r.phase() == run_phase::queued || r.phase() == run_phase::answered) continue;
+        if (r.pid > 0) ::kill(-r.pid, SIGKILL);  // what its tests left behind goes too
+        answer(r, failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"));
+    }
+    reaped_.clear();
+    try {
+        restart_kernel();
+    } catch (const ltest_error& e) {
+        log::kernel().error("restart failed: {}", e.what());
+        for (auto& r : runs_)
+            if (r.phase() == run_phase::queued) answer(r, failed_run(exit_code::kernel_died, e.what()));
+        deliver();
+        throw;
+    }
+}
+
+void server::shutdown() {
+    for (auto& r : runs_) {
+        if (r.phase() == run_phase::answered) continue;
+        if (r.pid > 0) ::kill(-r.pid, SIGINT);
+        if (r.phase() == run_phase::relaying) kernel_.interrupt();
+        answer(r, failed_run(exit_code::no_server, "the server is stopping"));
+    }
+    deliver();
+    kernel_.stop();
+}
+
+}  // namespace ltest

@@ -1,0 +1,108 @@
+// A handed-over run's fds: its output to its client (bounded: a slow reader
+// slows only its test process), its input, its control messages, its end.
+#include <signal.h>
+#include <unistd.h>
+
+#include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/zmq_frames.hpp>
+
+#include "client_liveness.hpp"
+#include "errors.hpp"
+#include "exit_codes.hpp"
+#include "log.hpp"
+#include "run_output.hpp"
+#include "server_core.hpp"
+
+namespace ltest {
+using namespace std::chrono;
+
+void server::add_poll_items(run& r, std::vector<zmq::pollitem_t>& items) {
+    if (r.may_read_output())
+        for (int fd : {r.pipes.out, r.pipes.err})
+            if (fd >= 0) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    if (r.pipes.ctl >= 0) items.push_back({nullptr, r.pipes.ctl, ZMQ_POLLIN, 0});
+}
+
+void server::pump(run& r) {
+    if (r.phase() != run_phase::handing_over && r.phase() != run_phase::running) return;
+    pump_output(r, 8);
+    for (const auto& line : read_control(r)) {
+        if (line == "I") {
+            pump_output(r, 1024);  // the prompt first, then the question
+            queue_for(r, protocol::input_request, json{{"prompt", ""}, {"password", false}});
+        } else if (line.rfind("X ", 0) == 0) {
+            try {
+                r.exit_code = std::stoi(line.substr(2));
+                r.exit_at = steady_clock::now();
+            } catch (const std::exception&) {
+            }
+        }
+    }
+}
+
+// Up to `reads` reads per stream while the client keeps up.
+void server::pump_output(run& r, int reads) {
+    for (int i = 0; i < reads && r.may_read_output(); ++i) {
+        bool got = false;
+        got |= read_stream(r, r.pipes.out, r.out_text, "stdout");
+        got |= read_stream(r, r.pipes.err, r.err_text, "stderr");
+        if (!got) return;
+    }
+}
+
+bool server::read_stream(run& r, int& fd, utf8_text& text, const char* name) {
+    if (fd < 0) return false;
+    auto chunk = read_chunk(fd);
+    if (chunk.eof) {
+        std::string rest = text.finish();
+        if (!rest.empty()) queue_for(r, protocol::stream, json{{"name", name}, {"text", rest}});
+        run_pipes::close_fd(fd);
+        return false;
+    }
+    if (chunk.bytes.empty()) return false;
+    std::string decoded = text.decode(chunk.bytes.data(), chunk.bytes.size());
+    if (!decoded.empty()) queue_for(r, protocol::stream, json{{"name", name}, {"text", decoded}});
+    return true;
+}
+
+std::vector<std::string> server::read_control(run& r) {
+    if (r.pipes.ctl < 0) return {};
+    auto chunk = read_chunk(r.pipes.ctl);
+    if (chunk.eof) run_pipes::close_fd(r.pipes.ctl);
+    r.ctl_buffer += chunk.bytes;
+    if (r.ctl_buffer.size() > 4096) r.ctl_buffer.clear();  // not ltest's child speaking
+    return take_lines(r.ctl_buffer);
+}
+
+void server::write_input(run& r, const std::string& text) {
+    if (r.pipes.in < 0) return;
+    if (text == "\x04") {
+        r.pipes.close_in();
+        return;
+    }
+    if (!write_some(r.pipes.in, text + "\n")) r.pipes.close_in();  // it closed its stdin, or it is full
+}
+
+// The run is over when its exit code is in and its output read, or when
+// everything closed without one (the kernel then tells how it ended).
+void server::finish_if_done(run& r) {
+    if (r.phase() != run_phase::running && r.phase() != run_phase::handing_over) return;
+    if (r.exit_code && r.output_open() && steady_clock::now() - *r.exit_at > leftover_grace && r.pid > 0) {
+        ::kill(-r.pid, SIGKILL);  // processes the tests left behind hold the output
+        pump_output(r, 1024);
+        run_pipes::close_fd(r.pipes.out);
+        run_pipes::close_fd(r.pipes.err);
+    }
+    // The execute reply comes first: it says whether the run had a spare.
+    if (r.output_open() || (r.pipes.ctl >= 0 && !r.exit_code) || !r.reply_seen) return;
+    std::optional<int> code = r.exit_code;
+    if (!code && r.pid > 0) {
+        auto it = reaped_.find(r.pid);
+        if (it != reaped_.end()) code = it->second;
+    }
+    if (!code) return;  // the kernel has not reaped it yet
+    reaped_.erase(r.pid);
+    answer(r, run_reply_content(r.result, *code));
+}
+
+}  // namespace ltest
