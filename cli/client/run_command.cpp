@@ -153,14 +153,14 @@ int run_tests(const options& opts) {
             write_all(c.value("name", "stdout") == "stderr" ? 2 : 1, c.value("text", ""));
         } else if (type == protocol::run_status) {
             std::string state = c.value("state", "");
-            if (state == "queued" && !told_busy) {
+            if (state == protocol::run_state::queued && !told_busy) {
                 std::fprintf(stderr, "ltest: the kernel is busy (%d run(s) ahead); waiting\n", c.value("ahead", 1));
                 told_busy = true;
-            } else if (state == "kernel_busy") {
+            } else if (state == protocol::run_state::kernel_busy) {
                 std::fprintf(stderr, "ltest: the kernel is busy with another request (a notebook cell?); waiting\n");
-            } else if (state == "restarting") {
+            } else if (state == protocol::run_state::restarting) {
                 std::fprintf(stderr, "ltest: %s; restarting the kernel\n", c.value("reason", std::string("stale preload")).c_str());
-            } else if (state == "restarted") {
+            } else if (state == protocol::run_state::restarted) {
                 std::fprintf(stderr, "ltest: kernel restarted and preloaded in %.2f s\n", c.value("seconds", 0.0));
             }
         } else if (type == protocol::input_request) {

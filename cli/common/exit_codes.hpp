@@ -4,6 +4,7 @@
 // sysexits range (64-78), outside both. Documented in README.md.
 namespace ltest::exit_code {
 
+inline constexpr int pytest_interrupted = 2;  // pytest's own: the run was interrupted (Ctrl-C)
 inline constexpr int usage = 64;         // bad ltest flags or configuration
 inline constexpr int no_server = 69;     // no server running / not answering
 inline constexpr int internal = 70;      // ltest's runtime failed inside the kernel

@@ -25,6 +25,15 @@ inline constexpr const char* status_reply = "status_reply";
 inline constexpr const char* shutdown_reply = "shutdown_reply";
 inline constexpr const char* error_reply = "error_reply";
 
+// run_status states, server -> client.
+namespace run_state {
+inline constexpr const char* starting = "starting";        // the run goes to the kernel now
+inline constexpr const char* queued = "queued";            // behind other runs (relayed runs go one at a time)
+inline constexpr const char* kernel_busy = "kernel_busy";  // a notebook cell runs in the kernel: the run waits for it
+inline constexpr const char* restarting = "restarting";    // a preloaded module changed: a fresh kernel first
+inline constexpr const char* restarted = "restarted";
+}  // namespace run_state
+
 // A client sends keepalive this often; a run whose client was silent for
 // client_lost_after is killed (the client was killed or lost its network).
 inline constexpr int keepalive_ms = 1000;

@@ -114,7 +114,7 @@ void server::on_run_request(const kb::message& msg) {
     std::size_t ahead = 0;
     if (!kernel_.hands_over())
         for (const auto& other : runs_) ahead += other.phase() == run_phase::queued || other.phase() == run_phase::relaying;
-    queue_for(r, protocol::run_status, json{{"state", ahead ? "queued" : "starting"}, {"ahead", ahead}});
+    queue_for(r, protocol::run_status, json{{"state", ahead ? protocol::run_state::queued : protocol::run_state::starting}, {"ahead", ahead}});
     runs_.push_back(std::move(r));
 }
 
@@ -145,7 +145,7 @@ void server::on_interrupt_request(const kb::message& msg) {
     if (r->phase() == run_phase::queued) {
         r->set_phase(run_phase::answered);
         queue_for(*r, protocol::run_reply,
-                  json{{"status", "ok"}, {"exit_code", 2}, {"error", "interrupted while waiting for the kernel"}});
+                  json{{"status", "ok"}, {"exit_code", exit_code::pytest_interrupted}, {"error", "interrupted while waiting for the kernel"}});
         return;
     }
     ++r->interrupts;

@@ -148,7 +148,7 @@ void server::start_handed_over(run& r) {
     opts.user_expressions = runtime_result_expression();
     r.execute_id = kernel_.client().send_execute(runtime_call_code("take_run", json(r.id)), opts);
     r.set_phase(run_phase::handing_over);
-    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", "kernel_busy"}});
+    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", protocol::run_state::kernel_busy}});
     log::server().debug("run {} handed over: {}", r.id.substr(0, 8), json(r.spec.args).dump());
 }
 
@@ -158,7 +158,7 @@ void server::start_relayed(run& r) {
     opts.user_expressions = runtime_result_expression();
     r.execute_id = kernel_.client().send_execute(runtime_call_code("serve", json(r.spec)), opts);
     r.set_phase(run_phase::relaying);
-    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", "kernel_busy"}});
+    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", protocol::run_state::kernel_busy}});
 }
 
 // A preloaded module changed on disk: restart the kernel before the next
@@ -166,13 +166,13 @@ void server::start_relayed(run& r) {
 void server::rewarm_for(run& r) {
     std::string file = *stale_;
     log::kernel().info("{} changed on disk; restarting the kernel", file);
-    queue_for(r, protocol::run_status, json{{"state", "restarting"}, {"reason", file + " changed on disk"}});
+    queue_for(r, protocol::run_status, json{{"state", protocol::run_state::restarting}, {"reason", file + " changed on disk"}});
     deliver();
     auto t0 = steady_clock::now();
     restart_kernel();
     double secs = duration<double>(steady_clock::now() - t0).count();
     log::kernel().info("restarted and preloaded in {:.2f} s", secs);
-    queue_for(r, protocol::run_status, json{{"state", "restarted"}, {"seconds", secs}});
+    queue_for(r, protocol::run_status, json{{"state", protocol::run_state::restarted}, {"seconds", secs}});
 }
 
 // A fresh kernel, warmed again; what depends on it follows.
