@@ -25,6 +25,5 @@ void setup(int verbosity) {
 
 spdlog::logger& server() { return *make("server"); }
 spdlog::logger& kernel() { return *make("kernel"); }
-spdlog::logger& client() { return *make("client"); }
 
 }  // namespace ltest::log

@@ -1,5 +1,5 @@
 #pragma once
-// Component-prefixed logs on stderr: [server], [kernel], [client].
+// Component-prefixed logs on stderr: [server], [kernel].
 // Level: -q warn, default info, -v debug; LTEST_LOG=debug|info|warn overrides.
 #include <memory>
 
@@ -10,6 +10,5 @@ namespace ltest::log {
 void setup(int verbosity);
 spdlog::logger& server();
 spdlog::logger& kernel();
-spdlog::logger& client();
 
 }  // namespace ltest::log

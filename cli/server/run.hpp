@@ -45,7 +45,9 @@ struct run {
     int interrupts = 0;               // asked by the client (Ctrl-C); applied once pid is known
     int interrupts_sent = 0;
     nlohmann::json input_request_header;  // relay: the kernel's pending input_request
-    bool reply_seen = false, idle_seen = false;  // relay: the execute request is over
+    bool reply_seen = false, idle_seen = false;  // the execute request is over
+    bool kernel_started = false;  // the kernel began our execute request (its busy status)
+    bool told_busy = false;       // the client knows the run waits for another request
 
     // The test process's part (handed-over runs).
     run_pipes pipes;

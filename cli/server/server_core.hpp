@@ -123,6 +123,8 @@ private:
     bool any_execute_pending() const;
     void start_handed_over(run& r);
     void start_relayed(run& r);
+    // The run waits for someone else's request (a notebook cell): its client is told, once.
+    void tell_busy(run& r);
     void rewarm_for(run& r);
     void restart_kernel();
     json run_reply_content(json result, int code);

@@ -61,9 +61,13 @@ void server::on_iopub(const kb::message& m) {
         std::string state = m.content.value("execution_state", "");
         if (state == "busy") busy_with_others_.insert(m.parent_id());
         if (state == "idle") busy_with_others_.erase(m.parent_id());
+        if (state == "busy")  // runs sent to the kernel but not started wait for that cell
+            for (auto& waiting : runs_)
+                if (!waiting.execute_id.empty() && !waiting.kernel_started) tell_busy(waiting);
     }
     if (!r) return;
     const std::string type = m.msg_type();
+    if (type == "status" && m.content.value("execution_state", "") == "busy") r->kernel_started = true;
     if (type == "status" && m.content.value("execution_state", "") == "idle") {
         r->idle_seen = true;
         finish_execute(*r);
@@ -148,7 +152,7 @@ void server::start_handed_over(run& r) {
     opts.user_expressions = runtime_result_expression();
     r.execute_id = kernel_.client().send_execute(runtime_call_code("take_run", json(r.id)), opts);
     r.set_phase(run_phase::handing_over);
-    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", protocol::run_state::kernel_busy}});
+    if (!busy_with_others_.empty()) tell_busy(r);
     log::server().debug("run {} handed over: {}", r.id.substr(0, 8), json(r.spec.args).dump());
 }
 
@@ -158,7 +162,13 @@ void server::start_relayed(run& r) {
     opts.user_expressions = runtime_result_expression();
     r.execute_id = kernel_.client().send_execute(runtime_call_code("serve", json(r.spec)), opts);
     r.set_phase(run_phase::relaying);
-    if (!busy_with_others_.empty()) queue_for(r, protocol::run_status, json{{"state", protocol::run_state::kernel_busy}});
+    if (!busy_with_others_.empty()) tell_busy(r);
+}
+
+void server::tell_busy(run& r) {
+    if (r.told_busy) return;
+    r.told_busy = true;
+    queue_for(r, protocol::run_status, json{{"state", protocol::run_state::kernel_busy}});
 }
 
 // A preloaded module changed on disk: restart the kernel before the next

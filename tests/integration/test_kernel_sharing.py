@@ -64,13 +64,23 @@ def test_notebook_modules_do_not_shadow_the_files_on_disk(notebook_kernel, tmp_p
     assert evaluate(kc, "mymod.VALUE") == "'old'"  # the notebook's copy is its own business
 
 
+def wait_for_cell_output(kc, msg_id, text, timeout=60):
+    """Reads the notebook's iopub until the cell msg_id prints text: it is running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=deadline - time.monotonic())
+        if msg["parent_header"].get("msg_id") == msg_id and text in msg["content"].get("text", ""):
+            return
+    raise AssertionError(f"the cell never printed {text!r}")
+
+
 def test_a_busy_notebook_makes_the_run_wait_not_fail(notebook_kernel, tmp_path):
     km, kc = notebook_kernel
     server = attach(tmp_path, km)
     try:
         proj = write_files(tmp_path / "proj", {"test_x.py": "def test_x(): pass\n"})
-        kc.execute("import time; time.sleep(4)")  # a long notebook cell
-        time.sleep(0.5)
+        msg_id = kc.execute("import time; print('CELL STARTED', flush=True); time.sleep(4)")  # a long notebook cell
+        wait_for_cell_output(kc, msg_id, "CELL STARTED")
         r = server.run("-q", cwd=proj)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "busy" in r.stderr

@@ -7,13 +7,23 @@ server directly (`serve(spec)`, for a kernel on another host, relays the
 output as Jupyter stream messages instead). The same package is the `%ltest`
 IPython extension (`%load_ext ltest`). Standard library and IPython only.
 """
-from .preload import preload, preloaded_roots
+from . import preload as _preload
+from .preload import preloaded_roots
 from .result import Reply, last_result
 from .handover import attach as attach_server
 from .runner import serve, run, take_run
 
 __version__ = "0.1.0"
 __all__ = ["preload", "preloaded_roots", "serve", "take_run", "attach_server", "run", "Reply", "last_result"]
+
+
+def preload(modules):
+    """The server's warm-up: import the modules, pytest and its plugins, then
+    fork the first spares (the first run need not wait for a fork either)."""
+    from .runner import prepare_spare
+    reply = _preload.preload(modules)
+    prepare_spare()
+    return reply
 
 
 def load_ipython_extension(ipython):

@@ -88,6 +88,4 @@ def preload(modules):
     _forget_rewritable_plugins()
     timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
     forksafety.mark_baseline()
-    from .runner import prepare_spare
-    prepare_spare()  # the first run need not wait for a fork either
     return remember(Reply(preloaded=timings, watch=watched_files(_roots)))

@@ -132,19 +132,26 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
     workers > 1 splits the collected tests over that many forked workers.
     use_spare: run in the spare test process forked ahead of time, if current."""
+    return _relayed_run(run_request.RunRequest(list(args), cwd or os.getcwd(),
+                                               dict(env if env is not None else os.environ), stdout_isatty,
+                                               stderr_isatty, columns, lines, workers, umask),
+                        stdout, stderr, use_spare)[0]
+
+
+def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
+    """(exit code, state of the spare it ran in or None): a run whose output
+    this process relays to its own streams."""
     _reap_finished()
-    spec = run_request.RunRequest(list(args), cwd or os.getcwd(), dict(env if env is not None else os.environ),
-                                  stdout_isatty, stderr_isatty, columns, lines, workers, umask).child_spec()
-    out_r, out_w = _open_output(stdout_isatty, columns, lines)
-    err_r, err_w = _open_output(stderr_isatty, columns, lines)
+    columns, lines = request.columns, request.lines
+    spec = request.child_spec()
+    out_r, out_w = _open_output(request.stdout_isatty, columns, lines)
+    err_r, err_w = _open_output(request.stderr_isatty, columns, lines)
     in_r, in_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
     pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare)
-    global last_run_spare
-    last_run_spare = state
     for fd in child_fds:
         os.close(fd)
     relay = _ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
@@ -152,7 +159,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
         code = relay.wait()
     finally:
         relay.close()
-    return code
+    return code, state
 
 
 def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
@@ -269,7 +276,6 @@ def _reap(pid):
 
 
 _unreaped = set()
-last_run_spare = None  # for the run's reply: the state of the spare it ran in, if any
 
 
 def _reap_finished():
@@ -401,13 +407,10 @@ def serve(spec):
     goes out as the kernel's own stream messages."""
     start = time.perf_counter()
     reasons = _warn_about_fork(spec)
-    request = run_request.RunRequest.from_wire(spec)
-    code = run(request.args, cwd=request.cwd, env=request.env, stdout_isatty=request.stdout_isatty,
-               stderr_isatty=request.stderr_isatty, columns=request.columns, lines=request.lines,
-               workers=request.workers, use_spare=True, umask=request.umask)
+    code, state = _relayed_run(run_request.RunRequest.from_wire(spec), use_spare=True)
     prepare_spare()
     reply = remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
-                           spare=last_run_spare is not None, practised=last_run_spare == "ready"))
+                           spare=state is not None, practised=state == "ready"))
     _announce(reply)
     return reply
 
