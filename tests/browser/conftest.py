@@ -179,16 +179,17 @@ def _lab_missing():
 @pytest.fixture
 def lab_server(tmp_path):
     """JupyterLab 3.6.8 (lab/app, built by tools/lab-build) served by Debian's
-    jupyterlab_server on loopback, with ltest's prebuilt extension installed
-    where JupyterLab finds installed ones: DATA/labextensions/ltest-jupyterlab."""
+    jupyterlab_server on loopback, with ltest's prebuilt extension installed by
+    `cmake --install` into a prefix whose share/jupyter is on JUPYTER_PATH."""
     missing = _lab_missing()
     if missing:
         (pytest.fail if os.environ.get("CI") else pytest.skip)("needs " + ", ".join(missing))
     root = tmp_path / "labserver"
     notebook_dir, env = jupyter_home(root)
-    extension = LAB_BUILD / "extension" / "labextension"
-    if extension.is_dir():
-        shutil.copytree(extension, root / "data" / "labextensions" / "ltest-jupyterlab")
+    # Installed as a user installs it; JupyterLab finds it in the Jupyter path.
+    subprocess.run(["cmake", "--install", str(LAB_BUILD.parent), "--component", "labextension",
+                    "--prefix", str(root / "prefix")], check=True, stdout=subprocess.DEVNULL)
+    env["JUPYTER_PATH"] = os.pathsep.join([str(root / "prefix" / "share" / "jupyter"), env["JUPYTER_PATH"]])
     token = secrets.token_hex(24)
     port = free_port()
     server = NotebookServer(f"http://127.0.0.1:{port}/", token, notebook_dir, root / "server.log")

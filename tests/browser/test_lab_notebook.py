@@ -16,6 +16,11 @@ SUMMARY_SPANS = """
                 .map(s => [s.textContent.trim(), s.className]);
 """
 
+FEDERATED = """
+    const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+    return config.federated_extensions.map(e => e.name);
+"""
+
 
 def test_ltest_cell_in_jupyterlab_is_coloured(lab_server, browser, artifact_dir):
     write_demo_notebook(lab_server.notebook_dir)
@@ -41,5 +46,8 @@ def test_ltest_cell_in_jupyterlab_is_coloured(lab_server, browser, artifact_dir)
     assert "Out[" not in page and not browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-executeResult")
     prompts = [e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputArea-prompt")]
     assert prompts == ["[1]:", "[2]:"], prompts
+    # ltest's extension, installed by cmake --install, was found and loaded without errors.
+    assert "ltest-jupyterlab" in browser.execute_script(FEDERATED)
+    assert browser.find_elements(By.CSS_SELECTOR, '.lm-TabBar-tab[data-id="ltest-tests"]')
     assert console_errors(browser) == []
     assert is_png(shot), shot
