@@ -1,3 +1,4 @@
+// From jupyterlab/jupyterlab v3.6.8 examples/federated/core_package, unchanged.
 // Copyright (c) Jupyter Development Team.
 // Distributed under the terms of the Modified BSD License.
 

@@ -1,3 +1,8 @@
+// From jupyterlab/jupyterlab v3.6.8 examples/federated/core_package: the core
+// package a prebuilt (federated) extension is built against (build-labextension
+// --core-path lab/app), which loads installed prebuilt extensions at run time.
+// Unchanged but for the package lists in package.json (only published 3.6.8
+// packages, no collaboration, extension manager, hub or MathJax CDN).
 // Copyright (c) Jupyter Development Team.
 // Distributed under the terms of the Modified BSD License.
 

@@ -22,10 +22,16 @@ def summary_line(out):
     return next(line for line in plain if re.fullmatch(r"=+ 1 failed, 1 passed in [\d.]+s =+", line))
 
 
-def test_output_is_coloured_and_wide_and_out_stays_empty(kernel, workdir):
+def ready(kernel, workdir):
+    """The kernel's client, with the magic loaded and the suite in its cwd."""
     km, kc = kernel
     (workdir / "test_suite.py").write_text(SUITE)
     execute(kc, "%load_ext ltest")
+    return kc
+
+
+def test_output_is_coloured_and_wide_and_out_stays_empty(kernel, workdir):
+    kc = ready(kernel, workdir)
     reply, messages = execute(kc, "code = %ltest test_suite.py")
     out = raw_stdout(messages)
     assert reply["status"] == "ok"
@@ -41,9 +47,7 @@ def test_output_is_coloured_and_wide_and_out_stays_empty(kernel, workdir):
 
 
 def test_color_no_and_the_users_environment_win(kernel, workdir):
-    km, kc = kernel
-    (workdir / "test_suite.py").write_text(SUITE)
-    execute(kc, "%load_ext ltest")
+    kc = ready(kernel, workdir)
     reply, messages = execute(kc, "%ltest --color=no test_suite.py")
     out = raw_stdout(messages)
     assert "1 failed, 1 passed" in out and not ANSI.search(out), out
