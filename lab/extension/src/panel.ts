@@ -200,21 +200,21 @@ export class TestsPanel extends Widget {
     line.appendChild(this.runButton('ltest-run-test', `Run ${test.nodeid}`, test.nodeid));
     if (test.longrepr) {
       line.onclick = () => {
-        this.expanded.has(test.nodeid) ? this.expanded.delete(test.nodeid) : this.expanded.add(test.nodeid);
+        this.toggled.has(test.nodeid) ? this.toggled.delete(test.nodeid) : this.toggled.add(test.nodeid);
         this.render();
       };
     }
     row.appendChild(line);
-    if (test.longrepr && (test.status !== 'skipped' || this.expanded.has(test.nodeid))
-        && !this.collapsed(test)) {
+    if (test.longrepr && this.shown(test)) {
       row.appendChild(this.traceback(test.longrepr));
     }
     return row;
   }
 
-  // Failures show their traceback until clicked away; skips show their reason on a click.
-  private collapsed(test: ITest): boolean {
-    return test.status !== 'skipped' && this.expanded.has(test.nodeid);
+  // A click on a test toggles its text: a failure's traceback shows until
+  // clicked away, a skip's reason shows when clicked.
+  private shown(test: ITest): boolean {
+    return (test.status === 'skipped') === this.toggled.has(test.nodeid);
   }
 
   private runButton(cls: string, title: string, nodeid: string): HTMLElement {
@@ -239,5 +239,5 @@ export class TestsPanel extends Widget {
   private kernelLabel!: HTMLDivElement;
   private dirInput!: HTMLInputElement;
   private stopButton!: HTMLButtonElement;
-  private expanded = new Set<string>();
+  private toggled = new Set<string>();
 }
