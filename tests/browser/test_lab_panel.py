@@ -11,8 +11,13 @@ from selenium.webdriver.common.by import By
 
 import nbformat
 
+# test_adds notes each run of it in a file: the test sees which runs ran it.
 MATH = textwrap.dedent("""\
+    import pathlib
+
     def test_adds():
+        with open(pathlib.Path(__file__).parent / "adds.log", "a") as log:
+            log.write("ran\\n")
         assert 1 + 1 == 2
 
     def test_fails():
@@ -104,6 +109,18 @@ def test_panel_lists_runs_and_shows_tracebacks(lab_server, browser, artifact_dir
         assert "assert (6 * 7) == 41" in traceback.text, traceback.text
         assert traceback.find_elements(By.CSS_SELECTOR, 'span[class*="ansi-red"]'), traceback.get_attribute("innerHTML")
         assert not row(browser, adds).find_elements(By.CSS_SELECTOR, ".ltest-traceback")
+
+        # Run failed runs test_fails only; ▶ on the file runs both.
+        adds_log = lab_server.notebook_dir / "suite" / "adds.log"
+        assert adds_log.read_text().count("ran") == 2  # alone, then with all
+        click(browser, ".ltest-run-failed")
+        wait_for(browser, "the failed test's rerun", idle_panel, 60)
+        assert statuses(browser) == {adds: "passed", fails: "failed"}
+        assert adds_log.read_text().count("ran") == 2
+        browser.find_element(By.CSS_SELECTOR, "#ltest-tests .ltest-run-file").click()
+        wait_for(browser, "the file's run", idle_panel, 60)
+        assert statuses(browser) == {adds: "passed", fails: "failed"}
+        assert adds_log.read_text().count("ran") == 3
 
         click(browser, ".ltest-run-cells")
         wait_for(browser, "the notebook's %%ltest cell to run",
