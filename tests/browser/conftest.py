@@ -171,7 +171,7 @@ LAB_BUILD = Path(os.environ.get("LTEST_BUILD_DIR") or REPO / "build") / "lab"
 
 def _lab_missing():
     missing = [m for m in ("jupyterlab_server",) if importlib.util.find_spec(m) is None]
-    if not (LAB_BUILD / "app" / "static" / "bundle.js").is_file():
+    if not all((LAB_BUILD / p).is_file() for p in ("app/static/bundle.js", "extension/labextension/package.json")):
         missing.append(f"the JupyterLab build in {LAB_BUILD} (tools/lab-build)")
     return missing
 
