@@ -2,6 +2,7 @@
 // lists and runs the tests of a directory in the current notebook's kernel
 // (through ltest's runtime, in forks of that kernel).
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -19,16 +20,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'ltest-jupyterlab:tests-panel',
   autoStart: true,
   requires: [ILabShell, INotebookTracker, IRenderMimeRegistry],
+  optional: [ICommandPalette],
   activate: (app: JupyterFrontEnd, shell: ILabShell, notebooks: INotebookTracker,
-             rendermime: IRenderMimeRegistry) => {
+             rendermime: IRenderMimeRegistry, palette: ICommandPalette | null) => {
     const panel = new TestsPanel(rendermime, () => notebooks.currentWidget);
     panel.title.icon = testsIcon;
     shell.add(panel, 'left', { rank: 600 });
     notebooks.currentChanged.connect(() => panel.notebookChanged());
-    app.commands.addCommand('ltest:run-all', {
-      label: 'Run All Tests (ltest)',
-      execute: () => panel.run([])
-    });
+    const commands: [string, string, () => Promise<void>][] = [
+      ['ltest:run-all', 'Run All Tests (ltest)', () => panel.run([])],
+      ['ltest:run-failed', 'Run Failed Tests (ltest)', () => panel.run(panel.model.failed())],
+      ['ltest:stop', 'Stop the Test Run (ltest)', () => panel.stop()]
+    ];
+    for (const [id, label, execute] of commands) {
+      app.commands.addCommand(id, { label, execute });
+      palette?.addItem({ command: id, category: 'Tests' });
+    }
   }
 };
 
