@@ -14,6 +14,7 @@ server (SIGTERM, which shuts its kernels down, then SIGKILL to its process
 group), and any kernel or kernel fork still alive whose command line names
 this server's private runtime dir.
 """
+import contextlib
 import importlib.util
 import json
 import os
@@ -95,13 +96,13 @@ def artifact_dir(tmp_path):
     return d
 
 
-@pytest.fixture
-def notebook_server(tmp_path):
-    root = tmp_path / "nbserver"
+def jupyter_home(root):
+    """Private Jupyter dirs under `root` and the environment a server (and
+    its kernels) runs in: a `python3` kernelspec running this interpreter,
+    ltest's runtime on PYTHONPATH."""
     notebook_dir = root / "notebooks"
-    runtime = root / "runtime"
     spec_dir = root / "data" / "kernels" / "python3"
-    for d in (notebook_dir, runtime, spec_dir, root / "config", root / "ipython"):
+    for d in (notebook_dir, root / "runtime", spec_dir, root / "config", root / "ipython"):
         d.mkdir(parents=True, exist_ok=True)
     (spec_dir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
@@ -113,7 +114,7 @@ def notebook_server(tmp_path):
         env.pop(var, None)
     env.update({
         "PYTHONPATH": os.pathsep.join(p for p in [SHARE_DIR, os.environ.get("PYTHONPATH", "")] if p),
-        "JUPYTER_RUNTIME_DIR": str(runtime),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
         "JUPYTER_CONFIG_DIR": str(root / "config"),
         "JUPYTER_DATA_DIR": str(root / "data"),
         "JUPYTER_PATH": str(root / "data"),
@@ -121,34 +122,86 @@ def notebook_server(tmp_path):
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
-    token = secrets.token_hex(24)
-    port = free_port()
-    log_path = root / "server.log"
-    server = NotebookServer(f"http://127.0.0.1:{port}/", token, notebook_dir, log_path)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "notebook", "--no-browser", "--allow-root",
-             "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
-             f"--notebook-dir={notebook_dir}", f"--NotebookApp.token={token}",
-             "--NotebookApp.password=", "--NotebookApp.open_browser=False",
-             "--MappingKernelManager.default_kernel_name=python3"],
-            cwd=str(notebook_dir), env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return notebook_dir, env
+
+
+@contextlib.contextmanager
+def running_server(argv, env, server, what):
+    """Runs a Jupyter server (argv) until `server` answers /api/status;
+    yields it; stops it and its kernels whatever happens."""
+    with open(server.log_path, "wb") as log:
+        proc = subprocess.Popen(argv, cwd=str(server.notebook_dir), env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"the notebook server exited ({proc.returncode}):\n{server.log()}")
+                pytest.fail(f"{what} exited ({proc.returncode}):\n{server.log()}")
             try:
                 server.api("status")
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"the notebook server did not answer in 30 s:\n{server.log()}")
+                    pytest.fail(f"{what} did not answer in 30 s:\n{server.log()}")
                 time.sleep(0.2)
         yield server
     finally:
-        _stop_server(proc, str(runtime))
+        _stop_server(proc, env["JUPYTER_RUNTIME_DIR"])
+
+
+@pytest.fixture
+def notebook_server(tmp_path):
+    root = tmp_path / "nbserver"
+    notebook_dir, env = jupyter_home(root)
+    token = secrets.token_hex(24)
+    port = free_port()
+    server = NotebookServer(f"http://127.0.0.1:{port}/", token, notebook_dir, root / "server.log")
+    argv = [sys.executable, "-m", "notebook", "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+            f"--notebook-dir={notebook_dir}", f"--NotebookApp.token={token}",
+            "--NotebookApp.password=", "--NotebookApp.open_browser=False",
+            "--MappingKernelManager.default_kernel_name=python3"]
+    with running_server(argv, env, server, "the notebook server"):
+        yield server
+
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_BUILD = Path(os.environ.get("LTEST_BUILD_DIR") or REPO / "build") / "lab"
+
+
+def _lab_missing():
+    missing = [m for m in ("jupyterlab_server",) if importlib.util.find_spec(m) is None]
+    if not all((LAB_BUILD / p).is_file() for p in ("app/static/bundle.js", "extension/labextension/package.json")):
+        missing.append(f"the JupyterLab build in {LAB_BUILD} (tools/lab-build)")
+    return missing
+
+
+@pytest.fixture
+def lab_server(tmp_path):
+    """JupyterLab 3.6.8 (lab/app, built by tools/lab-build) served by Debian's
+    jupyterlab_server on loopback, with ltest's prebuilt extension installed by
+    `cmake --install` into a prefix whose share/jupyter is on JUPYTER_PATH."""
+    missing = _lab_missing()
+    if missing:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("needs " + ", ".join(missing))
+    root = tmp_path / "labserver"
+    notebook_dir, env = jupyter_home(root)
+    # Installed as a user installs it; JupyterLab finds it in the Jupyter path.
+    subprocess.run(["cmake", "--install", str(LAB_BUILD.parent), "--component", "labextension",
+                    "--prefix", str(root / "prefix")], check=True, stdout=subprocess.DEVNULL)
+    env["JUPYTER_PATH"] = os.pathsep.join([str(root / "prefix" / "share" / "jupyter"), env["JUPYTER_PATH"]])
+    token = secrets.token_hex(24)
+    port = free_port()
+    server = NotebookServer(f"http://127.0.0.1:{port}/", token, notebook_dir, root / "server.log")
+    argv = [sys.executable, str(REPO / "lab" / "app" / "serve.py"), f"--build-dir={LAB_BUILD / 'app'}",
+            "--ServerApp.allow_root=True", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0", f"--ServerApp.token={token}", "--ServerApp.password=",
+            "--ServerApp.open_browser=False", f"--ServerApp.root_dir={notebook_dir}",
+            f"--LtestLab.user_settings_dir={root / 'user-settings'}",
+            f"--LtestLab.workspaces_dir={root / 'workspaces'}",
+            "--MappingKernelManager.default_kernel_name=python3"]
+    with running_server(argv, env, server, "the JupyterLab server"):
+        yield server
 
 
 def _stop_server(proc, runtime):
@@ -184,6 +237,7 @@ def browser(tmp_path):
                  "--no-default-browser-check", "--window-size=1280,1000",
                  f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, for get_log
     service = Service(executable_path=CHROMEDRIVER, log_path=str(tmp_path / "chromedriver.log"))
     driver = None
     try:

@@ -1,4 +1,8 @@
 """Helpers to run cells on a kernel started by the `kernel` fixture and read their outputs."""
+import re
+
+# %ltest colours its output (PY_COLORS=1); the tests read the text.
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def execute(kc, code, timeout=60, stdin_hook=None):
@@ -15,9 +19,11 @@ def execute(kc, code, timeout=60, stdin_hook=None):
     return reply["content"], messages
 
 
-def stream_text(messages, name="stdout"):
-    return "".join(m["content"]["text"] for m in messages
+def stream_text(messages, name="stdout", colours=False):
+    """The stream's text, without ANSI colour codes unless `colours`."""
+    text = "".join(m["content"]["text"] for m in messages
                    if m["msg_type"] == "stream" and m["content"]["name"] == name)
+    return text if colours else ANSI.sub("", text)
 
 
 def results(messages):

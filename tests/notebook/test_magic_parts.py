@@ -90,7 +90,18 @@ def test_collectable_as_test(name, value, expected):
     assert magic.collectable_as_test(name, value) is expected
 
 
-def test_exit_code_hides_only_zero():
-    assert magic.ExitCode(0) == 0 and repr(magic.ExitCode(1)) == "1"
-    assert callable(magic.ExitCode(0)._ipython_display_)
-    assert magic.ExitCode(1)._ipython_display_ is None
+def test_exit_code_is_an_int_that_never_displays():
+    assert magic.ExitCode(0) == 0 and magic.ExitCode(1) == 1 and repr(magic.ExitCode(1)) == "1"
+    for code in (0, 1, 2):
+        assert magic.ExitCode(code)._ipython_display_() is None
+
+
+def test_run_env_colours_and_widens_unless_the_user_chose():
+    env = magic.notebook_run_env({"HOME": "/h"})
+    assert env == {"HOME": "/h", "PY_COLORS": "1", "COLUMNS": "100"}
+    for choice in ({"PY_COLORS": "0"}, {"NO_COLOR": ""}, {"FORCE_COLOR": "1"}):
+        assert magic.notebook_run_env(choice) == {**choice, "COLUMNS": "100"}
+    assert magic.notebook_run_env({"COLUMNS": "123"})["COLUMNS"] == "123"
+    environ = {"A": "1"}
+    magic.notebook_run_env(environ)
+    assert environ == {"A": "1"}  # the kernel's own environment is left alone

@@ -22,12 +22,18 @@ module-level code (a base class, say) but are not collected: only the cell's
 own tests run.
 
 Result: both magics return pytest's exit code as an `ExitCode` (an int), so
-`code = %ltest -q tests/` works. A zero code shows nothing, so a passing run
-prints only pytest's own output; a non-zero one shows as the cell's `Out`.
+`code = %ltest -q tests/` works, but it never shows as the cell's `Out`:
+pytest's own summary already says how the run went.
 `ltest.last_result()` holds the latest run's `{"exit_code", "duration"}`.
 An interrupted run (stop button) ends the cell with a KeyboardInterrupt after
 pytest has printed its summary, so "Run All" stops there as it would for any
-interrupted cell. Output is not coloured unless asked: `%ltest --color=yes`.
+interrupted cell.
+
+Output is coloured (JupyterLab and the classic notebook render ANSI colours)
+and 100 columns wide: the run's environment gets PY_COLORS=1 and COLUMNS=100
+unless the kernel's has PY_COLORS, NO_COLOR or FORCE_COLOR, or COLUMNS.
+Any `--color` option (on the magic line, in PYTEST_ADDOPTS or the ini
+file's addopts) wins, as pytest lets it win over PY_COLORS.
 """
 import ast
 import contextlib
@@ -45,17 +51,10 @@ from .result import Reply, remember
 
 
 class ExitCode(int):
-    """pytest's exit code. As a cell's result it displays only when non-zero."""
+    """pytest's exit code. As a cell's result it displays nothing."""
 
-    @property
     def _ipython_display_(self):
-        # IPython uses this hook when it is callable: a no-op hides a zero;
-        # for a non-zero code it is None and the int shows as usual.
-        return _show_nothing if self == 0 else None
-
-
-def _show_nothing():
-    return None
+        return None  # IPython calls this hook instead of showing the value
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -190,13 +189,29 @@ def _noticing_interrupts(seen):
         signal.signal(signal.SIGINT, previous)
 
 
+# Colour unless the user said (pytest reads these; any --color option wins);
+# a width that fits JupyterLab's output area beside the prompt.
+_COLOUR_CHOICES = ("PY_COLORS", "NO_COLOR", "FORCE_COLOR")
+OUTPUT_COLUMNS = "100"
+
+
+def notebook_run_env(environ):
+    """The environment of a notebook's run: the kernel's, plus PY_COLORS=1 and
+    COLUMNS=100 where the user chose neither."""
+    env = dict(environ)
+    if not any(name in env for name in _COLOUR_CHOICES):
+        env["PY_COLORS"] = "1"
+    env.setdefault("COLUMNS", OUTPUT_COLUMNS)
+    return env
+
+
 def run_tests(args):
     """Runs pytest ARGS in a fork, from the kernel's cwd with its environment;
     returns the ExitCode, or raises RunInterrupted if the user interrupted."""
     start = time.perf_counter()
     interrupts = []
     with _noticing_interrupts(interrupts):
-        code = runner.run(args, cwd=os.getcwd(), env=dict(os.environ))
+        code = runner.run(args, cwd=os.getcwd(), env=notebook_run_env(os.environ))
     remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6)))
     if interrupts:
         raise RunInterrupted(code)

@@ -1,0 +1,147 @@
+// The server's run parts without a kernel: a run's phases and output
+// accounting, the UTF-8 decoding of output, control lines, client liveness
+// from /proc, a run's real pipes and ptys, and the hand-over socket with a
+// peer that plays the kernel.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client_liveness.hpp"
+#include "handover_socket.hpp"
+#include "run.hpp"
+#include "run_output.hpp"
+#include "run_pipes.hpp"
+
+using namespace ltest;
+
+TEST_CASE("a run goes through named phases and counts what waits for its client", "[run]") {
+    run r;
+    CHECK(r.phase() == run_phase::queued);
+    r.set_phase(run_phase::handing_over);
+    r.set_phase(run_phase::running);
+    CHECK(std::string(phase_name(r.phase())) == "running");
+    CHECK(r.may_read_output());
+    r.queue({"id", std::string(max_buffered_output - 10, 'x')});
+    CHECK(r.may_read_output());
+    r.queue({std::string(20, 'y')});
+    CHECK_FALSE(r.may_read_output());  // its test process's writes now wait for the client
+    CHECK(r.outbox.size() == 2);
+}
+
+TEST_CASE("output is UTF-8 for the stream message, whatever the reads cut", "[run]") {
+    utf8_text t;
+    std::string euro = "\xE2\x82\xAC";
+    CHECK(t.decode(euro.data(), 1).empty());      // the sequence waits for the next read
+    CHECK(t.decode(euro.data() + 1, 2) == euro);  // and is whole then
+    CHECK(t.decode("a\xFF" "b", 3) == "a\xEF\xBF\xBD" "b");  // not UTF-8: U+FFFD, as Python's "replace"
+    CHECK(t.decode("\xED\xA0\x80", 3) == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate is not UTF-8
+    CHECK(t.decode("\xF0\x9F", 2).empty());
+    CHECK(t.finish() == "\xEF\xBF\xBD");  // cut by EOF
+    CHECK(t.finish().empty());
+}
+
+TEST_CASE("control lines are taken whole, the rest waits", "[run]") {
+    std::string buffer = "I\nX 0";
+    CHECK(take_lines(buffer) == std::vector<std::string>{"I"});
+    CHECK(buffer == "X 0");
+    buffer += "\n";
+    CHECK(take_lines(buffer) == std::vector<std::string>{"X 0"});
+    CHECK(buffer.empty());
+}
+
+TEST_CASE("a client's state is read from /proc/PID/stat", "[liveness]") {
+    CHECK(parse_proc_stat("12 (ltest) S 1 12 12") == process_state::alive);
+    CHECK(parse_proc_stat("12 (a (weird) name) T 1 12") == process_state::stopped);
+    CHECK(parse_proc_stat("12 (ltest) t 1") == process_state::stopped);
+    CHECK(parse_proc_stat("12 (ltest) Z 1") == process_state::gone);
+    CHECK(parse_proc_stat("garbage") == process_state::gone);
+    CHECK(state_of(::getpid()) == process_state::alive);
+    CHECK(state_of(0) == process_state::gone);
+    CHECK_FALSE(this_host_id().empty());
+}
+
+TEST_CASE("a run's pipes carry bytes from the test process's ends to the server's", "[run]") {
+    run_pipes p = run_pipes::open(false, true, 97, 31);
+    REQUIRE(p.out >= 0);
+    REQUIRE(p.err >= 0);
+    CHECK_FALSE(::isatty(p.child[1]));
+    CHECK(::isatty(p.child[2]));  // stderr is a terminal at the client: a pty
+    REQUIRE(write_some(p.child[1], "hello\n"));
+    chunk c = read_chunk(p.out);
+    CHECK(c.bytes == "hello\n");
+    CHECK(read_chunk(p.out).bytes.empty());  // nothing more, not EOF
+    REQUIRE(write_some(p.in, "line\n"));
+    char buf[16] = {};
+    CHECK(::read(p.child[0], buf, sizeof buf) == 5);
+    p.close_child_ends();
+    CHECK(read_chunk(p.out).eof);
+    CHECK(read_chunk(p.err).eof);  // a pty whose other side closed: EIO, taken as EOF
+}
+
+TEST_CASE("the hand-over socket gives a run's request and fds to the kernel", "[handover]") {
+    auto dir = std::filesystem::temp_directory_path() / ("ltest-unit-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    handover_socket h(dir / "h.sock");
+    CHECK_FALSE(h.connected());
+
+    int kernel = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, h.path().c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::connect(kernel, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    h.accept_kernel();
+    REQUIRE(h.connected());
+
+    run_pipes p = run_pipes::open(false, false, 80, 24);
+    std::string request(70000, 'r');  // more than one message's worth
+    h.send_run("run-1", request, p.child);
+    CHECK(p.child[0] == -1);  // the server's copies are gone once sent
+
+    char buf[65536];
+    int fds[4] = {-1, -1, -1, -1};
+    iovec iov{buf, sizeof buf};
+    char control[CMSG_SPACE(sizeof fds)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(kernel, &msg, 0);
+    REQUIRE(n > 0);
+    auto header = nlohmann::json::parse(std::string(buf, static_cast<std::size_t>(n)));
+    CHECK(header.at("run") == "run-1");
+    CHECK(header.at("size") == request.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    REQUIRE(c != nullptr);
+    std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+    std::size_t got = 0;
+    while (got < request.size()) {
+        ssize_t m = ::recv(kernel, buf, sizeof buf, 0);
+        REQUIRE(m > 0);
+        got += static_cast<std::size_t>(m);
+    }
+    CHECK(got == request.size());
+    REQUIRE(::write(fds[1], "out", 3) == 3);  // the test process's stdout reaches the server
+    CHECK(read_chunk(p.out).bytes == "out");
+
+    std::string report = R"({"reaped": 42, "exit_code": 139})";
+    REQUIRE(::send(kernel, report.data(), report.size(), 0) > 0);
+    REQUIRE(::send(kernel, "junk", 4, 0) > 0);  // dropped, logged
+    auto reports = h.read_reports();
+    REQUIRE(reports.size() == 1);
+    CHECK(reports[0].pid == 42);
+    CHECK(reports[0].exit_code == 139);
+
+    for (int fd : fds) ::close(fd);
+    ::close(kernel);
+    h.read_reports();
+    CHECK_FALSE(h.connected());  // the kernel went away
+    std::filesystem::remove_all(dir);
+}
