@@ -44,6 +44,8 @@ inline json failed_run(int code, const std::string& why) {
 // After its exit code, how long a run's output may stay open (held by
 // processes the tests left behind) before its process group is killed.
 inline constexpr auto leftover_grace = std::chrono::seconds(1);
+// On --stop or Ctrl-C, how long runs in flight get to end after SIGINT.
+inline constexpr auto shutdown_grace = std::chrono::seconds(3);
 // A lost client's tests get SIGINT, then this long before SIGKILL.
 inline constexpr auto lost_kill_after = std::chrono::seconds(2);
 

@@ -1,6 +1,8 @@
 // The kernel's side: its messages, starting runs (handed over or relayed),
 // restarts, its death.
 #include <signal.h>
+
+#include <thread>
 #include <unistd.h>
 
 #include <kernel_bridge/errors.hpp>
@@ -113,6 +115,7 @@ void server::finish_execute(run& r) {
 }
 
 void server::start_runs() {
+    if (stop_requested) return;  // stopping: what runs ends, nothing new starts
     if (stale_) {
         for (const auto& r : runs_)
             if (r.phase() == run_phase::handing_over || r.phase() == run_phase::running ||
@@ -240,14 +243,31 @@ void server::on_kernel_death() {
     }
 }
 
+// Runs in flight are interrupted as Ctrl-C would (their clients get pytest's
+// summary), given a moment to finish, then killed; queued runs are told.
 void server::shutdown() {
+    bool running = false;
     for (auto& r : runs_) {
+        if (r.phase() == run_phase::queued) answer(r, failed_run(exit_code::no_server, "the server is stopping"));
         if (r.phase() == run_phase::answered) continue;
-        if (r.pid > 0) ::kill(-r.pid, SIGINT);
-        if (r.phase() == run_phase::relaying) kernel_.interrupt();
-        answer(r, failed_run(exit_code::no_server, "the server is stopping"));
+        running = true;
+        r.interrupts = std::max(r.interrupts, 1);
+        signal_run(r);
     }
-    deliver();
+    auto deadline = steady_clock::now() + shutdown_grace;
+    while (running && steady_clock::now() < deadline) {
+        loop_once();  // stop_requested: nothing new starts, what runs ends
+        running = false;
+        for (const auto& r : runs_) running |= r.phase() != run_phase::answered;
+    }
+    for (auto& r : runs_) {
+        if (r.pid > 0 && r.phase() != run_phase::answered) ::kill(-r.pid, SIGKILL);
+        answer(r, failed_run(exit_code::no_server, "the server stopped during the run"));
+    }
+    for (auto flush_until = steady_clock::now() + seconds(1); !runs_.empty() && steady_clock::now() < flush_until;) {
+        deliver();  // the answers, to clients still reading
+        std::this_thread::sleep_for(milliseconds(5));
+    }
     kernel_.stop();
 }
 

@@ -99,3 +99,21 @@ def test_a_killed_kernels_runs_leave_no_process(start_server, tmp_path):
     assert p.returncode == 75, err
     assert wait_for(lambda: not alive(sleeper), 30), "a process the tests started outlived its kernel"
     assert server.run("-q", "-p", "no:cacheprovider", "--co", cwd=tmp_path).returncode in (0, 5)
+
+
+def test_stop_during_a_run_gives_its_client_pytests_summary(start_server, tmp_path):
+    server = start_server()
+    root = write_files(tmp_path, {"test_long.py": """
+        import time
+        def test_long():
+            print("LONG", flush=True)
+            time.sleep(600)
+    """})
+    p = server.popen("--", "-s", "-q", "-p", "no:cacheprovider", cwd=root, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+    assert b"LONG" in read_until(p, b"LONG")
+    assert server.client("--stop").returncode == 0
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 2, out + err  # interrupted, as Ctrl-C in a terminal
+    assert b"KeyboardInterrupt" in out + err
+    assert server.proc.wait(timeout=60) == 0
