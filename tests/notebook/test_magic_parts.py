@@ -4,18 +4,19 @@ import types
 import pytest
 
 from ltest import magic
+from ltest.state import STATE
 
 
 def module_from(cell, names):
     """Runs a %%ltest cell's module text as its run would, with `names` as the notebook's."""
-    magic._cell_names = names
+    STATE.cell_names = names
     magic._seeded_tests.clear()
     try:
         g = {"__name__": "test_cell"}
         exec(compile(magic.cell_module_source(cell), "test_cell.py", "exec"), g)
         return g
     finally:
-        magic._cell_names = None
+        STATE.cell_names = None
         magic._seeded_tests.clear()
 
 

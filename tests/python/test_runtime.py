@@ -204,7 +204,8 @@ def test_a_practice_that_leaves_a_thread_behind_keeps_its_spare(tmp_path):
 def test_the_practice_directory_is_made_again_when_removed(monkeypatch):
     import shutil
     from ltest import warmup
-    monkeypatch.setattr(warmup, "_directory", None)
+    from ltest.state import STATE
+    monkeypatch.setattr(STATE, "practice_directory", None)
     first = warmup.practice_directory()
     shutil.rmtree(first)
     second = warmup.practice_directory()

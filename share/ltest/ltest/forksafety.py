@@ -7,7 +7,7 @@ the child, which then hangs on its next use of that library.
 import os
 import sys
 
-_baseline_threads = None
+from .state import STATE
 
 
 def thread_count():
@@ -21,15 +21,14 @@ def thread_count():
 def mark_baseline():
     """Called after warm-up: the threads alive now (ipykernel's own, and any a
     preload started) are the expected ones."""
-    global _baseline_threads
-    _baseline_threads = thread_count()
+    STATE.baseline_threads = thread_count()
 
 
 def unsafe_reasons():
     """Why forking now may hang the test process; empty when it looks safe."""
     reasons = []
-    if _baseline_threads is not None:
-        extra = thread_count() - _baseline_threads
+    if STATE.baseline_threads is not None:
+        extra = thread_count() - STATE.baseline_threads
         if extra > 0:
             reasons.append(f"{extra} thread(s) started in the kernel since warm-up (a thread pool, e.g. OpenMP after a parallel torch op)")
     torch = sys.modules.get("torch")

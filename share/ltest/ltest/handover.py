@@ -18,17 +18,16 @@ import json
 import os
 import socket
 
+from .state import STATE
+
 CHUNK = 32768
 _FDS = 4  # stdin (read end), stdout, stderr (write ends), control (write end)
 
-_sock = None
-_waiting = {}  # run id -> (spec, fds): runs received while looking for another
 
 
 def connect(path):
     """Connects to the server's hand-over socket; False if it cannot (the
     kernel is on another host: runs then go through the Jupyter relay)."""
-    global _sock
     close()
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -36,18 +35,17 @@ def connect(path):
     except OSError:
         return False
     os.set_inheritable(sock.fileno(), False)
-    _sock = sock
+    STATE.handover_socket = sock
     return True
 
 
 def connected():
-    return _sock is not None
+    return STATE.handover_socket is not None
 
 
 def close():
     """Closes the socket (also what a test process does: it must not hold it)."""
-    global _sock
-    sock, _sock = _sock, None
+    sock, STATE.handover_socket = STATE.handover_socket, None
     if sock is not None:
         try:
             sock.close()
@@ -55,19 +53,16 @@ def close():
             pass
 
 
-def fileno():
-    return _sock.fileno() if _sock is not None else None
-
-
 def _receive_one():
     """(run id, spec, fds) of the next run the server sent; blocks."""
-    header, fds, _, _ = socket.recv_fds(_sock, 4096, _FDS)
+    sock = STATE.handover_socket
+    header, fds, _, _ = socket.recv_fds(sock, 4096, _FDS)
     if not header:
         raise ConnectionError("the ltest server closed the hand-over socket")
     meta = json.loads(header)
     data = b""
     while len(data) < meta["size"]:
-        part = _sock.recv(CHUNK)
+        part = sock.recv(CHUNK)
         if not part:
             raise ConnectionError("the ltest server closed the hand-over socket")
         data += part
@@ -81,21 +76,22 @@ def _receive_one():
 def receive(run_id):
     """The spec and fds of run run_id, which the server sent before asking
     for it (runs of several clients may come in any order of asking)."""
-    if _sock is None:
+    if STATE.handover_socket is None:
         raise ConnectionError("no hand-over socket (the server did not connect one)")
-    while run_id not in _waiting:
+    waiting = STATE.handover_waiting
+    while run_id not in waiting:
         rid, spec, fds = _receive_one()
-        _waiting[rid] = (spec, fds)
-    return _waiting.pop(run_id)
+        waiting[rid] = (spec, fds)
+    return waiting.pop(run_id)
 
 
 def report_reaped(pid, exit_code):
     """Tells the server how a test process ended (it uses it when the process
     died without a word: a signal, os._exit in a test)."""
-    if _sock is None:
+    if STATE.handover_socket is None:
         return
     try:
-        _sock.send(json.dumps({"reaped": pid, "exit_code": exit_code}).encode(), socket.MSG_DONTWAIT)
+        STATE.handover_socket.send(json.dumps({"reaped": pid, "exit_code": exit_code}).encode(), socket.MSG_DONTWAIT)
     except OSError:  # the server is gone or not reading: nothing to tell
         pass
 

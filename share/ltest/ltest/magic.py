@@ -48,6 +48,7 @@ import time
 
 from . import runner
 from .result import Reply, remember
+from .state import STATE
 
 
 class ExitCode(int):
@@ -138,13 +139,12 @@ def cell_module_source(cell, module=__name__):
     return "# the notebook's names are set after the __future__ imports\n" + "".join(lines) + unseed
 
 
-# Set in the kernel just before a cell's run forks, read in the child only.
-_cell_names = None
+# STATE.cell_names: set in the kernel just before a cell's run forks, read in the child only.
 _seeded_tests = {}
 
 
 def _seed(module_globals):
-    names = _cell_names
+    names = STATE.cell_names
     if not names:
         return
     module_globals.update(names)
@@ -220,19 +220,18 @@ def run_tests(args):
 
 def run_cell_tests(args, cell, user_ns, hidden=None, cell_number=None):
     """Runs the tests defined in `cell` with the notebook's names visible."""
-    global _cell_names
     name = f"test_cell{cell_number}" if isinstance(cell_number, int) else "test_cell"
     with tempfile.TemporaryDirectory(prefix="ltest-cell-") as tmp:
         path = os.path.join(tmp, name + ".py")
         with open(path, "w", encoding="utf-8") as f:
             f.write(cell_module_source(cell))
-        _cell_names = notebook_names(user_ns, hidden)
+        STATE.cell_names = notebook_names(user_ns, hidden)
         try:
             # The temporary directory is the rootdir (node ids `test_cellN.py::...`,
             # the cache goes away with it); the user's own --rootdir comes later and wins.
             return run_tests(["--rootdir", tmp] + list(args) + [path])
         finally:
-            _cell_names = None
+            STATE.cell_names = None
 
 
 def split_args(line):

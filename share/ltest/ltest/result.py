@@ -1,7 +1,8 @@
 """What the server reads back from the kernel through user_expressions."""
 import json
 
-_last = None
+from .state import STATE
+
 
 
 class Reply(dict):
@@ -16,11 +17,10 @@ class Reply(dict):
 
 
 def remember(reply):
-    global _last
-    _last = reply
+    STATE.last_result = reply
     return reply
 
 
 def last_result():
     """The Reply of the latest preload or run in this kernel (None before any)."""
-    return _last
+    return STATE.last_result

@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from . import child
+from .state import STATE
 
 # Passing, parametrized, fixture-using and failing tests: the failure warms
 # assertion rewriting's explanations and the traceback report as well.
@@ -48,7 +49,6 @@ def practice_args(directory):
 
 
 _PREFIX = "ltest-warmup-"
-_directory = None
 
 
 def _remove_orphans():
@@ -75,8 +75,8 @@ def _remove_orphans():
 
 
 def _remove_directory():
-    if _directory is not None:
-        shutil.rmtree(_directory, ignore_errors=True)
+    if STATE.practice_directory is not None:
+        shutil.rmtree(STATE.practice_directory, ignore_errors=True)
 
 
 def practice_directory():
@@ -85,19 +85,19 @@ def practice_directory():
     the next kernel's first call. Spares only read it (pytest writes its .pyc
     files atomically and the cache is off), so one that is killed
     mid-practice leaves nothing."""
-    global _directory
-    if _directory is None:  # this kernel's first call
+    if STATE.practice_directory is None:  # this kernel's first call
         _remove_orphans()
         import atexit
         atexit.register(_remove_directory)
-    if _directory is None or not os.path.isfile(os.path.join(_directory, _MODULE + ".py")):
+    current = STATE.practice_directory
+    if current is None or not os.path.isfile(os.path.join(current, _MODULE + ".py")):
         directory = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
         with open(os.path.join(directory, "pytest.ini"), "w") as f:
             f.write("[pytest]\n")  # given with -c: no other ini file applies, nor a conftest.py above
         with open(os.path.join(directory, _MODULE + ".py"), "w") as f:
             f.write(_SUITE)
-        _directory = directory
-    return _directory
+        STATE.practice_directory = directory
+    return STATE.practice_directory
 
 
 def warm_up(directory, keep_roots):
