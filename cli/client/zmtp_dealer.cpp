@@ -11,6 +11,7 @@
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
+#include "ip_address.hpp"
 
 namespace ltest {
 using namespace std::chrono;
@@ -199,7 +200,7 @@ int connect_tcp(const std::string& host, int port, milliseconds timeout) {
 }  // namespace
 
 zmtp_dealer::zmtp_dealer(const std::string& host, int port, milliseconds timeout, std::size_t max_message_bytes)
-    : endpoint_("tcp://" + host + ":" + std::to_string(port)), max_bytes_(max_message_bytes) {
+    : endpoint_(tcp_endpoint(host, port)), max_bytes_(max_message_bytes) {
     fd_ = connect_tcp(host, port, timeout);
     if (fd_ < 0)
         throw ltest_error(exit_code::no_server, "cannot connect to the ltest server at " + endpoint_ + ": " +

@@ -1,8 +1,11 @@
 #include "log.hpp"
 
+#include <chrono>
 #include <cstdlib>
 
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include "clean_text.hpp"
 
 namespace ltest::log {
 
@@ -24,6 +27,26 @@ void setup(int verbosity) {
 }
 
 spdlog::logger& server() { return *make("server"); }
+
+void dropped(const std::string& why) {
+    using clock = std::chrono::steady_clock;
+    static clock::time_point window{};
+    static int written = 0;
+    static long suppressed = 0;
+    auto now = clock::now();
+    if (now - window >= std::chrono::seconds(1)) {
+        if (suppressed > 0) server().warn("dropped {} more message(s) in one second without logging them", suppressed);
+        window = now;
+        written = 0;
+        suppressed = 0;
+    }
+    if (written >= dropped_lines_per_second) {
+        ++suppressed;
+        return;
+    }
+    ++written;
+    server().warn("dropped a message: {}", clean_text(why));
+}
 spdlog::logger& kernel() { return *make("kernel"); }
 spdlog::logger& client() { return *make("client"); }
 

@@ -2,6 +2,7 @@
 // Component-prefixed logs on stderr: [server], [kernel], [client].
 // Level: -q warn, default info, -v debug; LTEST_LOG=debug|info|warn overrides.
 #include <memory>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
@@ -11,5 +12,12 @@ void setup(int verbosity);
 spdlog::logger& server();
 spdlog::logger& kernel();
 spdlog::logger& client();
+
+// A warning about a message dropped unread (unsigned, wrongly signed,
+// replayed): anyone who can reach the port can cause one per packet, so at
+// most dropped_lines_per_second are written a second, then one line counts
+// the rest. The text is cleaned of control characters (clean_text.hpp).
+inline constexpr int dropped_lines_per_second = 5;
+void dropped(const std::string& why);
 
 }  // namespace ltest::log

@@ -20,7 +20,9 @@
 #include "log.hpp"
 #include "preload_watch.hpp"
 #include "protocol.hpp"
+#include "router_limits.hpp"
 #include "runtime_file.hpp"
+#include "runtime_file_keeper.hpp"
 #include "warm_kernel.hpp"
 
 namespace ltest {
@@ -91,6 +93,7 @@ public:
         info_.kernel_connection_file = kernel_.connection_file().string();
         write_runtime_file(info_);
         wrote_file_ = true;  // only then is the file ours to remove
+        runtime_file_.write(info_);  // hook: from now on kept in place (runtime_file_keeper.hpp)
         started_ = steady_clock::now();
         log::server().info("ready on {} (kernel connection file: {})", info_.endpoint(), info_.kernel_connection_file);
         while (!stop_requested) loop_once();
@@ -112,6 +115,7 @@ private:
         router_.set(zmq::sockopt::linger, 0);
         router_.set(zmq::sockopt::maxmsgsize, protocol::max_message_bytes);
         router_.set(zmq::sockopt::router_mandatory, true);  // a vanished client is an error, not a silent drop
+        apply_router_limits(router_, info_.ip);  // hostile peers: bounded memory, idle connections closed (router_limits.hpp)
         try {
             router_.bind(info_.endpoint());
         } catch (const zmq::error_t& e) {
@@ -122,17 +126,20 @@ private:
 
     void loop_once() {
         std::vector<zmq::pollitem_t> items{{router_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, watch_.fd(), ZMQ_POLLIN, 0}};
-        auto kitems = kernel_.client().poll_items();
-        items.insert(items.end(), kitems.begin(), kitems.end());
+        if (kernel_.usable()) {  // not after a failed restart (warm_kernel::usable)
+            auto kitems = kernel_.client().poll_items();
+            items.insert(items.end(), kitems.begin(), kitems.end());
+        }
         try {
             zmq::poll(items.data(), items.size(), milliseconds(100));
         } catch (const zmq::error_t& e) {
             if (e.num() != EINTR) throw;
         }
-        drain_kernel();
+        if (kernel_.usable()) drain_kernel();
         drain_clients();
-        if (!kernel_.alive()) on_kernel_death();
+        if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
         if (auto file = watch_.changed(); file && !stale_) stale_ = file;
+        runtime_file_.check();  // hook: a removed runtime file is back within a second
         drop_lost_clients();
         finish_if_done();
         start_next();
@@ -150,11 +157,11 @@ private:
                 msg = wire_.deserialize(kernel_bridge::take_frames(frames));
             } catch (const kb::bad_message& e) {
                 // Unauthenticated peers learn nothing: dropped and logged.
-                log::server().warn("dropped a message: {}", e.what());
+                log::dropped(e.what());  // hook: rate-limited (log.hpp)
                 continue;
             }
             if (!replay_.first_time(msg.msg_id())) {
-                log::server().warn("dropped a replayed message ({})", msg.msg_id());
+                log::dropped("replayed (" + msg.msg_id() + ")");  // hook: rate-limited (log.hpp)
                 continue;
             }
             log::server().debug("<- {} from client", msg.msg_type());
@@ -335,7 +342,7 @@ private:
         stale_.reset();
         watch_.watch(kernel_.watched_files());
         info_.kernel_connection_file = kernel_.connection_file().string();
-        write_runtime_file(info_);
+        runtime_file_.write(info_);  // hook: a full disk is a warning here, not the server's end
         forgive_silence();
     }
 
@@ -352,9 +359,31 @@ private:
         send_to(job.client, protocol::run_status, json{{"state", "restarted"}, {"seconds", secs}}, job.request_header);
     }
 
+    // A failed restart (a syntax error in a preloaded module, a full disk) is
+    // tried again for each run until it works; meanwhile each run is answered
+    // with why, and the server keeps serving. False: the job was answered.
+    bool kernel_ready_for(const run_job& job) {
+        try {
+            if (stale_) rewarm_for(job);
+            if (!kernel_.usable()) restart_kernel();
+            return true;
+        } catch (const std::exception& e) {  // ltest_error, or a file that could not be written
+            log::kernel().error("restart failed: {}", e.what());
+            forgive_silence();
+            send_to(job.client, protocol::run_reply,
+                    failed_run(exit_code::startup, "the kernel could not be restarted: " + std::string(e.what()) +
+                                                       " (the server retries at the next run)"),
+                    job.request_header);
+            return false;
+        }
+    }
+
     void start_next() {
         if (active_ || queue_.empty()) return;
-        if (stale_) rewarm_for(queue_.front());
+        if (!kernel_ready_for(queue_.front())) {  // hook: a failed restart answers the run, the server goes on
+            queue_.pop_front();
+            return;
+        }
         active_run run;
         run.job = std::move(queue_.front());
         queue_.pop_front();
@@ -413,14 +442,9 @@ private:
         }
         try {
             restart_kernel();
-        } catch (const ltest_error& e) {
-            log::kernel().error("restart failed: {}", e.what());
-            for (const auto& job : queue_)
-                send_to(job.client, protocol::run_reply,
-                        failed_run(exit_code::kernel_died, e.what()),
-                        job.request_header);
-            queue_.clear();
-            throw;
+        } catch (const std::exception& e) {
+            // The server keeps serving: the next run retries (kernel_ready_for).
+            log::kernel().error("restart failed: {}; the next run retries", e.what());
         }
     }
 
@@ -448,6 +472,7 @@ private:
     std::set<std::string> busy_with_others_;  // msg_ids of other clients' requests in progress
     json fork_unsafe_ = json::array();
     bool wrote_file_ = false;
+    runtime_file_keeper runtime_file_;
     steady_clock::time_point started_ = steady_clock::now();
 };
 
@@ -461,6 +486,7 @@ int run_server(const options& opts) {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGHUP, &sa, nullptr);  // the terminal closed: stop as cleanly as on Ctrl-C
     ::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();  // held connections must not exhaust a 1024 soft limit (router_limits.hpp)
     zmq::context_t ctx;
     server s(opts, ctx);
     return s.serve();

@@ -188,13 +188,21 @@ void warm_kernel::stop() {
 
 void warm_kernel::restart() {
     ++restarts_;
-    if (owned()) {
+    try {
+        if (owned()) {
+            stop();
+            launch();
+        } else {
+            client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+        }
+        warm_up();
+        failure_.clear();
+    } catch (const std::exception& e) {
+        // Not usable until a later restart works: stopped, and why is kept for the next runs.
+        failure_ = e.what();
         stop();
-        launch();
-    } else {
-        client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+        throw;
     }
-    warm_up();
 }
 
 bool warm_kernel::alive_unless_cancelled() {

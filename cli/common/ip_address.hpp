@@ -1,0 +1,16 @@
+#pragma once
+// The --ip address as client and server use it.
+#include <string>
+
+namespace ltest {
+
+// "localhost" is 127.0.0.1 (the static client does no name lookup, and
+// libzmq would take the name for a network interface), "[::1]" is ::1;
+// anything else is left as given.
+std::string canonical_ip(const std::string& ip);
+// True for an IPv6 address (the server's ZeroMQ socket must then enable IPv6).
+bool is_ipv6(const std::string& ip);
+// "tcp://HOST:PORT", an IPv6 HOST in brackets.
+std::string tcp_endpoint(const std::string& ip, int port);
+
+}  // namespace ltest
