@@ -4,7 +4,8 @@
 //
 //  * ZMQ_RCVHWM: few messages queued per connection. A peer that sends faster
 //    than the server reads is slowed by TCP (libzmq stops reading it), so an
-//    unsigned 15 MiB flood costs a few messages' memory, not gigabytes.
+//    unsigned 15 MiB flood costs two or three messages' memory, not gigabytes.
+//    Freed, that memory goes back to the system (M_MMAP_THRESHOLD fixed).
 //  * ZMQ_HANDSHAKE_IVL: a connection that does not complete the ZMTP
 //    handshake (an idle TCP connect) is closed within seconds, not 30.
 //  * the fd limit raised to the hard limit, so that held connections do not
@@ -16,7 +17,7 @@
 
 namespace ltest {
 
-inline constexpr int router_rcvhwm = 4;                // messages queued per peer
+inline constexpr int router_rcvhwm = 1;                // messages queued per peer (then TCP waits)
 inline constexpr int router_handshake_ms = 2000;       // ZMTP greeting + READY within this
 inline constexpr int router_backlog = 1024;            // pending TCP connects
 
