@@ -27,27 +27,36 @@ void setup(int verbosity) {
 }
 
 spdlog::logger& server() { return *make("server"); }
-
-void dropped(const std::string& why) {
-    using clock = std::chrono::steady_clock;
-    static clock::time_point window{};
-    static int written = 0;
-    static long suppressed = 0;
-    auto now = clock::now();
-    if (now - window >= std::chrono::seconds(1)) {
-        if (suppressed > 0) server().warn("dropped {} more message(s) in one second without logging them", suppressed);
-        window = now;
-        written = 0;
-        suppressed = 0;
-    }
-    if (written >= dropped_lines_per_second) {
-        ++suppressed;
-        return;
-    }
-    ++written;
-    server().warn("dropped a message: {}", clean_text(why));
-}
 spdlog::logger& kernel() { return *make("kernel"); }
 spdlog::logger& client() { return *make("client"); }
+
+namespace {
+struct dropped_window {
+    std::chrono::steady_clock::time_point start{};
+    int written = 0;
+    long suppressed = 0;
+};
+dropped_window window;
+
+// A new one-second window once the last is over, after a line counting what it suppressed.
+void roll_window(std::chrono::steady_clock::time_point now) {
+    if (now - window.start < std::chrono::seconds(1)) return;
+    if (window.suppressed > 0)
+        server().warn("dropped {} more message(s) in one second without logging them", window.suppressed);
+    window = dropped_window{now};
+}
+}  // namespace
+
+void dropped(const std::string& line) {
+    roll_window(std::chrono::steady_clock::now());
+    if (window.written >= dropped_lines_per_second) {
+        ++window.suppressed;
+        return;
+    }
+    ++window.written;
+    server().warn("{}", clean_text(line));
+}
+
+void flush_dropped() { roll_window(std::chrono::steady_clock::now()); }
 
 }  // namespace ltest::log

@@ -15,6 +15,7 @@
 #include <kernel_bridge/wire.hpp>
 #include <kernel_bridge/zmq_frames.hpp>
 
+#include "connection_guard.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
@@ -84,6 +85,7 @@ public:
           info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
+          guard_(ctx, router_),  // hook: unauthenticated connections bounded (connection_guard.hpp)
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); }}) {}
 
     int serve() {
@@ -140,6 +142,8 @@ private:
         if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
         if (auto file = watch_.changed(); file && !stale_) stale_ = file;
         runtime_file_.check();  // hook: a removed runtime file is back within a second
+        log::flush_dropped();   // hook: the count of junk not logged (log.hpp)
+        guard_.tick();          // hook: close connections that did not sign in time (connection_guard.hpp)
         drop_lost_clients();
         finish_if_done();
         start_next();
@@ -152,18 +156,20 @@ private:
             zmq::multipart_t frames;
             if (!frames.recv(router_, static_cast<int>(zmq::recv_flags::dontwait))) return;
             std::string peer = frames.empty() ? std::string() : frames.front().to_string();
+            int source_fd = frames.empty() ? -1 : connection_guard::source_fd(frames.front());  // hook
             kb::message msg;
             try {
                 msg = wire_.deserialize(kernel_bridge::take_frames(frames));
             } catch (const kb::bad_message& e) {
                 // Unauthenticated peers learn nothing: dropped and logged.
-                log::dropped(e.what());  // hook: rate-limited (log.hpp)
+                log::dropped(std::string("dropped a message: ") + e.what());  // hook: rate-limited (log.hpp)
                 continue;
             }
             if (!replay_.first_time(msg.msg_id())) {
-                log::dropped("replayed (" + msg.msg_id() + ")");  // hook: rate-limited (log.hpp)
+                log::dropped("dropped a replayed message (" + msg.msg_id() + ")");  // hook: rate-limited (log.hpp)
                 continue;
             }
+            guard_.authenticated(source_fd);  // hook: signed, not replayed: this connection may stay
             log::server().debug("<- {} from client", msg.msg_type());
             try {
                 handle_client(msg);
@@ -461,6 +467,7 @@ private:
     server_info info_;
     kb::wire wire_;
     zmq::socket_t router_;
+    connection_guard guard_;
     warm_kernel kernel_;
     preload_watch watch_;
     std::optional<std::string> stale_;  // a preloaded module's file that changed
