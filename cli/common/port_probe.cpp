@@ -1,6 +1,5 @@
 #include "port_probe.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,24 +12,12 @@
 namespace ltest {
 
 bool port_answers(const std::string& ip, int port, std::chrono::milliseconds timeout) {
-    sockaddr_storage address{};
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-    std::string host = canonical_ip(ip);
-    socklen_t length = sizeof(sockaddr_in);
-    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(static_cast<std::uint16_t>(port));
-    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(static_cast<std::uint16_t>(port));
-        length = sizeof(sockaddr_in6);
-    } else {
-        return false;
-    }
-    int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    auto address = connect_address(ip, port);
+    if (!address) return false;
+    socklen_t length = address->ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    int fd = ::socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return false;
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0;
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&*address), length) == 0;
     if (!ok && errno == EINPROGRESS) {
         pollfd p{fd, POLLOUT, 0};
         int err = 0;

@@ -3,6 +3,7 @@ on 127.0.0.1 with a runtime file the client finds, answering each request with
 whatever a test scripts: out-of-range exit codes, wrong types, escape
 sequences, silence. It signs correctly, so only the client's reading of the
 content is under test."""
+import contextlib
 import json
 import os
 import threading
@@ -13,7 +14,7 @@ import zmq
 from conftest import free_port, header, ltest_binary, sign
 
 
-class FakeServer:
+class FakeServer(contextlib.AbstractContextManager):
     """answer(msg_type, content) -> [(msg_type, content), ...] to send back, each
     with the request's header as parent. Everything received is in .received."""
 
@@ -66,14 +67,8 @@ class FakeServer:
     def cmd(self, *args):
         return [ltest_binary(), "-p", str(self.port), *args]
 
-    def close(self):
+    def __exit__(self, *exc):
         self.stopping.set()
         self.thread.join(timeout=5)
         self.sock.close(0)
         self.ctx.term()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -110,4 +110,8 @@ TEST_CASE("addresses: localhost is 127.0.0.1, IPv6 goes in brackets", "[hostile]
     CHECK_FALSE(is_ipv6("127.0.0.1"));
     CHECK(tcp_endpoint("::1", 7070) == "tcp://[::1]:7070");
     CHECK(tcp_endpoint("127.0.0.1", 7070) == "tcp://127.0.0.1:7070");
+    CHECK(connect_address("localhost", 1)->ss_family == AF_INET);
+    CHECK(connect_address("[::1]", 1)->ss_family == AF_INET6);
+    CHECK(connect_address("*", 1)->ss_family == AF_INET);
+    CHECK_FALSE(connect_address("example.org", 1));
 }
