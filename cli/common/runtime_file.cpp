@@ -77,6 +77,18 @@ static std::optional<server_info> read_runtime_file(const fs::path& path, std::s
     }
 }
 
+// A killed server (SIGKILL) leaves its runtime file, and its kernel (which
+// died with it) the connection file and log named after the server's pid.
+// The runtime file is ours (read_runtime_file checked it) and its pid is gone:
+// they are removed. True if the runtime file was.
+static bool remove_stale_files(const server_info& s, const fs::path& file) {
+    std::error_code ec;
+    fs::path dir = file.parent_path();
+    fs::remove(dir / ("kernel-ltest-" + std::to_string(s.pid) + ".json"), ec);
+    fs::remove(dir / ("ltest-kernel-" + std::to_string(s.pid) + ".log"), ec);
+    return fs::remove(file, ec);
+}
+
 static std::string start_hint(int port) {
     return "start one with: ltest -l -m MODULE" + (port == default_port ? std::string() : " -p " + std::to_string(port));
 }
@@ -113,9 +125,12 @@ server_info find_server(std::optional<int> port, const std::string& ip) {
                                   "write it: see its log)");
     }
     if (!problem.empty()) throw ltest_error(exit_code::no_server, problem);
-    if (!s || !process_alive(s->pid))
+    std::string left;
+    if (s && !process_alive(s->pid) && remove_stale_files(*s, path))
+        left = " (removed the files left by its killed server, pid " + std::to_string(s->pid) + ")";
+    if (!s || !left.empty() || !process_alive(s->pid))
         throw ltest_error(exit_code::no_server,
-                          "no ltest server on " + ip + ":" + std::to_string(*port) + "; " + start_hint(*port));
+                          "no ltest server on " + ip + ":" + std::to_string(*port) + left + "; " + start_hint(*port));
     return *s;
 }
 

@@ -268,3 +268,33 @@ def test_connections_that_never_sign_are_closed_and_signed_ones_stay(start_serve
             s.close(0)
         ctx.term()
     assert "closed a connection that sent no signed message in time" in server.log.read_text()
+
+
+def test_an_unwritable_runtime_dir_at_restart_is_a_warning_and_the_server_serves_on(start_server, tmp_path):
+    """The runtime directory replaced by a regular file (writes fail as on a
+    full disk or a read-only directory, whoever the user is): the kernel's
+    restart fails, the server says why and keeps serving, and recovers."""
+    server = start_server()
+    kernel = server.status()["kernel_pid"]
+    root = write_files(tmp_path / "s", OK_SUITE)
+    runtime_file = server.runtime_dir / f"ltest-{server.port}.json"
+    client_dir = tmp_path / "client-runtime"  # where the client still finds the key
+    client_dir.mkdir(mode=0o700)
+    (client_dir / runtime_file.name).write_bytes(runtime_file.read_bytes())
+    (client_dir / runtime_file.name).chmod(0o600)
+    env = {"JUPYTER_RUNTIME_DIR": str(client_dir)}
+    saved = tmp_path / "runtime-saved"
+    server.runtime_dir.rename(saved)
+    server.runtime_dir.write_text("not a directory\n")
+    try:
+        os.kill(kernel, signal.SIGKILL)
+        assert wait_for(lambda: "restart failed" in server.log.read_text(), 60), server.log.read_text()[-2000:]
+        r = server.run("-q", "-p", "no:cacheprovider", cwd=root, env=env)
+        assert r.returncode == 78 and "could not be restarted" in r.stderr, r.stdout + r.stderr
+        assert server.proc.poll() is None
+        assert wait_for(lambda: "clients cannot find this server" in server.log.read_text(), 5)
+    finally:
+        server.runtime_dir.unlink()
+        saved.rename(server.runtime_dir)
+    assert wait_for(runtime_file.exists, 5)
+    assert_passes(server, root)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ltest_binary
+from conftest import ltest_binary, wait_for
 from fake_server import FakeServer
 
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m\x1bPdcs\x1b\\"
@@ -176,3 +176,39 @@ def test_a_port_that_answers_without_a_runtime_file_is_not_called_no_server(runt
                            env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime)), timeout=30)
     assert r.returncode == 69
     assert "answers" in r.stderr and "runtime file" in r.stderr and "no ltest server" not in r.stderr, r.stderr
+
+
+def test_a_password_prompt_is_read_from_the_terminal_without_echo(runtime):
+    import pty
+    import select
+    import termios
+
+    def ask_password(msg_type, content):
+        if msg_type == "run_request":
+            return [("input_request", {"prompt": "Password: ", "password": True})]
+        if msg_type == "input_reply":
+            return run_reply(exit_code=0 if content.get("value") == "hunter2" else 5)
+        return []
+
+    master, slave = pty.openpty()
+    with FakeServer(runtime, ask_password) as fake:
+        p = subprocess.Popen(fake.cmd("--", "-q"), env=fake.env(), stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        seen = b""
+        try:
+            while b"Password: " not in seen:
+                assert select.select([master], [], [], 30)[0], seen
+                seen += os.read(master, 1024)
+            assert wait_for(lambda: not termios.tcgetattr(master)[3] & termios.ECHO, 10), "echo still on"
+            os.write(master, b"hunter2\n")
+            assert p.wait(timeout=30) == 0
+            while select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(master, 1024)
+                except OSError:  # the client closed the terminal's other side
+                    break
+        finally:
+            if p.poll() is None:
+                p.kill()
+            os.close(master)
+    assert b"hunter2" not in seen, seen
