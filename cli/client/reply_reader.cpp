@@ -115,6 +115,8 @@ std::string status_text(const json& reply) {
     out += "kernel:          " + str("kernel_name");
     if (s.contains("kernel_pid")) out += " (pid " + std::to_string(field<int>(s, "kernel_pid", 0)) + ")";
     out += std::string(field<bool>(s, "owned", true) ? "" : " attached") + "\n";
+    if (s.contains("kernel_error"))
+        out += "kernel error:    " + clean_text(field<std::string>(s, "kernel_error", "")) + " (retried at the next run)\n";
     out += "connection file: " + clean_text(field<std::string>(s, "connection_file", "")) + "\n";
     out += "preloaded:      ";
     for (const auto& p : field<json>(s, "preloaded", json::array())) {

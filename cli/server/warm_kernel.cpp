@@ -238,6 +238,7 @@ json warm_kernel::status() const {
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};
     if (process_) s["kernel_pid"] = process_->pid();
+    if (!failure_.empty()) s["kernel_error"] = failure_;  // the last restart failed: no kernel until one works
     return s;
 }
 

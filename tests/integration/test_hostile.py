@@ -152,7 +152,8 @@ def test_a_syntax_error_in_a_preloaded_module_is_shown_and_the_server_retries(st
     line = r.stderr.strip().splitlines()[-1]
     assert "SyntaxError" in line and "retries" in line, r.stderr
     assert server.proc.poll() is None, server.log.read_text()[-2000:]
-    assert server.client("--status").returncode == 0
+    status = server.client("--status")
+    assert status.returncode == 0 and "SyntaxError" in status.stdout, status.stdout
     (proj / "mymod.py").write_text("VALUE = 2\n")
     assert_passes(server, proj)
 

@@ -90,7 +90,7 @@ TEST_CASE("status_text cleans names and refuses wrong types", "[hostile]") {
     CHECK_THROWS_AS(status_text(json{{"preloaded", {1}}}), ltest_error);
 }
 
-TEST_CASE("--timeout: interrupt, kill after the grace, then give up", "[hostile]") {
+TEST_CASE("timeout: interrupt then kill after the grace then give up", "[hostile]") {
     run_deadline d{3.0};
     CHECK(d.interrupts_due(seconds(2)) == 0);
     CHECK(d.interrupts_due(milliseconds(3001)) == 1);
@@ -102,7 +102,7 @@ TEST_CASE("--timeout: interrupt, kill after the grace, then give up", "[hostile]
     CHECK_FALSE(none.give_up(hours(100)));
 }
 
-TEST_CASE("addresses: localhost is 127.0.0.1, IPv6 goes in brackets", "[hostile]") {
+TEST_CASE("addresses: localhost is 127.0.0.1 and IPv6 goes in brackets", "[hostile]") {
     CHECK(canonical_ip("localhost") == "127.0.0.1");
     CHECK(canonical_ip("[::1]") == "::1");
     CHECK(canonical_ip("10.0.0.1") == "10.0.0.1");
