@@ -18,7 +18,17 @@ client_connection::client_connection(const server_info& server)
 
 json client_connection::send(const std::string& msg_type, json content, const json& parent) {
     kernel_bridge::message m = kernel_bridge::make_message(msg_type, std::move(content), session_, parent);
-    socket_.send(wire_.serialize(m));
+    auto frames = wire_.serialize(m);
+    // Checked here: the server's ZeroMQ would close the connection unread,
+    // which reads as "server went away".
+    std::size_t size = 0;
+    for (const auto& f : frames) size += f.size();
+    if (size > static_cast<std::size_t>(protocol::max_message_bytes))
+        throw ltest_error(exit_code::usage, "the " + msg_type + " is " + std::to_string(size >> 20) +
+                                                " MiB, over the server's limit of " +
+                                                std::to_string(protocol::max_message_bytes >> 20) +
+                                                " MiB (a huge environment variable or argument list?)");
+    socket_.send(frames);
     return m.header;
 }
 

@@ -2,6 +2,7 @@
 // ltest-server (exec, same pid), so that a client run loads only what a
 // client needs: a static executable without libzmq (zmtp_dealer.hpp), it
 // starts in well under a millisecond.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,9 +27,21 @@ namespace {
                              "cannot run " + server + ": " + std::strerror(errno) + " (is ltest installed whole?)");
 }
 
+// A closed stdin, stdout or stderr would be taken by the first file the
+// client opens (its server socket read as stdin): /dev/null holds the place,
+// so a closed stdin reads as EOF.
+void hold_standard_fds() {
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int null_fd = ::open("/dev/null", O_RDWR);
+            if (null_fd >= 0 && null_fd != fd) ::close(null_fd);  // taken by a lower free fd: fd is still closed
+        }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    hold_standard_fds();
     return ltest::guarded_main([&] {
         auto opts = ltest::parse_options(argc, argv);
         if (!opts) return 0;

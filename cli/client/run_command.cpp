@@ -3,7 +3,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,10 +18,13 @@
 
 #include <kernel_bridge/errors.hpp>
 
+#include "clean_text.hpp"
 #include "client_connection.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "protocol.hpp"
+#include "reply_reader.hpp"
+#include "run_deadline.hpp"
 
 extern char** environ;
 
@@ -34,8 +39,6 @@ void on_sigint(int) { ++sigint_count; }
 
 // No time for the server to acknowledge a run: it is wedged or gone.
 constexpr auto ack_timeout = seconds(10);
-// After --timeout, how long the tests get to stop after Ctrl-C before being killed.
-constexpr auto kill_grace = seconds(5);
 
 // This boot of this host: the server then knows our pid is one of its host's.
 std::string host_id() {
@@ -96,12 +99,15 @@ void write_all(int fd, const std::string& text) {
 class stdin_lines {
 public:
     // Reads what is available; returns a full line (without "\n"), "\x04" at EOF
-    // (ipykernel's EOF marker), or nullopt when the line is not complete yet.
+    // (ipykernel's EOF marker) or when stdin is closed, or nullopt when the line
+    // is not complete yet. After EOF, every later request gets EOF at once.
     std::optional<std::string> read_available() {
+        if (eof_) return std::string("\x04");
         char buf[4096];
         ssize_t n = ::read(0, buf, sizeof buf);
-        if (n < 0) return std::nullopt;
-        if (n == 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return std::nullopt;
+        if (n <= 0) {  // EOF, or no usable stdin (closed: EBADF; a directory: EISDIR)
+            eof_ = true;
             if (buffer_.empty()) return std::string("\x04");
             return take(buffer_.size());
         }
@@ -112,6 +118,8 @@ public:
         line.pop_back();
         return line;
     }
+    // No stdin to wait for: EOF seen already, or fd 0 closed.
+    bool unusable() const { return eof_ || ::fcntl(0, F_GETFD) < 0; }
 
 private:
     std::string take(std::size_t n) {
@@ -120,7 +128,39 @@ private:
         return out;
     }
     std::string buffer_;
+    bool eof_ = false;
 };
+
+// A password prompt (getpass) read from a terminal: echo off until the line is in.
+class echo_off {
+public:
+    void start() {
+        if (on_ || !::isatty(0) || ::tcgetattr(0, &saved_) != 0) return;
+        termios quiet = saved_;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        on_ = ::tcsetattr(0, TCSAFLUSH, &quiet) == 0;
+    }
+    void stop() {
+        if (!on_) return;
+        ::tcsetattr(0, TCSAFLUSH, &saved_);
+        write_all(2, "\n");  // the Enter the terminal did not echo
+        on_ = false;
+    }
+    ~echo_off() { stop(); }
+
+private:
+    termios saved_{};
+    bool on_ = false;
+};
+
+void print_notices(const std::vector<std::string>& lines) {
+    for (const auto& line : lines) write_all(2, "ltest: " + line + "\n");
+}
+
+[[noreturn]] void no_answer(const server_info& server, const std::string& why) {
+    throw ltest_error(exit_code::no_server, "the ltest server at " + clean_text(server.endpoint()) + " (pid " +
+                                                std::to_string(server.pid) + ") " + why);
+}
 
 }  // namespace
 
@@ -138,62 +178,52 @@ int run_tests(const options& opts) {
     spec.workers = opts.workers;
     json request = conn.send(protocol::run_request, json(spec));
     auto sent_at = steady_clock::now();
-    bool acknowledged = false, waiting_input = false, told_busy = false;
+    bool acknowledged = false, waiting_input = false;
     int interrupts_sent = 0;
+    const run_deadline deadline{opts.timeout};
+    run_reading reading;
     stdin_lines input;
+    echo_off no_echo;
     auto last_keepalive = steady_clock::now();
 
     // One answer from the server; the run's exit code once it is over.
     auto handle = [&](const kernel_bridge::message& msg) -> std::optional<int> {
         if (msg.parent_id() != request.value("msg_id", "")) return std::nullopt;
         acknowledged = true;
-        const std::string type = msg.msg_type();
-        const json& c = msg.content;
-        if (type == protocol::stream) {
-            write_all(c.value("name", "stdout") == "stderr" ? 2 : 1, c.value("text", ""));
-        } else if (type == protocol::run_status) {
-            std::string state = c.value("state", "");
-            if (state == protocol::run_state::queued && !told_busy) {
-                std::fprintf(stderr, "ltest: the kernel is busy (%d run(s) ahead); waiting\n", c.value("ahead", 1));
-                told_busy = true;
-            } else if (state == protocol::run_state::kernel_busy) {
-                std::fprintf(stderr, "ltest: the kernel is busy with another request (a notebook cell?); waiting\n");
-            } else if (state == protocol::run_state::restarting) {
-                std::fprintf(stderr, "ltest: %s; restarting the kernel\n", c.value("reason", std::string("stale preload")).c_str());
-            } else if (state == protocol::run_state::restarted) {
-                std::fprintf(stderr, "ltest: kernel restarted and preloaded in %.2f s\n", c.value("seconds", 0.0));
-            }
-        } else if (type == protocol::input_request) {
-            write_all(1, c.value("prompt", ""));
+        reading.hang_suspected = interrupts_sent > sigint_count;
+        run_event e = read_run_message(msg.msg_type(), msg.content, reading);
+        print_notices(e.notices);
+        if (e.what == run_event::kind::output) write_all(e.fd, e.text);
+        if (e.what == run_event::kind::input) {
+            write_all(1, e.text);
             waiting_input = true;
-        } else if (type == protocol::run_reply) {
-            if (c.value("status", "") != "ok" || c.contains("error"))
-                std::fprintf(stderr, "ltest: %s\n", c.value("error", std::string("the run failed")).c_str());
-            if (interrupts_sent > sigint_count && c.contains("fork_unsafe"))
-                std::fprintf(stderr, "ltest: likely cause of the hang: %s\n", c["fork_unsafe"].dump().c_str());
-            if (opts.json) std::cout << c.dump() << std::endl;
-            return c.value("exit_code", exit_code::protocol);
+            if (e.password) no_echo.start();
+            if (input.unusable()) {  // /dev/null, a closed stdin, EOF already seen: EOF now, not a wait
+                conn.send(protocol::input_reply, json{{"value", "\x04"}}, request);
+                waiting_input = false;
+            }
         }
-        return std::nullopt;
+        if (e.what != run_event::kind::finished) return std::nullopt;
+        if (opts.json) std::cout << msg.content.dump() << std::endl;
+        return e.exit_code;
     };
 
     while (true) {
         // Ctrl-C (or --timeout) becomes an interrupt request: the first one
         // interrupts pytest, the next kills the test process.
-        int wanted = sigint_count.load();
-        if (opts.timeout > 0) {
-            auto over = steady_clock::now() - sent_at - duration<double>(opts.timeout);
-            if (over > duration<double>(0) && wanted < 1) {
-                if (interrupts_sent == 0)
-                    std::fprintf(stderr, "ltest: the run exceeded --timeout %gs; interrupting it\n", opts.timeout);
-                wanted = 1;
-            }
-            if (over > kill_grace) wanted = std::max(wanted, 2);
-        }
+        auto elapsed = steady_clock::now() - sent_at;
+        int wanted = std::max(sigint_count.load(), deadline.interrupts_due(elapsed));
+        if (wanted > interrupts_sent && interrupts_sent == 0 && sigint_count == 0)
+            std::fprintf(stderr, "ltest: the run exceeded --timeout %gs; interrupting it\n", opts.timeout);
         while (interrupts_sent < wanted) {
             conn.send(protocol::interrupt_request, json::object(), request);
             ++interrupts_sent;
         }
+        if (deadline.give_up(elapsed))
+            throw ltest_error(exit_code::timed_out,
+                              "no answer from the server " + std::to_string(duration_cast<seconds>(elapsed).count()) +
+                                  " s after the run was interrupted and killed (--timeout); giving up (a stopped "
+                                  "kernel or server? see ltest --status)");
         if (steady_clock::now() - last_keepalive > milliseconds(protocol::keepalive_ms)) {
             conn.send(protocol::keepalive, json::object(), request);
             last_keepalive = steady_clock::now();
@@ -205,16 +235,16 @@ int run_tests(const options& opts) {
             if (errno != EINTR) throw ltest_error(exit_code::internal, std::string("poll: ") + std::strerror(errno));
             continue;
         }
-        if (waiting_input && (items[1].revents & (POLLIN | POLLHUP | POLLERR))) {  // a pipe at EOF reports only HUP
+        // A pipe at EOF reports only HUP; a closed fd 0 reports NVAL.
+        if (waiting_input && (items[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
             if (auto line = input.read_available()) {
+                no_echo.stop();
                 conn.send(protocol::input_reply, json{{"value", *line}}, request);
                 waiting_input = false;
             }
         }
         if (!(items[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (!acknowledged && steady_clock::now() - sent_at > ack_timeout)
-                throw ltest_error(exit_code::no_server, "the ltest server at " + server.endpoint() + " (pid " +
-                                                            std::to_string(server.pid) + ") does not answer");
+            if (!acknowledged && steady_clock::now() - sent_at > ack_timeout) no_answer(server, "does not answer");
             continue;
         }
         // Everything that arrived: poll() cannot see messages already buffered.

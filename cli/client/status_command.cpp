@@ -6,20 +6,16 @@
 #include <iostream>
 #include <thread>
 
+#include "clean_text.hpp"
 #include "client_connection.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "protocol.hpp"
+#include "reply_reader.hpp"
 
 namespace ltest {
 using nlohmann::json;
 using namespace std::chrono;
-
-static std::string seconds_text(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f s", s);
-    return buf;
-}
 
 int show_status(const options& opts) {
     server_info server = find_server(opts.port, opts.ip);
@@ -29,39 +25,7 @@ int show_status(const options& opts) {
         std::cout << s.dump() << std::endl;
         return 0;
     }
-    std::cout << "server:          " << s.value("address", "?") << " (pid " << s.value("server_pid", 0) << ", ltest "
-              << s.value("version", "?") << ")\n"
-              << "kernel:          " << s.value("kernel_name", "?");
-    if (s.contains("kernel_pid")) std::cout << " (pid " << s["kernel_pid"].get<int>() << ")";
-    std::cout << (s.value("owned", true) ? "" : " attached") << "\n"
-              << "connection file: " << s.value("connection_file", "") << "\n"
-              << "preloaded:      ";
-    for (const auto& p : s.value("preloaded", json::array()))
-        std::cout << " " << p.value("module", "?") << " (" << seconds_text(p.value("seconds", 0.0)) << ")";
-    std::cout << "\n"
-              << "uptime:          " << seconds_text(s.value("server_uptime", 0.0)) << "\n"
-              << "runs served:     " << s.value("runs", 0) << "\n"
-              << "restarts:        " << s.value("restarts", 0) << "\n"
-              << "runs in flight:  ";
-    json runs = s.value("in_flight", json::array());
-    std::size_t running = 0;
-    for (const auto& r : runs) running += r.value("phase", "") != "queued";
-    std::cout << running << ", queued: " << s.value("queued", 0) << "\n";
-    for (const auto& r : runs) {
-        std::string args;
-        for (const auto& a : r.value("args", json::array())) args += " " + (a.is_string() ? a.get<std::string>() : a.dump());
-        std::cout << "  pid " << r.value("pid", 0) << "  " << r.value("phase", "?") << "  "
-                  << seconds_text(r.value("age", 0.0)) << "  " << r.value("cwd", "") << "  pytest" << args << "\n";
-    }
-    std::cout << "fork-safe:       ";
-    json why = s.value("fork_unsafe", json::array());
-    if (why.empty()) {
-        std::cout << "yes\n";
-    } else {
-        std::cout << "no (";
-        for (std::size_t i = 0; i < why.size(); ++i) std::cout << (i ? "; " : "") << why[i].get<std::string>();
-        std::cout << ")\n";
-    }
+    std::cout << status_text(s);
     return 0;
 }
 
@@ -72,7 +36,7 @@ int stop_server(const options& opts) {
     // Wait for it to be gone, so that a following `ltest -l` can bind the port.
     for (auto deadline = steady_clock::now() + seconds(15); steady_clock::now() < deadline;) {
         if (!process_alive(server.pid)) {
-            std::cerr << "ltest: stopped the server on " << server.endpoint() << "\n";
+            std::cerr << "ltest: stopped the server on " << clean_text(server.endpoint()) << "\n";
             return 0;
         }
         std::this_thread::sleep_for(milliseconds(20));

@@ -11,6 +11,7 @@
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
+#include "ip_address.hpp"
 
 namespace ltest {
 using namespace std::chrono;
@@ -145,27 +146,13 @@ int wait_for(int fd, short events, milliseconds timeout) {
     return n > 0 ? p.revents : 0;
 }
 
-// The server's address from its runtime file or --ip: a numeric IPv4 or
-// IPv6 address, or what a server binds to for "everywhere" (reached here on
-// loopback). No name lookup: the client is a static executable, and glibc's
-// resolver would need the shared NSS modules.
-sockaddr_storage address_of(std::string host, int port) {
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (host == "*" || host == "0.0.0.0" || host == "localhost") host = "127.0.0.1";
-    if (host == "::") host = "::1";
-    sockaddr_storage out{};
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
-    if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(static_cast<std::uint16_t>(port));
-    } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(static_cast<std::uint16_t>(port));
-    } else {
+// No name lookup: the client is a static executable, and glibc's resolver
+// would need the shared NSS modules.
+sockaddr_storage address_of(const std::string& host, int port) {
+    auto address = connect_address(host, port);
+    if (!address)
         throw ltest_error(exit_code::usage, "'" + host + "' is not an IP address: give the server's address as one (--ip)");
-    }
-    return out;
+    return *address;
 }
 
 // A connected, non-blocking TCP socket to host:port, or -1 with errno set.
@@ -199,7 +186,7 @@ int connect_tcp(const std::string& host, int port, milliseconds timeout) {
 }  // namespace
 
 zmtp_dealer::zmtp_dealer(const std::string& host, int port, milliseconds timeout, std::size_t max_message_bytes)
-    : endpoint_("tcp://" + host + ":" + std::to_string(port)), max_bytes_(max_message_bytes) {
+    : endpoint_(tcp_endpoint(host, port)), max_bytes_(max_message_bytes) {
     fd_ = connect_tcp(host, port, timeout);
     if (fd_ < 0)
         throw ltest_error(exit_code::no_server, "cannot connect to the ltest server at " + endpoint_ + ": " +

@@ -11,6 +11,7 @@ inline constexpr int internal = 70;      // ltest's runtime failed inside the ke
 inline constexpr int kernel_died = 75;   // the kernel died during the run (it is restarted)
 inline constexpr int protocol = 76;      // a malformed or unauthenticated reply
 inline constexpr int startup = 78;       // kernelspec missing, kernel or preload failed at start
+inline constexpr int timed_out = 124;    // --timeout passed and the server never answered (as timeout(1))
 inline constexpr int interrupted = 130;  // the server got Ctrl-C (SIGINT/SIGTERM/SIGHUP) while starting
 
 }  // namespace ltest::exit_code

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +9,7 @@
 #include "config.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
+#include "ip_address.hpp"
 
 namespace ltest {
 
@@ -24,13 +27,26 @@ Everything after the first `--` goes to pytest unchanged.)";
 
 // [tool.ltest] fills in what the command line left unset.
 static void apply_project_config(options& o, const CLI::App& app) {
-    auto config = find_project_config(std::filesystem::current_path());
+    std::error_code ec;  // a deleted working directory has no project: --status still works
+    auto cwd = std::filesystem::current_path(ec);
+    if (ec) return;
+    auto config = find_project_config(cwd);
     if (!config) return;
     o.config_file = config->file.string();
     if (config->preload && o.listen && app.count("--module") == 0) o.modules = *config->preload;
     if (config->kernel && app.count("--kernel") == 0) o.kernel = *config->kernel;
     if (config->ip && app.count("--ip") == 0) o.ip = *config->ip;
     if (config->port && !o.port) o.port = config->port;
+}
+
+// --timeout: a finite number of seconds >= 0 (0: none). Not CLI11's range
+// check, whose message prints the largest double, and which lets nan through.
+static double parse_timeout(const std::string& v) {
+    char* end = nullptr;
+    double t = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(t) || t < 0)
+        throw CLI::ValidationError("--timeout", "expects a number of seconds >= 0 (0: none), got '" + v + "'");
+    return t;
 }
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -80,11 +96,15 @@ std::optional<options> parse_options(int argc, char** argv) {
            },
            "Run the collected tests in N forked workers (auto: one per CPU of the kernel's host)")
         ->type_name("N|auto");
-    app.add_option("--timeout", o.timeout, "Interrupt the run after this many seconds")->check(CLI::NonNegativeNumber);
+    app.add_option_function<std::string>(
+           "--timeout", [&](const std::string& v) { o.timeout = parse_timeout(v); },
+           "Interrupt the run after this many seconds (3 s later: kill it; 2.5 s more: give up, exit 124)")
+        ->type_name("SECONDS");
     auto* quiet = app.add_flag_callback("-q,--quiet", [&] { o.verbosity = -1; }, "Only warnings and errors");
     app.add_flag_callback("-v,--verbose", [&] { o.verbosity = 1; }, "Debug logs (protocol messages)")->excludes(quiet);
     app.footer("Exit codes: pytest's own (0-5), 128+N for a test process killed by signal N,\n"
-               "64 usage, 69 no server, 70 ltest internal error, 75 kernel died, 76 protocol error, 78 start-up failed.");
+               "64 usage, 69 no server, 70 ltest internal error, 75 kernel died, 76 protocol error, 78 start-up failed,\n"
+               "124 --timeout passed and the server never answered.");
     try {
         app.parse(split, argv);
     } catch (const CLI::CallForHelp&) {
@@ -99,6 +119,7 @@ std::optional<options> parse_options(int argc, char** argv) {
         return std::nullopt;
     }
     apply_project_config(o, app);
+    o.ip = canonical_ip(o.ip);
     if (o.existing && !o.listen) throw ltest_error(exit_code::usage, "--existing needs -l/--listen");
     if (!o.modules.empty() && !o.listen) throw ltest_error(exit_code::usage, "-m/--module needs -l/--listen");
     if (o.listen && o.workers != 1) throw ltest_error(exit_code::usage, "-n applies to a run: ltest -n N -- ARGS");

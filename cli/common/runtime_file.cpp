@@ -4,19 +4,25 @@
 
 #include <cerrno>
 #include <fstream>
+#include <iostream>
 #include <iterator>
+#include <thread>
 #include <vector>
 
+#include <kernel_bridge/errors.hpp>
 #include <kernel_bridge/jupyter_paths.hpp>
 #include <kernel_bridge/private_file.hpp>
 
+#include "clean_text.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "options.hpp"
+#include "port_probe.hpp"
 
 namespace ltest {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace std::chrono;
 
 void to_json(json& j, const server_info& s) {
     j = json{{"ip", s.ip},   {"port", s.port}, {"key", s.key}, {"signature_scheme", s.signature_scheme},
@@ -50,14 +56,37 @@ bool process_alive(int pid) {
     return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
 }
 
-static std::optional<server_info> read_runtime_file(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
+// A runtime file is a credential and an address: one not owned by this
+// user, readable by others, or a symlink is refused (someone else could have
+// planted it to be sent this client's environment). Absent: nullopt.
+// Refused: `problem` says why, nullopt.
+static std::optional<server_info> read_runtime_file(const fs::path& path, std::string& problem) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec))) return std::nullopt;
+    std::string text;
     try {
-        return json::parse(in).get<server_info>();
+        text = kernel_bridge::read_private_file(path);
+    } catch (const kernel_bridge::bad_file& e) {
+        problem = e.what();
+        return std::nullopt;
+    }
+    try {
+        return json::parse(text).get<server_info>();
     } catch (const json::exception&) {
         return std::nullopt;
     }
+}
+
+// A killed server (SIGKILL) leaves its runtime file, and its kernel (which
+// died with it) the connection file and log named after the server's pid.
+// The runtime file is ours (read_runtime_file checked it) and its pid is gone:
+// they are removed. True if the runtime file was.
+static bool remove_stale_files(const server_info& s, const fs::path& file) {
+    std::error_code ec;
+    fs::path dir = file.parent_path();
+    fs::remove(dir / ("kernel-ltest-" + std::to_string(s.pid) + ".json"), ec);
+    fs::remove(dir / ("ltest-kernel-" + std::to_string(s.pid) + ".log"), ec);
+    return fs::remove(file, ec);
 }
 
 static std::string start_hint(int port) {
@@ -72,16 +101,36 @@ server_info find_server(std::optional<int> port, const std::string& ip) {
         for (const auto& e : fs::directory_iterator(kernel_bridge::jupyter_runtime_dir(), ec)) {
             std::string name = e.path().filename().string();
             if (name.rfind("ltest-", 0) != 0 || e.path().extension() != ".json") continue;
-            if (auto s = read_runtime_file(e.path()); s && process_alive(s->pid)) live.push_back(*s);
+            std::string problem;
+            if (auto s = read_runtime_file(e.path(), problem); s && process_alive(s->pid)) live.push_back(*s);
+            if (!problem.empty()) std::cerr << "ltest: " << clean_text(problem) << " (ignored)\n";
         }
         if (live.size() == 1) return live.front();
         port = default_port;
     }
     fs::path path = runtime_file_path(*port);
-    auto s = read_runtime_file(path);
-    if (!s || !process_alive(s->pid))
+    std::string problem;
+    auto s = read_runtime_file(path, problem);
+    if (!s && problem.empty() && port_answers(ip, *port, milliseconds(500))) {
+        // The port answers without a runtime file: a server rewrites a removed one
+        // within a second (runtime_file_keeper.hpp); give it that second, then say so.
+        for (auto until = steady_clock::now() + milliseconds(1500); !s && problem.empty() && steady_clock::now() < until;) {
+            std::this_thread::sleep_for(milliseconds(50));
+            s = read_runtime_file(path, problem);
+        }
+        if (!s && problem.empty())
+            throw ltest_error(exit_code::no_server,
+                              "something answers on " + ip + ":" + std::to_string(*port) + " but its runtime file " +
+                                  path.string() + " is missing (another JUPYTER_RUNTIME_DIR? a server that cannot "
+                                  "write it: see its log)");
+    }
+    if (!problem.empty()) throw ltest_error(exit_code::no_server, problem);
+    std::string left;
+    if (s && !process_alive(s->pid) && remove_stale_files(*s, path))
+        left = " (removed the files left by its killed server, pid " + std::to_string(s->pid) + ")";
+    if (!s || !left.empty() || !process_alive(s->pid))
         throw ltest_error(exit_code::no_server,
-                          "no ltest server on " + ip + ":" + std::to_string(*port) + "; " + start_hint(*port));
+                          "no ltest server on " + ip + ":" + std::to_string(*port) + left + "; " + start_hint(*port));
     return *s;
 }
 

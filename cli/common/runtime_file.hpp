@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ip_address.hpp"
+
 namespace ltest {
 
 struct server_info {
@@ -19,7 +21,7 @@ struct server_info {
     std::string kernel_connection_file;
     std::string version;
 
-    std::string endpoint() const { return "tcp://" + ip + ":" + std::to_string(port); }
+    std::string endpoint() const { return tcp_endpoint(ip, port); }
 };
 
 void to_json(nlohmann::json& j, const server_info& s);

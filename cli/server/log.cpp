@@ -1,8 +1,11 @@
 #include "log.hpp"
 
+#include <chrono>
 #include <cstdlib>
 
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include "clean_text.hpp"
 
 namespace ltest::log {
 
@@ -25,5 +28,34 @@ void setup(int verbosity) {
 
 spdlog::logger& server() { return *make("server"); }
 spdlog::logger& kernel() { return *make("kernel"); }
+
+namespace {
+struct dropped_window {
+    std::chrono::steady_clock::time_point start{};
+    int written = 0;
+    long suppressed = 0;
+};
+dropped_window window;
+
+// A new one-second window once the last is over, after a line counting what it suppressed.
+void roll_window(std::chrono::steady_clock::time_point now) {
+    if (now - window.start < std::chrono::seconds(1)) return;
+    if (window.suppressed > 0)
+        server().warn("dropped {} more message(s) in one second without logging them", window.suppressed);
+    window = dropped_window{now};
+}
+}  // namespace
+
+void dropped(const std::string& line) {
+    roll_window(std::chrono::steady_clock::now());
+    if (window.written >= dropped_lines_per_second) {
+        ++window.suppressed;
+        return;
+    }
+    ++window.written;
+    server().warn("{}", clean_text(line));
+}
+
+void flush_dropped() { roll_window(std::chrono::steady_clock::now()); }
 
 }  // namespace ltest::log

@@ -11,6 +11,7 @@
 #include "log.hpp"
 #include "run_output.hpp"
 #include "server_core.hpp"
+#include "router_limits.hpp"
 #include "server.hpp"
 
 namespace ltest {
@@ -22,7 +23,7 @@ int server::serve() {
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
-    write_runtime_file(info_);
+    runtime_file_.write(info_);  // from now on kept in place (runtime_file_keeper.hpp)
     wrote_file_ = true;  // only then is the file ours to remove
     started_ = steady_clock::now();
     log::server().info("ready on {} (kernel connection file: {}{})", info_.endpoint(), info_.kernel_connection_file,
@@ -55,6 +56,7 @@ void server::bind() {
     // Few messages queued per client: output beyond that waits in its run
     // (bounded), and the test process's writes then block.
     router_.set(zmq::sockopt::sndhwm, 32);
+    apply_router_limits(router_, info_.ip);  // hostile peers: bounded memory, idle connections closed
     try {
         router_.bind(info_.endpoint());
     } catch (const zmq::error_t& e) {
@@ -71,8 +73,10 @@ void server::loop_once() {
         items.push_back({nullptr, handover_.kernel_fd(),
                          static_cast<short>(ZMQ_POLLIN | (handover_.wants_write() ? ZMQ_POLLOUT : 0)), 0});
     for (auto& r : runs_) add_poll_items(r, items);
-    auto kitems = kernel_.client().poll_items();
-    items.insert(items.end(), kitems.begin(), kitems.end());
+    if (kernel_.usable()) {  // not after a failed restart (warm_kernel::usable)
+        auto kitems = kernel_.client().poll_items();
+        items.insert(items.end(), kitems.begin(), kitems.end());
+    }
     bool waiting_to_send = false;
     for (auto& r : runs_) waiting_to_send |= !r.outbox.empty();
     try {
@@ -86,10 +90,13 @@ void server::loop_once() {
         for (const auto& r : handover_.read_reports()) reaped_[r.pid] = r.exit_code;
     }
     for (auto& r : runs_) pump(r);
-    drain_kernel();
+    if (kernel_.usable()) drain_kernel();
     drain_clients();
-    if (!kernel_.alive()) on_kernel_death();
+    if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
     if (auto file = watch_.changed(); file && !stale_) stale_ = file;
+    runtime_file_.check();  // a removed runtime file is back within a second
+    log::flush_dropped();   // the count of junk not logged (log.hpp)
+    guard_.tick();          // close connections that did not sign in time
     drop_lost_clients();
     for (auto& r : runs_) finish_if_done(r);
     start_runs();
@@ -109,6 +116,7 @@ int run_server(const options& opts) {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGHUP, &sa, nullptr);  // the terminal closed: stop as cleanly as on Ctrl-C
     ::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();  // held connections must not exhaust a 1024 soft limit (router_limits.hpp)
     zmq::context_t ctx;
     server s(opts, ctx);
     return s.serve();

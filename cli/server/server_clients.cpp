@@ -20,18 +20,20 @@ void server::drain_clients() {
     for (int i = 0; i < 64; ++i) {  // bounded, so the kernel side is not starved
         zmq::multipart_t frames;
         if (!frames.recv(router_, static_cast<int>(zmq::recv_flags::dontwait))) return;
+        int source_fd = frames.empty() ? -1 : connection_guard::source_fd(frames.front());
         kb::message msg;
         try {
             msg = wire_.deserialize(kernel_bridge::take_frames(frames));
         } catch (const kb::bad_message& e) {
             // Unauthenticated peers learn nothing: dropped and logged.
-            log::server().warn("dropped a message: {}", e.what());
+            log::dropped(std::string("dropped a message: ") + e.what());  // rate-limited (log.hpp)
             continue;
         }
         if (!replay_.first_time(msg.msg_id())) {
-            log::server().warn("dropped a replayed message ({})", msg.msg_id());
+            log::dropped("dropped a replayed message (" + msg.msg_id() + ")");
             continue;
         }
+        guard_.authenticated(source_fd);  // signed, not replayed: this connection may stay
         log::server().debug("<- {} from client", msg.msg_type());
         try {
             auto h = handlers_.find(msg.msg_type());

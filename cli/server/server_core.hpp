@@ -17,6 +17,7 @@
 #include <kernel_bridge/wire.hpp>
 #include <zmq.hpp>
 
+#include "connection_guard.hpp"
 #include "handover_socket.hpp"
 #include "options.hpp"
 #include "preload_watch.hpp"
@@ -24,6 +25,7 @@
 #include "replay_guard.hpp"
 #include "run.hpp"
 #include "runtime_file.hpp"
+#include "runtime_file_keeper.hpp"
 #include "warm_kernel.hpp"
 
 #include <kernel_bridge/jupyter_paths.hpp>
@@ -56,6 +58,7 @@ public:
           info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
+          guard_(ctx, router_),  // unauthenticated connections bounded (connection_guard.hpp)
           handover_(kb::jupyter_runtime_dir() / ("ltest-" + std::to_string(info_.port) + ".sock")),
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
                                        handover_.path().string()}) {
@@ -125,6 +128,9 @@ private:
     bool any_execute_pending() const;
     void start_handed_over(run& r);
     void start_relayed(run& r);
+    // A fresh kernel first if a preload changed or a restart failed; false (the
+    // run answered with the reason) if the kernel cannot be had now.
+    bool kernel_ready_for(run& r);
     // The run waits for someone else's request (a notebook cell): its client is told, once.
     void tell_busy(run& r);
     void rewarm_for(run& r);
@@ -137,6 +143,8 @@ private:
     server_info info_;
     kb::wire wire_;
     zmq::socket_t router_;
+    connection_guard guard_;
+    runtime_file_keeper runtime_file_;  // rewritten if it disappears
     handover_socket handover_;
     warm_kernel kernel_;
     preload_watch watch_;

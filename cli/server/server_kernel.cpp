@@ -2,6 +2,7 @@
 // restarts, its death.
 #include <signal.h>
 
+#include <algorithm>
 #include <thread>
 #include <unistd.h>
 
@@ -116,14 +117,13 @@ void server::finish_execute(run& r) {
 
 void server::start_runs() {
     if (stop_requested) return;  // stopping: what runs ends, nothing new starts
-    if (stale_) {
+    if (stale_ || !kernel_.usable()) {
         for (const auto& r : runs_)
             if (r.phase() == run_phase::handing_over || r.phase() == run_phase::running ||
                 r.phase() == run_phase::relaying || !r.execute_id.empty())
                 return;  // its test processes are the kernel's children: let them finish
-        for (auto& r : runs_)
-            if (r.phase() == run_phase::queued) return rewarm_for(r);
-        return;
+        auto first = std::find_if(runs_.begin(), runs_.end(), [](const run& r) { return r.phase() == run_phase::queued; });
+        if (first == runs_.end() || !kernel_ready_for(*first)) return;
     }
     for (auto& r : runs_) {
         if (r.phase() != run_phase::queued) continue;
@@ -196,7 +196,7 @@ void server::restart_kernel() {
     busy_with_others_.clear();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
-    write_runtime_file(info_);
+    runtime_file_.write(info_);  // a full disk is a warning here, not the server's end
     // The loop was blocked: keepalives waited in the socket.
     for (auto& r : runs_) r.last_heard = steady_clock::now();
 }
@@ -234,12 +234,23 @@ void server::on_kernel_death() {
     reaped_.clear();
     try {
         restart_kernel();
-    } catch (const ltest_error& e) {
+    } catch (const std::exception& e) {
+        // The server keeps serving: the next run retries (kernel_ready_for).
+        log::kernel().error("restart failed: {}; the next run retries", e.what());
+    }
+}
+
+bool server::kernel_ready_for(run& r) {
+    try {
+        if (stale_) rewarm_for(r);
+        if (!kernel_.usable()) restart_kernel();
+        return true;
+    } catch (const std::exception& e) {  // ltest_error, or a file that could not be written
         log::kernel().error("restart failed: {}", e.what());
-        for (auto& r : runs_)
-            if (r.phase() == run_phase::queued) answer(r, failed_run(exit_code::kernel_died, e.what()));
-        deliver();
-        throw;
+        for (auto& other : runs_) other.last_heard = steady_clock::now();  // the loop was blocked
+        answer(r, failed_run(exit_code::startup, "the kernel could not be restarted: " + std::string(e.what()) +
+                                                     " (the server retries at the next run)"));
+        return false;
     }
 }
 

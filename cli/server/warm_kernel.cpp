@@ -201,13 +201,21 @@ void warm_kernel::stop() {
 
 void warm_kernel::restart() {
     ++restarts_;
-    if (owned()) {
+    try {
+        if (owned()) {
+            stop();
+            launch();
+        } else {
+            client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+        }
+        warm_up();
+        failure_.clear();
+    } catch (const std::exception& e) {
+        // Not usable until a later restart works: stopped, and why is kept for the next runs.
+        failure_ = e.what();
         stop();
-        launch();
-    } else {
-        client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+        throw;
     }
-    warm_up();
 }
 
 bool warm_kernel::alive_unless_cancelled() {
@@ -243,6 +251,7 @@ json warm_kernel::status() const {
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};
     if (process_) s["kernel_pid"] = process_->pid();
+    if (!failure_.empty()) s["kernel_error"] = failure_;  // the last restart failed: no kernel until one works
     return s;
 }
 

@@ -41,7 +41,12 @@ public:
     // Owned: shutdown_request, then signals; connection file removed. Attached: detach.
     void stop();
     // After the kernel died: start again (owned), or wait for it to return (attached).
+    // On failure the kernel is stopped, failure() says why, and it throws.
     void restart();
+    // False after a failed restart (until one works): client() must not be used.
+    bool usable() const { return client_ && failure_.empty(); }
+    // Why the last restart failed ("preload failed: SyntaxError: ..."), "" if it did not.
+    const std::string& failure() const { return failure_; }
     // Cheap liveness check for the event loop (process exit or heartbeat).
     bool alive();
     void interrupt();
@@ -76,6 +81,7 @@ private:
     std::vector<std::string> watched_files_;
     bool hands_over_ = false;
     int restarts_ = 0;
+    std::string failure_;
     std::chrono::system_clock::time_point started_{};
 };
 

@@ -109,10 +109,10 @@ connection_info new_connection_info(const std::string& ip, const std::string& ke
 }
 
 connection_info read_connection_file(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in) throw bad_file("cannot read connection file " + path.string() + ": " + std::strerror(errno));
+    // Owner-only, not a symlink: a connection file planted by another user would point us at their kernel.
+    std::string text = read_private_file(path);
     try {
-        return json::parse(in).get<connection_info>();
+        return json::parse(text).get<connection_info>();
     } catch (const json::parse_error& e) {
         throw bad_file("connection file " + path.string() + " is not JSON: " + e.what());
     } catch (const bad_file& e) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,12 +14,15 @@
 #include <thread>
 
 #include "kernel_bridge/errors.hpp"
+#include "kernel_bridge/private_file.hpp"
 
 extern char** environ;
 
 namespace kernel_bridge {
 namespace fs = std::filesystem;
 using namespace std::chrono;
+
+long kernel_process::inherited_fd_soft_limit = -1;
 
 std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, const fs::path& connection_file,
                                                        const fs::path& log_file,
@@ -42,8 +46,8 @@ std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, c
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
 
-    int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (log_fd < 0) throw bridge_error("cannot open kernel log " + log_file.string() + ": " + std::strerror(errno));
+    // Created anew (never truncated, never through a symlink): the runtime dir may be shared.
+    int log_fd = create_private_file(log_file);
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     // An exec failure is reported through a close-on-exec pipe: EOF means exec worked.
     int status_pipe[2];
@@ -53,6 +57,11 @@ std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, c
         throw bridge_error(std::string("pipe2: ") + std::strerror(errno));
     }
     pid_t parent = ::getpid();
+    rlimit kernel_fd_limit{RLIM_INFINITY, RLIM_INFINITY};  // the owner's fd limit as it was, if it raised its own
+    if (inherited_fd_soft_limit >= 0 && ::getrlimit(RLIMIT_NOFILE, &kernel_fd_limit) == 0)
+        kernel_fd_limit.rlim_cur = static_cast<rlim_t>(inherited_fd_soft_limit);
+    else
+        kernel_fd_limit.rlim_cur = RLIM_INFINITY;
 
     pid_t pid = ::fork();
     if (pid < 0) {
@@ -67,6 +76,7 @@ std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, c
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (kernel_fd_limit.rlim_cur != RLIM_INFINITY) ::setrlimit(RLIMIT_NOFILE, &kernel_fd_limit);
         ::dup2(null_fd, 0);
         ::dup2(log_fd, 1);
         ::dup2(log_fd, 2);

@@ -187,6 +187,23 @@ def main():
     for name, data in zmtp_seeds(rr).items():
         (corpus / name).write_bytes(b"\x80" + data)
 
+    # Mode 0x40: a hostile server's answers as the client reads them (msg_type,
+    # then the content's JSON): out-of-range and mistyped exit codes, escapes.
+    esc = "\u001b]0;t\u0007\u001b[2J\u009b31m"
+    replies = {
+        "reply-run_reply-256": (b"run_reply", b'{"status": "ok", "exit_code": 256}'),
+        "reply-run_reply-string": (b"run_reply", b'{"status": "error", "exit_code": "0", "error": "' + esc.encode() + b'"}'),
+        "reply-run_reply-fork_unsafe": (b"run_reply", b'{"status": "ok", "exit_code": 1, "fork_unsafe": ["' +
+                                        esc.encode() + b'", 2]}'),
+        "reply-stream": (b"stream", b'{"name": "stderr", "text": "' + esc.encode() + b'"}'),
+        "reply-run_status": (b"run_status", b'{"state": "restarting", "reason": "' + esc.encode() + b'"}'),
+        "reply-input_request": (b"input_request", b'{"prompt": "? ", "password": true}'),
+        "reply-status_reply": (b"status_reply", b'{"address": "' + esc.encode() + b'", "server_pid": 1, "preloaded": '
+                               b'[{"module": "m", "seconds": 0.1}], "fork_unsafe": ["x"], "kernel_pid": 2}'),
+    }
+    for name, (msg_type, content) in replies.items():
+        (corpus / name).write_bytes(b"\x40" + msg_type + b"\xff" + content)
+
     # Known server bugs (README.md): each crashes the strict build.
     bugs = HERE / "regressions"
     bugs.mkdir(exist_ok=True)

@@ -24,6 +24,12 @@
 //                            client's own ZMTP code (cli/client/zmtp_dealer.cpp) reads
 //                            it: a greeting, then frames and commands. It may
 //                            throw only ltest_error (the client prints it).
+//   mode & 0xC0 == 0x40 "reply": the client's reading of a hostile server's
+//                            answer (cli/client/reply_reader.cpp): frames[0] is
+//                            the msg_type, frames[1] the content's JSON. It may
+//                            throw only ltest_error(protocol); a run's exit code
+//                            is 0-255; ltest's own lines hold no control
+//                            character or escape (clean_text).
 // Inputs that once broke it (server bugs since fixed) are in regressions/.
 #include <cstdint>
 #include <cstdio>
@@ -37,8 +43,11 @@
 #include <kernel_bridge/message.hpp>
 #include <kernel_bridge/wire.hpp>
 
+#include "clean_text.hpp"
 #include "errors.hpp"
+#include "exit_codes.hpp"
 #include "protocol.hpp"
+#include "reply_reader.hpp"
 #include "zmtp_dealer.hpp"
 
 namespace kb = kernel_bridge;
@@ -177,12 +186,54 @@ void read_as_client(const uint8_t* data, size_t size) {
     }
 }
 
+// A line ltest prints as its own: no C0/C1 control, DEL or ESC may be left.
+void check_clean(const char* where, const std::string& line) {
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        auto c = static_cast<unsigned char>(line[i]);
+        bool c1 = c == 0xc2 && i + 1 < line.size() && (static_cast<unsigned char>(line[i + 1]) & 0xe0) == 0x80;
+        if (c < 0x20 || c == 0x7f || c1) contract_broken(where, "a control character in ltest's own line: " + json(line).dump());
+    }
+}
+
+// What run_command and status_command make of one answer (mode 0x40).
+void read_reply(const uint8_t* data, size_t size) {
+    std::vector<std::string> frames = split_frames(data, size);
+    check_clean("clean_text", ltest::clean_text(frames[0]));
+    if (frames.size() < 2) return;
+    json content = json::parse(frames[1], nullptr, false);
+    if (content.is_discarded()) return;  // wire::deserialize would have dropped it
+    try {
+        ltest::run_reading state{false, frames[0].size() % 2 == 1};
+        ltest::run_event e = ltest::read_run_message(frames[0], content, state);
+        for (const auto& line : e.notices) check_clean("read_run_message", line);
+        if (e.what == ltest::run_event::kind::finished && (e.exit_code < 0 || e.exit_code > 255))
+            contract_broken("read_run_message", "exit code " + std::to_string(e.exit_code));
+    } catch (const ltest::ltest_error& e) {
+        if (e.exit_code != ltest::exit_code::protocol) contract_broken("read_run_message", "not a protocol error");
+    } catch (const std::exception& e) {
+        contract_broken("read_run_message", std::string("threw something else than ltest_error: ") + e.what());
+    }
+    try {
+        std::string text = ltest::status_text(content);
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+            check_clean("status_text", text.substr(start, nl - start));
+    } catch (const ltest::ltest_error&) {
+    } catch (const std::exception& e) {
+        contract_broken("status_text", std::string("threw something else than ltest_error: ") + e.what());
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     if (data[0] & 0x80) {
         read_as_client(data + 1, size - 1);
+        return 0;
+    }
+    if (data[0] & 0x40) {
+        read_reply(data + 1, size - 1);
         return 0;
     }
     const bool sign = data[0] & 1;

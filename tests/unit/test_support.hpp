@@ -77,6 +77,7 @@ inline void write_text(const fs::path& p, const std::string& text) {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out << text;
     if (!out) throw std::runtime_error("cannot write " + p.string());
+    ::chmod(p.c_str(), 0600);  // owner-only, as connection files must be (private_file.hpp)
 }
 
 inline std::string read_text(const fs::path& p) {

@@ -24,6 +24,10 @@ public:
                                                   const std::filesystem::path& connection_file,
                                                   const std::filesystem::path& log_file,
                                                   const std::map<std::string, std::string>& extra_env = {});
+    // A soft RLIMIT_NOFILE for the kernels launched from now on (-1: as
+    // inherited): an owner that raised its own limit (the ltest server, for
+    // many connections) gives kernels and their tests the limit it started with.
+    static long inherited_fd_soft_limit;
     ~kernel_process();  // kills the group if still running
     kernel_process(const kernel_process&) = delete;
     kernel_process& operator=(const kernel_process&) = delete;
