@@ -12,7 +12,7 @@ import sys
 import types
 import warnings
 
-from . import sysdirs
+from . import fidelity, sysdirs
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
 # the kernel's own PYTHONPATH: the part `python -m pytest` would also have.
@@ -49,8 +49,8 @@ _module_kind = {}
 
 
 def _is_user_code(name, module, system_dirs):
-    if name == "ltest" or name.startswith("ltest."):
-        return False
+    if name == "ltest" or name.startswith("ltest.") or name in ("sitecustomize", "usercustomize"):
+        return False  # sitecustomize: site.py imports it at start, in a plain python too
     path = getattr(module, "__file__", None)
     return isinstance(path, str) and not os.path.realpath(path).startswith(system_dirs)
 
@@ -109,6 +109,10 @@ def _user_modules_now(keep_roots):
 
 class SetupError(Exception):
     """The test process cannot be set up as the client asked (one line for the user)."""
+
+    def __init__(self, message, exit_code=70):
+        super().__init__(message)
+        self.exit_code = exit_code  # 70: ltest's "internal"; 78: the client's interpreter is not the kernel's
 
 
 def pytest_argv0():
@@ -170,8 +174,10 @@ class RelayStdin(io.TextIOBase):
 
 
 def warnoptions_of(env):
-    """sys.warnoptions as CPython builds it from $PYTHONWARNINGS (no -W given)."""
-    return [o for o in env.get("PYTHONWARNINGS", "").split(",") if o]
+    """sys.warnoptions as CPython builds it from $PYTHONDEVMODE (which adds
+    "default" first) and $PYTHONWARNINGS (no -W given)."""
+    dev = ["default"] if env.get("PYTHONDEVMODE") else []
+    return dev + [o for o in env.get("PYTHONWARNINGS", "").split(",") if o]
 
 
 def stdio_encoding(env, ctype_locale):
@@ -351,6 +357,9 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     _reset_signals()
 
     env = spec.get("env") or dict(os.environ)
+    refused = fidelity.refusal(env)  # fidelity.py: e.g. an activated virtualenv that is not the kernel's
+    if refused:
+        raise SetupError(refused[1], exit_code=refused[0])
     os.environ.clear()
     os.environ.update(env)
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
@@ -363,7 +372,8 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     if "umask" in spec:
         os.umask(int(spec["umask"]))
 
-    encoding, errors = stdio_encoding(env, _ctype_locale())
+    ctype_locale = _ctype_locale()
+    encoding, errors = stdio_encoding(env, ctype_locale)
     sys.stdout = sys.__stdout__ = _text_stream(1, bool(spec.get("stdout_isatty")), encoding, errors)
     sys.stderr = sys.__stderr__ = _text_stream(2, bool(spec.get("stderr_isatty")), encoding)
     sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd)
@@ -380,6 +390,8 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.argv[:] = [pytest_argv0()] + list(spec.get("args", []))
     sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
     sys.modules["__main__"] = _main_module(sys.argv[0])
+    # fidelity.py: the rest of what a fresh interpreter would be (issue 17).
+    fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid())
 
 
 def run_pytest(args, workers=1):

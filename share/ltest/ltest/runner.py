@@ -109,7 +109,7 @@ def _child_main(spec, fds, close_fds=()):
         child.become_test_process(spec, stdin_r, out_w, err_w, ctl_w, preloaded_roots())
         code = child.run_pytest(spec["args"], spec.get("workers", 1))
     except child.SetupError as e:
-        code = 70  # ltest's "internal" exit code: the run could not start
+        code = e.exit_code  # 70, ltest's "internal": the run could not start (78: wrong interpreter)
         try:
             os.write(2, f"ltest: {e}\n".encode())
         except OSError:
