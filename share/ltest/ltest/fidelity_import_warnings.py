@@ -104,8 +104,16 @@ def install_replay():
         builtins.__import__ = Replayer(_recorded, builtins.__import__)
 
 
+def kernel_only(importers):
+    """A warning raised while a module of the Jupyter stack, or one choosing
+    between notebook and terminal (tqdm.autonotebook), was importing: it is
+    there because of the kernel, and a cold run would not see it."""
+    from .fidelity_jupyter import JUPYTER_STACK, NOTEBOOK_CHOICES
+    return any(m.partition(".")[0] in JUPYTER_STACK or m in NOTEBOOK_CHOICES for m in importers)
+
+
 def showwarning_recorder(message, category, filename, lineno, file=None, line=None):
     """warnings.showwarning while preloading: record instead of printing."""
     importers = importing_modules(sys._getframe(1))
-    if importers:  # a warning from a thread or a callback is no import's
+    if importers and not kernel_only(importers):  # a warning from a thread or a callback is no import's
         record(category, message, filename, lineno, importers, module_of(filename, sys.modules))

@@ -100,11 +100,10 @@ def preload(modules):
     """Import each module (an ImportError propagates: the server stops), then
     pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order."""
     timings = []
-    with recording() as imported:  # warnings to replay in runs, packages the preloads use
+    with recording():  # warnings to replay in runs, packages the preloads use
         for name in modules:
             timings.append(_import_timed(name))
             root = name.split(".")[0]
-            imported.add(root)
             _roots.add(root)
             if is_own_package(root):
                 _own_roots.add(root)
