@@ -20,12 +20,15 @@ import builtins
 import sys
 import warnings
 
-# (category, message text, filename, lineno, importers, module) in emission order.
+# (category, message text, filename, lineno, importers, module, at_importer)
+# in emission order. at_importer: the warning points at the import statement
+# (stacklevel=2 in a module's top level, the usual "this module is
+# deprecated"): replayed at the test process's import statement instead.
 _recorded = []
 
 
-def record(category, message, filename, lineno, importers, module=None):
-    _recorded.append((category, str(message), filename, lineno, tuple(importers), module))
+def record(category, message, filename, lineno, importers, module=None, at_importer=False):
+    _recorded.append((category, str(message), filename, lineno, tuple(importers), module, at_importer))
 
 
 def module_of(filename, modules):
@@ -93,8 +96,11 @@ class Replayer:
                 self.pending = [w for w in self.pending if w not in due]
                 if not self.pending:
                     builtins.__import__ = self.original
-                for category, message, filename, lineno, _, module in due:
-                    warnings.warn_explicit(message, category, filename, lineno, module=module)
+                for category, message, filename, lineno, _, module, at_importer in due:
+                    if at_importer:  # stacklevel 2: the frame running this import statement
+                        warnings.warn(message, category, stacklevel=2)
+                    else:
+                        warnings.warn_explicit(message, category, filename, lineno, module=module)
         return self.original(name, globals, locals, fromlist, level)
 
 
@@ -116,4 +122,6 @@ def showwarning_recorder(message, category, filename, lineno, file=None, line=No
     """warnings.showwarning while preloading: record instead of printing."""
     importers = importing_modules(sys._getframe(1))
     if importers and not kernel_only(importers):  # a warning from a thread or a callback is no import's
-        record(category, message, filename, lineno, importers, module_of(filename, sys.modules))
+        own_file = getattr(sys.modules.get(importers[-1]), "__file__", None)
+        record(category, message, filename, lineno, importers, module_of(filename, sys.modules),
+               at_importer=filename != own_file)

@@ -27,9 +27,9 @@ JUPYTER_STACK = frozenset({
     "nest_asyncio", "bytecode",
 })
 
-# Modules whose import-time choice depends on being in a notebook: dropped so
-# that a test's import decides again, outside one.
-NOTEBOOK_CHOICES = ("tqdm.auto", "tqdm.autonotebook")
+# Modules whose import-time choice depends on being in a notebook (and what
+# they imported for it): dropped so that a test's import decides again.
+NOTEBOOK_CHOICES = ("tqdm.auto", "tqdm.autonotebook", "tqdm.notebook")
 
 # Top-level names the preloads imported themselves (preload.py records them):
 # those of the stack stay, since the preloaded modules use them.

@@ -36,11 +36,15 @@ def recording(record_warnings=True):
 
 
 def stack_packages_held(modules):
-    """Top-level packages of the Jupyter stack that these modules hold as
-    globals: a module, or a class or function defined in one."""
+    """The Jupyter stack's top-level packages if these modules hold one of
+    them as a global (a module, or a class or function defined in one): all
+    of them, since the held one needs the rest as one consistent copy.
+    Modules that are dropped in the test process anyway do not count."""
     held = set()
     for module in modules:
-        if str(getattr(module, "__name__", "")).partition(".")[0] in fidelity_jupyter.JUPYTER_STACK:
+        name = str(getattr(module, "__name__", ""))
+        if (name.partition(".")[0] in fidelity_jupyter.JUPYTER_STACK or name in fidelity_jupyter.NOTEBOOK_CHOICES
+                or name == "__main__"):  # the shell's namespace holds IPython's builtins
             continue  # the stack's own modules, imported while the kernel served meanwhile
         for value in list(getattr(module, "__dict__", {}).values()):
             name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
@@ -48,4 +52,4 @@ def stack_packages_held(modules):
                 root = name.partition(".")[0]
                 if root in fidelity_jupyter.JUPYTER_STACK:
                     held.add(root)
-    return held
+    return set(fidelity_jupyter.JUPYTER_STACK) if held else held
