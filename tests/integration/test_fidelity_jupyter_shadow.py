@@ -321,3 +321,45 @@ def test_a_pth_file_added_after_the_server_started_is_seen(server, tmp_path):
     finally:
         pth.unlink()
     assert lines(w, "LATE") == ["LATE late"]
+
+
+TORCH_SUITE = {"test_torch.py": """
+    import sys
+    import sklearn.linear_model
+    import torch
+
+    def test_matmul_and_fit():
+        a = torch.ones(800, 800)
+        assert float((a @ a)[0, 0]) == 800.0
+        model = sklearn.linear_model.LinearRegression().fit([[0], [1], [2]], [0, 1, 2])
+        assert round(float(model.coef_[0]), 6) == 1.0
+        print("TORCH", "ipykernel" in sys.modules, "zmq" in sys.modules, torch.initial_seed() != 0)
+"""}
+
+
+@pytest.mark.timeout(300)
+def test_torch_after_a_parallel_op_in_the_kernel_runs(start_server, tmp_path):
+    """A notebook sharing the kernel ran a 2-thread matmul (OpenMP's pool now
+    has threads there, which a fork does not get): the next run must not hang
+    on its first torch op; it runs with torch limited to one thread, says so."""
+    from jupyter_client import BlockingKernelClient
+    server = start_server(modules=["torch", "sklearn.linear_model"], extra_env={"OMP_NUM_THREADS": "2"})
+    root = write_files(tmp_path / "suite", TORCH_SUITE)
+    env = client_env(server, OMP_NUM_THREADS="2")
+    w = warm(server, "-q", "-s", "-p", "no:cacheprovider", cwd=root, env=env)
+    assert w.returncode == 0 and "TORCH False False True" in w.stdout, w.stdout + w.stderr
+    assert "torch limited" not in w.stderr  # no pool in the kernel yet: torch keeps its threads
+    kc = BlockingKernelClient(connection_file=server.status()["connection_file"])
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        reply = kc.execute_interactive("import torch; a = torch.ones(800, 800); b = a @ a", timeout=60)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+    r = subprocess.run([ltest_binary(), "-p", str(server.port), "--timeout", "60", "--", "-q", "-s", "-p",
+                        "no:cacheprovider"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "TORCH False False True" in r.stdout, r.stdout + r.stderr
+    assert "torch limited to 1 thread" in r.stderr
+    c = cold("-q", "-s", "-p", "no:cacheprovider", cwd=root, env=env)
+    assert c.returncode == 0 and "TORCH False False True" in c.stdout
