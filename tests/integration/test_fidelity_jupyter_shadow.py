@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import PYTHON, Server, ltest_binary, summary_line, write_files
+from conftest import Server, ltest_binary, summary_line, write_files
 from test_fidelity import assert_same, both, client_env, cold, normalised, pty_both, warm
 
 USER_SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
