@@ -17,6 +17,7 @@
 #include <kernel_bridge/errors.hpp>
 
 #include "client_connection.hpp"
+#include "echo_off.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "protocol.hpp"
@@ -127,6 +128,7 @@ int run_tests(const options& opts) {
     auto sent_at = steady_clock::now();
     bool acknowledged = false, waiting_input = false, told_busy = false;
     int interrupts_sent = 0;
+    std::optional<echo_off> password_typing;  // a getpass() prompt: no echo until the line is in
     stdin_lines input;
     auto last_keepalive = steady_clock::now();
 
@@ -151,6 +153,7 @@ int run_tests(const options& opts) {
                 std::fprintf(stderr, "ltest: kernel restarted and preloaded in %.2f s\n", c.value("seconds", 0.0));
             }
         } else if (type == protocol::input_request) {
+            if (c.value("password", false)) password_typing.emplace(0);  // before the prompt, as getpass
             write_all(1, c.value("prompt", ""));
             waiting_input = true;
         } else if (type == protocol::run_reply) {
@@ -196,6 +199,7 @@ int run_tests(const options& opts) {
             if (auto line = input.read_available()) {
                 conn.send(protocol::input_reply, json{{"value", *line}}, request);
                 waiting_input = false;
+                password_typing.reset();
             }
         }
         if (!(items[0].revents & (POLLIN | POLLHUP | POLLERR))) {

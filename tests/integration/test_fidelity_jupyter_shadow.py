@@ -8,6 +8,7 @@ warns at import, a third-party package that the project's checkout shadows
 (both in a user site directory of the test's own, PYTHONUSERBASE), and a
 package of the user's own (PYTHONPATH).
 """
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import textwrap
 
 import pytest
 
-from conftest import Server, ltest_binary, summary_line, write_files
+from conftest import PYTHON, Server, ltest_binary, summary_line, write_files
 from test_fidelity import assert_same, both, client_env, cold, normalised, pty_both, warm
 
 USER_SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
@@ -363,3 +364,55 @@ def test_torch_after_a_parallel_op_in_the_kernel_runs(start_server, tmp_path):
     assert "torch limited to 1 thread" in r.stderr
     c = cold("-q", "-s", "-p", "no:cacheprovider", cwd=root, env=env)
     assert c.returncode == 0 and "TORCH False False True" in c.stdout
+
+
+def on_a_terminal(cmd, cwd, env, prompt, answer, timeout=120):
+    """Runs cmd with stdin, stdout and stderr on one pty that is its
+    controlling terminal; types answer after prompt. (exit code, output)."""
+    import fcntl
+    import select
+    import termios
+    import time
+    master, slave = os.openpty()
+
+    def make_controlling():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                         preexec_fn=make_controlling)
+    os.close(slave)
+    out, typed = b"", False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 0.5)[0]:
+                if p.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the slave
+                break
+            out += chunk
+            if not typed and prompt in out:
+                os.write(master, answer)
+                typed = True
+        return p.wait(timeout=max(1, deadline - time.monotonic())), out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
+@pytest.mark.parametrize("args", [("-s",), ()], ids=["no-capture", "captured"])
+def test_getpass_on_a_terminal_does_not_echo(server, tmp_path, args):
+    root = write_files(tmp_path, {"test_pw.py": """
+        import getpass
+        def test_pw():
+            assert getpass.getpass("Secret: ") == "hunter2"
+    """})
+    env = env_of(server)
+    for cmd in ([ltest_binary(), "-p", str(server.port), "--"], [PYTHON, "-m", "pytest"]):
+        code, out = on_a_terminal(cmd + ["-q", "-p", "no:cacheprovider", *args], root, env, b"Secret: ", b"hunter2\n")
+        assert code == 0 and b"Secret: " in out and b"hunter2" not in out, (cmd, out)

@@ -127,6 +127,7 @@ class RelayStdin(io.TextIOBase):
 
     def __init__(self, fd, ctl_fd):
         self._fd = fd
+        self._secret_fd = os.dup(fd)  # getpass reads here: pytest's capture points fd 0 at /dev/null
         self._ctl = ctl_fd
         self._buf = b""
         self._eof = False
@@ -140,15 +141,15 @@ class RelayStdin(io.TextIOBase):
     def isatty(self):
         return False
 
-    def _fill(self):
+    def _fill(self, request=b"I\n", fd=None):
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except Exception:
                 pass
-        os.write(self._ctl, b"I\n")
+        os.write(self._ctl, request)
         while not self._eof and b"\n" not in self._buf:
-            chunk = os.read(self._fd, 65536)
+            chunk = os.read(self._fd if fd is None else fd, 65536)
             if not chunk:
                 self._eof = True
             self._buf += chunk
@@ -163,6 +164,14 @@ class RelayStdin(io.TextIOBase):
         line, self._buf = self._buf[:end], self._buf[end:]
         return line.decode("utf-8", "replace")
 
+    def readline_secret(self, prompt):
+        """A line the client reads without echo, for getpass: b"P <prompt
+        as JSON>" (the client shows the prompt once its echo is off)."""
+        if b"\n" not in self._buf and not self._eof:
+            import json
+            self._fill(b"P " + json.dumps(prompt).encode() + b"\n", self._secret_fd)
+        return self.readline()
+
     def read(self, size=-1):
         parts = []
         while size is None or size < 0 or sum(map(len, parts)) < size:
@@ -171,6 +180,17 @@ class RelayStdin(io.TextIOBase):
                 break
             parts.append(line)
         return "".join(parts)
+
+
+def relay_getpass(prompt="Password: ", stream=None):
+    """getpass.getpass of the test process when the client's stdin is a
+    terminal: the prompt, then a line the client reads with its echo off.
+    Like getpass's /dev/tty, it bypasses pytest's capture (sys.__stdin__ is
+    the test process's own); the prompt goes with the request."""
+    line = sys.__stdin__.readline_secret(prompt)
+    if not line:
+        raise EOFError
+    return line[:-1] if line.endswith("\n") else line
 
 
 def warnoptions_of(env):
@@ -378,6 +398,9 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.stderr = sys.__stderr__ = _text_stream(2, bool(spec.get("stderr_isatty")), encoding)
     sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd)
     _restore_kernel_hooks()
+    if spec.get("stdin_isatty"):  # else getpass falls back to stdin with a warning, as without a terminal
+        import getpass
+        getpass.getpass = relay_getpass  # issue 17/18: no echo on the client's terminal
     _forget_ipython()
     _restore_pdb()
     _reset_warnings(env)
