@@ -416,3 +416,20 @@ def test_getpass_on_a_terminal_does_not_echo(server, tmp_path, args):
     for cmd in ([ltest_binary(), "-p", str(server.port), "--"], [PYTHON, "-m", "pytest"]):
         code, out = on_a_terminal(cmd + ["-q", "-p", "no:cacheprovider", *args], root, env, b"Secret: ", b"hunter2\n")
         assert code == 0 and b"Secret: " in out and b"hunter2" not in out, (cmd, out)
+
+
+@pytest.mark.timeout(600)
+def test_pandas_formatting_suite_equals_cold_test_by_test(server, tmp_path):
+    """A real suite from the Debian package, with pandas preloaded: its
+    test_repr_truncates_terminal_size failed when pandas kept the notebook's
+    display.max_columns."""
+    import pandas
+    suite = os.path.join(os.path.dirname(pandas.__file__), "tests", "io", "formats", "test_format.py")
+    w_xml, c_xml = tmp_path / "w.xml", tmp_path / "c.xml"
+    args = ("-q", "-p", "no:cacheprovider", "-p", "no:sugar", suite)
+    env = env_of(server)
+    w = warm(server, *args, f"--junitxml={w_xml}", cwd=tmp_path, env=env, timeout=600)
+    c = cold(*args, f"--junitxml={c_xml}", cwd=tmp_path, env=env, timeout=600)
+    assert_same(w, c)
+    assert w.returncode == 0, w.stdout[-3000:]
+    assert junit_outcomes(w_xml) == junit_outcomes(c_xml)
