@@ -55,7 +55,8 @@ def server(tmp_path_factory):
     write_files(base / "userbase" / USER_SITE, SITE_FILES)
     write_files(base / "own", OWN_FILES)
     env = {"PYTHONUSERBASE": str(base / "userbase"), "PYTHONPATH": str(base / "own")}
-    s = Server(base, modules=("pandas", "tqdm.auto", "legacy_fid", "shadowpkg_fid", "mypkg_fid"), extra_env=env)
+    s = Server(base, modules=("pandas", "tqdm.auto", "matplotlib.pyplot", "legacy_fid", "shadowpkg_fid",
+                                                "mypkg_fid"), extra_env=env)
     s.start(timeout=300)
     assert s.proc.poll() is None, s.log.read_text()
     s.userbase = base / "userbase"
@@ -101,6 +102,18 @@ def test_the_test_process_is_not_in_jupyter(server, tmp_path):
     root = write_files(tmp_path, {"test_jupyter.py": JUPYTER_PROBE})
     w, _ = same_marked(server, root, "JUPYTER")
     assert "JUPYTER [] False True" in w.stdout and "JUPYTER pandas 0" in w.stdout, w.stdout
+
+
+@pytest.mark.parametrize("backend", [None, "svg"], ids=["rc-file", "client-mplbackend"])
+def test_matplotlib_backend_is_the_clients_not_the_notebooks(server, tmp_path, backend):
+    root = write_files(tmp_path, {"test_mpl.py": """
+        import matplotlib
+        def test_backend():
+            import matplotlib.pyplot
+            print("BACKEND", matplotlib.get_backend())
+    """})
+    w, _ = same_marked(server, root, "BACKEND", env=env_of(server, MPLBACKEND=backend))
+    assert "inline" not in w.stdout
 
 
 def test_pandas_wide_frame_repr_on_a_terminal_is_as_cold(server, tmp_path):

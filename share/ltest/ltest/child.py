@@ -346,12 +346,6 @@ def _leave_kernel_event_loop():
     asyncio.set_event_loop_policy(None)
 
 
-def _quiet_inline_matplotlib():
-    mpl = sys.modules.get("matplotlib")
-    if mpl is not None and "inline" in str(mpl.get_backend()).lower():
-        mpl.use("Agg", force=True)
-
-
 def die_with_parent():
     try:
         import ctypes
@@ -407,7 +401,6 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     import atexit
     atexit._clear()  # the kernel's exit handlers (history, connection file) are not the test process's
     _leave_kernel_event_loop()
-    _quiet_inline_matplotlib()
 
     sys.path[:] = pytest_sys_path(cwd, env)
     sys.argv[:] = [pytest_argv0()] + list(spec.get("args", []))

@@ -30,6 +30,7 @@ def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid):
     notes = []
     notes.append(fidelity_threads.limit_pools(kernel_pid))
     fidelity_jupyter.forget_jupyter()
+    fidelity_jupyter.matplotlib_as_cold(env)
     fidelity_interpreter.fresh_recursion_limit()
     fidelity_interpreter.thaw_gc()
     fidelity_interpreter.reset_logging()

@@ -54,6 +54,35 @@ def forget_jupyter(modules=None):
     _pandas_as_in_a_terminal(modules.get("pandas.core.config_init"))
 
 
+def matplotlib_as_cold(env, modules=None):
+    """matplotlib read $MPLBACKEND when the kernel imported it: ipykernel's
+    inline backend. The test process takes the client's $MPLBACKEND, else
+    the matplotlibrc's backend, as a fresh import would (pyplot, if already
+    imported, switches; one that cannot start here falls back as pyplot's
+    import does)."""
+    modules = sys.modules if modules is None else modules
+    mpl = modules.get("matplotlib")
+    if mpl is None:
+        return
+    wanted = env.get("MPLBACKEND")
+    try:
+        current = str(dict.__getitem__(mpl.rcParams, "backend"))
+        if not wanted and "inline" not in current:
+            return  # nothing of the kernel's
+        target = wanted or mpl.rcParamsOrig["backend"]
+        pyplot = modules.get("matplotlib.pyplot")
+        if pyplot is None:
+            mpl.rcParams["backend"] = target  # resolved when a test imports pyplot
+            return
+        try:
+            pyplot.switch_backend(target)
+        except ImportError:
+            from matplotlib import rcsetup
+            pyplot.switch_backend(rcsetup._auto_backend_sentinel)
+    except Exception:  # another matplotlib: at least no inline backend
+        mpl.use("Agg", force=True)
+
+
 def _pandas_as_in_a_terminal(config_init):
     """pandas sets display.max_columns to 20 when imported in a notebook, 0
     (fit the terminal) otherwise; the default and, unless someone changed
