@@ -140,7 +140,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     _reap_finished()
     spec = {"args": list(args), "cwd": cwd or os.getcwd(), "env": dict(env if env is not None else os.environ),
             "stdout_isatty": stdout_isatty, "stderr_isatty": stderr_isatty, "workers": workers,
-            "stdin_isatty": stdin_isatty}  # getpass without echo (child.relay_getpass)
+            "stdin_isatty": stdin_isatty}  # getpass without echo (child_stdin.relay_getpass)
     if umask is not None:
         spec["umask"] = umask
     out_r, out_w = _open_output(stdout_isatty, columns, lines)
@@ -227,7 +227,7 @@ class _ChildRelay:
         for line in lines:
             if line.startswith(b"X "):
                 self.exit_code = int(line[2:])
-            elif (line == b"I" or line.startswith(b"P ")) and self.stdin_w is not None:  # P: child.relay_getpass
+            elif (line == b"I" or line.startswith(b"P ")) and self.stdin_w is not None:  # P: child_stdin.relay_getpass
                 for fd, relay in self.relays.items():  # the prompt first, then the question
                     while fd in open_fds and select.select([fd], [], [], 0)[0] and relay.pump():
                         pass
