@@ -86,6 +86,7 @@ def warm_module_cache(keep_roots):
     """Classifies the kernel's modules now, in the kernel, for the next child."""
     global _planned_eviction
     _planned_eviction = (len(sys.modules), modules_to_evict(sys.modules, keep_roots))
+    fidelity.plan_in_kernel()  # what fidelity.py's steps would otherwise scan sys.modules for in the child
 
 
 def plan_eviction_of_new_modules(modules_before, keep_roots):

@@ -49,6 +49,14 @@ def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid):
     sys.stderr.flush()
 
 
+def plan_in_kernel():
+    """In the kernel, just before a fork: the names the child's steps need
+    from sys.modules. Scanning its thousands of names in the child costs
+    10-30 ms of copy-on-write faults (each key's reference count is written)."""
+    fidelity_jupyter.plan()
+    fidelity_checkouts.plan()
+
+
 def kernel_pid():
     """The kernel, as seen from its fork (a spare is the kernel's child too)."""
     return os.getppid()

@@ -37,11 +37,22 @@ def importable_names(directory):
     return names
 
 
-def shadowed(head_dirs, modules, system_dirs, stdlib=sys.stdlib_module_names):
+# (len(sys.modules), top-level module names) as the kernel computed it before the fork.
+_planned = None
+
+
+def plan():
+    global _planned
+    if _planned is None or _planned[0] != len(sys.modules):
+        _planned = (len(sys.modules), frozenset(name for name in sys.modules if "." not in name))
+
+
+def shadowed(head_dirs, modules, system_dirs, stdlib=sys.stdlib_module_names, top_level=None):
     """{name: checkout path} of the top-level modules that the client's path
     entries (head_dirs: cwd, $PYTHONPATH) provide but the kernel imported
-    from site-packages."""
-    top_level = {name for name in modules if "." not in name}
+    from site-packages. top_level: their names, if known (see plan)."""
+    if top_level is None:
+        top_level = {name for name in modules if "." not in name}
     found = {}
     for directory in head_dirs:
         for name, path in importable_names(directory).items():
@@ -60,13 +71,14 @@ def shadowed(head_dirs, modules, system_dirs, stdlib=sys.stdlib_module_names):
 
 def use_checkouts(head_dirs, system_dirs, modules=None):
     """Drops the shadowed modules; returns the warnings for those that stay."""
+    planned = _planned[1] if modules is None and _planned is not None else None
     modules = sys.modules if modules is None else modules
     warnings = []
-    for name, path in shadowed(head_dirs, modules, system_dirs).items():
+    for name, path in shadowed(head_dirs, modules, system_dirs, top_level=planned).items():
         if name in CANNOT_SWAP:
             warnings.append(f"{path} shadows {name}, which ltest's test process runs on: the kernel's {name} "
                             f"is tested; use plain python -m pytest for a checkout of {name}")
             continue
-        for module in [m for m in modules if m == name or m.startswith(name + ".")]:
+        for module in [m for m in modules if m == name or m.startswith(name + ".")]:  # rare: a scan is fine
             del modules[module]
     return warnings

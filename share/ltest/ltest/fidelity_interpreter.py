@@ -55,13 +55,10 @@ def reset_logging(kernel_loggers=_KERNEL_LOGGERS, kernel_root_handlers=_KERNEL_R
 def reseed_generators(modules=None):
     """Unseeded generators start from fresh entropy in a new interpreter;
     forks of one kernel would all share its state. Only modules already
-    imported are reseeded (a later import seeds itself)."""
+    imported are reseeded (a later import seeds itself); the standard
+    library's `random` already is, by its own fork hook."""
     modules = sys.modules if modules is None else modules
-    reseeded = []
-    random = modules.get("random")
-    if random is not None:
-        random.seed()
-        reseeded.append("random")
+    reseeded = []  # `random` reseeds itself in every fork (os.register_at_fork)
     numpy_random = modules.get("numpy.random")
     if numpy_random is not None:
         try:
@@ -72,7 +69,7 @@ def reseed_generators(modules=None):
     torch = modules.get("torch")
     if torch is not None:
         try:
-            torch.random.seed()  # CPU default generator; CUDA's are never initialised in a fork
+            torch.default_generator.seed()  # the CPU generator; CUDA is never initialised in a fork
             reseeded.append("torch")
         except Exception:
             pass

@@ -34,11 +34,23 @@ def pth_state(directory):
         return None
 
 
+def _mtime(directory):
+    try:
+        return os.stat(directory).st_mtime_ns
+    except OSError:
+        return None
+
+
 def snapshot(dirs=None):
     return {d: pth_state(d) for d in (site_directories() if dirs is None else dirs)}
 
 
+
 _AT_START = snapshot()
+# Installing creates (or, as pip does, replaces) files, which changes the
+# directory's mtime: a run reads the .pth lists of changed directories only
+# (dist-packages holds thousands of entries).
+_MTIMES_AT_START = {d: _mtime(d) for d in _AT_START}
 
 
 def changed_pth_files(before, now):
@@ -58,8 +70,13 @@ def see_new_installs(before=None):
     .pth files that are new or changed, as site.py does at start (paths
     appended, `import` lines run); .pth files already processed are not run
     twice. Returns {directory: .pth names}."""
-    before = _AT_START if before is None else before
-    changed = changed_pth_files(before, snapshot(list(before)))
+    if before is None:
+        before, dirs = _AT_START, [d for d in _AT_START if _mtime(d) != _MTIMES_AT_START.get(d)]
+    else:
+        dirs = list(before)
+    if not dirs:
+        return {}
+    changed = changed_pth_files(before, snapshot(dirs))
     if changed:
         importlib.invalidate_caches()
         known = {os.path.normcase(os.path.abspath(p)) for p in sys.path if isinstance(p, str)}
