@@ -8,6 +8,8 @@ to compare a run through ltest with a cold `python3 -m pytest`.
 """
 import sys
 
+import pytest
+
 from conftest import Server, write_files
 from test_fidelity import assert_same, both, client_env
 
@@ -56,6 +58,14 @@ def start_shadow_server(tmp_path_factory):
         raise
     s.userbase = base / "userbase"
     return s
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The shadow server of one test module (import this name to use it)."""
+    s = start_shadow_server(tmp_path_factory)
+    yield s
+    s.stop()
 
 
 def env_of(server, **changes):

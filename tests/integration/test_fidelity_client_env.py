@@ -9,15 +9,9 @@ import subprocess
 import pytest
 
 from conftest import PYTHON, ltest_binary, write_files
-from shadow_helpers import env_of, same_marked, start_shadow_server
+from shadow_helpers import env_of, same_marked
+from shadow_helpers import server  # noqa: F401 (the module-scoped fixture)
 from test_fidelity import warm
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = start_shadow_server(tmp_path_factory)
-    yield s
-    s.stop()
 
 
 ENV_PROBE = """

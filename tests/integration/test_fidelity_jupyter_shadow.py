@@ -9,15 +9,9 @@ import re
 import pytest
 
 from conftest import write_files
-from shadow_helpers import env_of, junit_outcomes, lines, same_marked, start_shadow_server
+from shadow_helpers import env_of, junit_outcomes, lines, same_marked
+from shadow_helpers import server  # noqa: F401 (the module-scoped fixture)
 from test_fidelity import assert_same, cold, normalised, pty_both, warm
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = start_shadow_server(tmp_path_factory)
-    yield s
-    s.stop()
 
 
 JUPYTER_PROBE = """

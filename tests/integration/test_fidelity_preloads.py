@@ -8,15 +8,9 @@ import subprocess
 import pytest
 
 from conftest import ltest_binary, summary_line, write_files
-from shadow_helpers import USER_SITE, env_of, junit_outcomes, lines, same_marked, start_shadow_server
+from shadow_helpers import USER_SITE, env_of, junit_outcomes, lines, same_marked
+from shadow_helpers import server  # noqa: F401 (the module-scoped fixture)
 from test_fidelity import assert_same, both, client_env, cold, warm
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = start_shadow_server(tmp_path_factory)
-    yield s
-    s.stop()
 
 
 WARNS_AT_IMPORT = {"test_legacy.py": """
