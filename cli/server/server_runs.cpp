@@ -30,6 +30,12 @@ void server::pump(run& r) {
         if (line == "I") {
             pump_output(r, 1024);  // the prompt first, then the question
             queue_for(r, protocol::input_request, json{{"prompt", ""}, {"password", false}});
+        } else if (line.rfind("P ", 0) == 0) {  // getpass (child_stdin.relay_getpass): its prompt, as JSON
+            pump_output(r, 1024);
+            json prompt = json::parse(line.substr(2), nullptr, false);
+            queue_for(r, protocol::input_request,
+                      json{{"prompt", prompt.is_string() ? prompt.get<std::string>() : std::string("Password: ")},
+                           {"password", true}});
         } else if (line.rfind("X ", 0) == 0) {
             try {
                 r.exit_code = std::stoi(line.substr(2));

@@ -3,6 +3,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -124,14 +125,17 @@ def test_ten_runs_in_a_row_leave_no_zombies(shared_server, tmp_path):
 
 
 def test_preloaded_module_is_not_imported_again(start_server, tmp_path):
-    lib = write_files(tmp_path / "lib", {"slowmod.py": f"""
+    # Installed (a user site directory), not the user's own code: a package
+    # of one's own is imported afresh by each run (docs/design.md, "Own packages").
+    site_packages = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
+    lib = write_files(tmp_path / "userbase" / site_packages, {"slowmod.py": f"""
         import time
         with open({str(tmp_path / 'imports.log')!r}, "a") as f:
             f.write("imported\\n")
         time.sleep(0.5)  # a "fat" import
         VALUE = 42
     """})
-    env = {"PYTHONPATH": str(lib)}
+    env = {"PYTHONUSERBASE": str(tmp_path / "userbase")}
     server = start_server(modules=["slowmod"], extra_env=env)
     root = write_files(tmp_path / "proj", {"test_uses.py": """
         import sys

@@ -5,14 +5,14 @@ Everything here runs in the forked child only. The pure functions at the top
 """
 import asyncio
 import builtins
-import io
 import os
 import signal
 import sys
 import types
 import warnings
 
-from . import sysdirs
+from . import fidelity, sysdirs
+from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdio_encoding
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
 # the kernel's own PYTHONPATH: the part `python -m pytest` would also have.
@@ -49,8 +49,8 @@ _module_kind = {}
 
 
 def _is_user_code(name, module, system_dirs):
-    if name == "ltest" or name.startswith("ltest."):
-        return False
+    if name == "ltest" or name.startswith("ltest.") or name in ("sitecustomize", "usercustomize"):
+        return False  # sitecustomize: site.py imports it at start, in a plain python too
     path = getattr(module, "__file__", None)
     return isinstance(path, str) and not os.path.realpath(path).startswith(system_dirs)
 
@@ -86,6 +86,7 @@ def warm_module_cache(keep_roots):
     """Classifies the kernel's modules now, in the kernel, for the next child."""
     global _planned_eviction
     _planned_eviction = (len(sys.modules), modules_to_evict(sys.modules, keep_roots))
+    fidelity.plan_in_kernel()  # what fidelity.py's steps would otherwise scan sys.modules for in the child
 
 
 def plan_eviction_of_new_modules(modules_before, keep_roots):
@@ -110,94 +111,21 @@ def _user_modules_now(keep_roots):
 class SetupError(Exception):
     """The test process cannot be set up as the client asked (one line for the user)."""
 
+    def __init__(self, message, exit_code=70):
+        super().__init__(message)
+        self.exit_code = exit_code  # 70: ltest's "internal"; 78: the client's interpreter is not the kernel's
+
 
 def pytest_argv0():
     import pytest
     return os.path.join(os.path.dirname(pytest.__file__), "__main__.py")
 
 
-class RelayStdin(io.TextIOBase):
-    """stdin of the test process. A read first asks the kernel (through the
-    control pipe) to fetch a line from the client, so input() and pdb prompt
-    the user only when the test really reads."""
-
-    def __init__(self, fd, ctl_fd):
-        self._fd = fd
-        self._ctl = ctl_fd
-        self._buf = b""
-        self._eof = False
-
-    def fileno(self):
-        return self._fd
-
-    def readable(self):
-        return True
-
-    def isatty(self):
-        return False
-
-    def _fill(self):
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-        os.write(self._ctl, b"I\n")
-        while not self._eof and b"\n" not in self._buf:
-            chunk = os.read(self._fd, 65536)
-            if not chunk:
-                self._eof = True
-            self._buf += chunk
-
-    def readline(self, size=-1):
-        if b"\n" not in self._buf and not self._eof:
-            self._fill()
-        nl = self._buf.find(b"\n")
-        end = len(self._buf) if nl < 0 else nl + 1
-        if size is not None and size >= 0:
-            end = min(end, size)
-        line, self._buf = self._buf[:end], self._buf[end:]
-        return line.decode("utf-8", "replace")
-
-    def read(self, size=-1):
-        parts = []
-        while size is None or size < 0 or sum(map(len, parts)) < size:
-            line = self.readline()
-            if not line:
-                break
-            parts.append(line)
-        return "".join(parts)
-
-
 def warnoptions_of(env):
-    """sys.warnoptions as CPython builds it from $PYTHONWARNINGS (no -W given)."""
-    return [o for o in env.get("PYTHONWARNINGS", "").split(",") if o]
-
-
-def stdio_encoding(env, ctype_locale):
-    """(encoding, errors) CPython gives stdin/stdout: $PYTHONIOENCODING wins;
-    else UTF-8, with surrogateescape in the C/POSIX locale and the UTF-8 ones
-    it coerces C to (strict in others, e.g. en_US.UTF-8)."""
-    encoding, _, errors = env.get("PYTHONIOENCODING", "").partition(":")
-    if not errors:
-        errors = "surrogateescape" if ctype_locale in ("C", "POSIX", "C.UTF-8", "C.utf8", "UTF-8") else "strict"
-    return encoding or "utf-8", errors
-
-
-def _ctype_locale():
-    # CPython sets LC_CTYPE from the environment at start; the kernel's is the server's.
-    import locale
-    try:
-        return locale.setlocale(locale.LC_CTYPE, "")
-    except locale.Error:  # not installed: CPython stays in "C" (and coerces it)
-        return locale.setlocale(locale.LC_CTYPE, "C")
-
-
-def _text_stream(fd, tty, encoding="utf-8", errors="strict"):
-    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
-    return io.TextIOWrapper(io.open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False),
-                            encoding=encoding, errors="backslashreplace" if fd == 2 else errors,
-                            line_buffering=tty or fd == 2, write_through=unbuffered)
+    """sys.warnoptions as CPython builds it from $PYTHONDEVMODE (which adds
+    "default" first) and $PYTHONWARNINGS (no -W given)."""
+    dev = ["default"] if env.get("PYTHONDEVMODE") else []
+    return dev + [o for o in env.get("PYTHONWARNINGS", "").split(",") if o]
 
 
 def _restore_kernel_hooks():
@@ -320,12 +248,6 @@ def _leave_kernel_event_loop():
     asyncio.set_event_loop_policy(None)
 
 
-def _quiet_inline_matplotlib():
-    mpl = sys.modules.get("matplotlib")
-    if mpl is not None and "inline" in str(mpl.get_backend()).lower():
-        mpl.use("Agg", force=True)
-
-
 def die_with_parent():
     try:
         import ctypes
@@ -351,6 +273,9 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     _reset_signals()
 
     env = spec.get("env") or dict(os.environ)
+    refused = fidelity.refusal(env)  # fidelity.py: e.g. an activated virtualenv that is not the kernel's
+    if refused:
+        raise SetupError(refused[1], exit_code=refused[0])
     os.environ.clear()
     os.environ.update(env)
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
@@ -363,23 +288,28 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     if "umask" in spec:
         os.umask(int(spec["umask"]))
 
-    encoding, errors = stdio_encoding(env, _ctype_locale())
+    ctype_locale = _ctype_locale()
+    encoding, errors = stdio_encoding(env, ctype_locale)
     sys.stdout = sys.__stdout__ = _text_stream(1, bool(spec.get("stdout_isatty")), encoding, errors)
     sys.stderr = sys.__stderr__ = _text_stream(2, bool(spec.get("stderr_isatty")), encoding)
     sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd)
     _restore_kernel_hooks()
+    if spec.get("stdin_isatty"):  # else getpass falls back to stdin with a warning, as without a terminal
+        import getpass
+        getpass.getpass = relay_getpass  # issue 17/18: no echo on the client's terminal
     _forget_ipython()
     _restore_pdb()
     _reset_warnings(env)
     import atexit
     atexit._clear()  # the kernel's exit handlers (history, connection file) are not the test process's
     _leave_kernel_event_loop()
-    _quiet_inline_matplotlib()
 
     sys.path[:] = pytest_sys_path(cwd, env)
     sys.argv[:] = [pytest_argv0()] + list(spec.get("args", []))
     sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
     sys.modules["__main__"] = _main_module(sys.argv[0])
+    # fidelity.py: the rest of what a fresh interpreter would be (issue 17).
+    fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid())
 
 
 def run_pytest(args, workers=1):

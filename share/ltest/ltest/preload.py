@@ -5,16 +5,32 @@ import sys
 import time
 
 from . import forksafety
+from .fidelity_preload import recording
 from .result import Reply, remember
 from .sysdirs import system_dirs
 
 # Top-level names the user asked to preload. Their modules stay warm in a run's
 # child; other modules of the user's own code are evicted (see child.py).
 _roots = set()
+# Those of them that are the user's own code (outside the interpreter's
+# prefix and site-packages): evicted in the child all the same, so that a
+# test imports one copy of them, assert-rewritten and seen by --cov, as
+# plain pytest does; preloading them only warms their third-party imports.
+_own_roots = set()
 
 
 def preloaded_roots():
-    return set(_roots)
+    """The preloaded top-level packages that stay warm in the test process."""
+    return _roots - _own_roots
+
+
+def is_own_package(name, modules=None, system=None):
+    """Is the preloaded top-level package `name` the user's own code?"""
+    module = (sys.modules if modules is None else modules).get(name)
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str):
+        return False
+    return not os.path.realpath(path).startswith(system_dirs() if system is None else system)
 
 
 def _import_timed(name):
@@ -71,20 +87,30 @@ def watched_files(roots, modules=None, system=None):
     return sorted(files)
 
 
-def preload(modules):
-    """Import each module (an ImportError propagates: the server stops), then
-    pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order."""
-    timings = []
-    for name in modules:
-        timings.append(_import_timed(name))
-        _roots.add(name.split(".")[0])
-    start = time.perf_counter()
+def _import_pytest_and_plugins():
     import pytest  # noqa: F401
     for name in _pytest_plugin_modules():
         try:
             importlib.import_module(name)
         except Exception:  # pytest itself will report a plugin that cannot load
             pass
+
+
+def preload(modules):
+    """Import each module (an ImportError propagates: the server stops), then
+    pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order."""
+    timings = []
+    with recording():  # warnings to replay in runs, packages the preloads use
+        for name in modules:
+            timings.append(_import_timed(name))
+            root = name.split(".")[0]
+            _roots.add(root)
+            if is_own_package(root):
+                _own_roots.add(root)
+                timings[-1]["module"] += " (your own package: each run imports it afresh, its imports stay warm)"
+    start = time.perf_counter()
+    with recording(record_warnings=False):
+        _import_pytest_and_plugins()
     _forget_rewritable_plugins()
     timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
     forksafety.mark_baseline()

@@ -15,6 +15,7 @@ class RunRequest:
     lines: int = 24
     workers: int = 1  # 0: one per CPU of this host
     umask: int = None  # the client's; None: keep this process's
+    stdin_isatty: bool = False  # getpass then asks the client for a line without echo
 
     @classmethod
     def from_wire(cls, spec):
@@ -34,7 +35,7 @@ class RunRequest:
         """What the test process needs of it (JSON: it may travel to the spare)."""
         spec = {"args": list(self.args), "cwd": self.cwd, "env": dict(self.env),
                 "stdout_isatty": bool(self.stdout_isatty), "stderr_isatty": bool(self.stderr_isatty),
-                "workers": self.workers}
+                "workers": self.workers, "stdin_isatty": bool(self.stdin_isatty)}
         if self.umask is not None:
             spec["umask"] = int(self.umask)
         return spec

@@ -8,6 +8,7 @@ notebook cell (`%ltest`) receive them the same way.
 import codecs
 import errno
 import gc
+import json
 import os
 import select
 import signal
@@ -67,11 +68,16 @@ class _Relay:
         return bool(data)
 
 
-def _answer_input(stdin_w):
+def _answer_input(stdin_w, secret_prompt=None):
     """The child waits for a line: ask the frontend (input_request on the
-    Jupyter stdin channel) and pass the answer on; EOF closes the child's stdin."""
+    Jupyter stdin channel; a password one, with its prompt, for getpass) and
+    pass the answer on; EOF closes the child's stdin."""
     try:
-        value = input("")
+        if secret_prompt is not None:
+            import getpass
+            value = getpass.getpass(secret_prompt)  # ipykernel's: input_request with password=True
+        else:
+            value = input("")
     except Exception:  # EOFError, or a frontend that cannot answer
         os.close(stdin_w)
         return None
@@ -110,7 +116,7 @@ def _child_main(spec, fds, close_fds=()):
         child.become_test_process(spec, stdin_r, out_w, err_w, ctl_w, preloaded_roots())
         code = child.run_pytest(spec["args"], spec.get("workers", 1))
     except child.SetupError as e:
-        code = 70  # ltest's "internal" exit code: the run could not start
+        code = e.exit_code  # 70, ltest's "internal": the run could not start (78: wrong interpreter)
         try:
             os.write(2, f"ltest: {e}\n".encode())
         except OSError:
@@ -127,14 +133,14 @@ def _child_main(spec, fds, close_fds=()):
 
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
-        stdout=None, stderr=None, workers=1, use_spare=False, umask=None):
+        stdout=None, stderr=None, workers=1, use_spare=False, umask=None, stdin_isatty=False):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
     workers > 1 splits the collected tests over that many forked workers.
     use_spare: run in the spare test process forked ahead of time, if current."""
     return _relayed_run(run_request.RunRequest(list(args), cwd or os.getcwd(),
                                                dict(env if env is not None else os.environ), stdout_isatty,
-                                               stderr_isatty, columns, lines, workers, umask),
+                                               stderr_isatty, columns, lines, workers, umask, stdin_isatty),
                         stdout, stderr, use_spare)[0]
 
 
@@ -235,11 +241,12 @@ class _ChildRelay:
         for line in lines:
             if line.startswith(b"X "):
                 self.exit_code = int(line[2:])
-            elif line == b"I" and self.stdin_w is not None:
+            elif (line == b"I" or line.startswith(b"P ")) and self.stdin_w is not None:  # P: child_stdin.relay_getpass
                 for fd, relay in self.relays.items():  # the prompt first, then the question
                     while fd in open_fds and select.select([fd], [], [], 0)[0] and relay.pump():
                         pass
-                self.stdin_w = _answer_input(self.stdin_w)
+                secret = json.loads(line[2:]) if line.startswith(b"P ") else None
+                self.stdin_w = _answer_input(self.stdin_w, secret)
         return True
 
     def close(self):

@@ -59,6 +59,49 @@ class _Forwarder:
     def pytest_runtest_logfinish(self, nodeid, location):
         self.send({"event": "logfinish", "nodeid": nodeid, "location": list(location)})
 
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+        self.send({"event": "warning", "when": when, "nodeid": nodeid,
+                   "location": list(location) if location else None, **warning_to_json(warning_message)})
+
+
+def warning_to_json(warning_message):
+    category = warning_message.category
+    return {"category": [category.__module__, category.__qualname__], "message": str(warning_message.message),
+            "filename": warning_message.filename, "lineno": warning_message.lineno}
+
+
+def warning_from_json(msg):
+    """The worker's warning as a warnings.WarningMessage for this process's
+    hooks (the warnings summary): its category if importable, else UserWarning."""
+    import importlib
+    import warnings
+    category = UserWarning
+    try:
+        found = importlib.import_module(msg["category"][0])
+        for part in msg["category"][1].split("."):
+            found = getattr(found, part)
+        if isinstance(found, type) and issubclass(found, Warning):
+            category = found
+    except Exception:
+        pass
+    try:
+        message = category(msg["message"])
+    except Exception:
+        message = UserWarning(msg["message"])
+    return warnings.WarningMessage(message, category, msg["filename"], msg["lineno"])
+
+
+def report_from_json(config, data):
+    """A worker's report as the serial run has it: JSON turned the tuples of
+    a skip's longrepr (path, line, reason) and the location into lists,
+    which -rA's skip summary and --junitxml expect as tuples."""
+    report = config.hook.pytest_report_from_serializable(config=config, data=data)
+    if isinstance(getattr(report, "longrepr", None), list):
+        report.longrepr = tuple(report.longrepr)
+    if isinstance(getattr(report, "location", None), list):
+        report.location = tuple(report.location)
+    return report
+
 
 def _run_worker(session, shard, fd):
     config = session.config
@@ -150,11 +193,14 @@ class ShardPlugin:
         if event == "logstart":
             config.hook.pytest_runtest_logstart(nodeid=msg["nodeid"], location=tuple(msg["location"]))
         elif event == "logreport":
-            report = config.hook.pytest_report_from_serializable(config=config, data=msg["data"])
-            config.hook.pytest_runtest_logreport(report=report)
+            config.hook.pytest_runtest_logreport(report=report_from_json(config, msg["data"]))
         elif event == "logfinish":
             worker.finished += 1
             config.hook.pytest_runtest_logfinish(nodeid=msg["nodeid"], location=tuple(msg["location"]))
+        elif event == "warning":
+            location = tuple(msg["location"]) if msg["location"] else None
+            config.hook.pytest_warning_recorded.call_historic(kwargs=dict(
+                warning_message=warning_from_json(msg), when=msg["when"], nodeid=msg["nodeid"], location=location))
         elif event == "done":
             worker.done = True
 

@@ -1,0 +1,105 @@
+"""The test process's standard streams (child.py installs them): stdout and
+stderr as CPython opens them, stdin as lines fetched from the client on
+demand through the kernel, and getpass."""
+import io
+import os
+import sys
+
+
+class RelayStdin(io.TextIOBase):
+    """stdin of the test process. A read first asks the kernel (through the
+    control pipe) to fetch a line from the client, so input() and pdb prompt
+    the user only when the test really reads."""
+
+    def __init__(self, fd, ctl_fd):
+        self._fd = fd
+        self._secret_fd = os.dup(fd)  # getpass reads here: pytest's capture points fd 0 at /dev/null
+        self._ctl = ctl_fd
+        self._buf = b""
+        self._eof = False
+
+    def fileno(self):
+        return self._fd
+
+    def readable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def _fill(self, request=b"I\n", fd=None):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os.write(self._ctl, request)
+        while not self._eof and b"\n" not in self._buf:
+            chunk = os.read(self._fd if fd is None else fd, 65536)
+            if not chunk:
+                self._eof = True
+            self._buf += chunk
+
+    def readline(self, size=-1):
+        if b"\n" not in self._buf and not self._eof:
+            self._fill()
+        nl = self._buf.find(b"\n")
+        end = len(self._buf) if nl < 0 else nl + 1
+        if size is not None and size >= 0:
+            end = min(end, size)
+        line, self._buf = self._buf[:end], self._buf[end:]
+        return line.decode("utf-8", "replace")
+
+    def readline_secret(self, prompt):
+        """A line the client reads without echo, for getpass: b"P <prompt
+        as JSON>" (the client shows the prompt once its echo is off)."""
+        if b"\n" not in self._buf and not self._eof:
+            import json
+            self._fill(b"P " + json.dumps(prompt).encode() + b"\n", self._secret_fd)
+        return self.readline()
+
+    def read(self, size=-1):
+        parts = []
+        while size is None or size < 0 or sum(map(len, parts)) < size:
+            line = self.readline()
+            if not line:
+                break
+            parts.append(line)
+        return "".join(parts)
+
+
+def relay_getpass(prompt="Password: ", stream=None):
+    """getpass.getpass of the test process when the client's stdin is a
+    terminal: the prompt, then a line the client reads with its echo off.
+    Like getpass's /dev/tty, it bypasses pytest's capture (sys.__stdin__ is
+    the test process's own); the prompt goes with the request."""
+    line = sys.__stdin__.readline_secret(prompt)
+    if not line:
+        raise EOFError
+    return line[:-1] if line.endswith("\n") else line
+
+
+def stdio_encoding(env, ctype_locale):
+    """(encoding, errors) CPython gives stdin/stdout: $PYTHONIOENCODING wins;
+    else UTF-8, with surrogateescape in the C/POSIX locale and the UTF-8 ones
+    it coerces C to (strict in others, e.g. en_US.UTF-8)."""
+    encoding, _, errors = env.get("PYTHONIOENCODING", "").partition(":")
+    if not errors:
+        errors = "surrogateescape" if ctype_locale in ("C", "POSIX", "C.UTF-8", "C.utf8", "UTF-8") else "strict"
+    return encoding or "utf-8", errors
+
+
+def _ctype_locale():
+    # CPython sets LC_CTYPE from the environment at start; the kernel's is the server's.
+    import locale
+    try:
+        return locale.setlocale(locale.LC_CTYPE, "")
+    except locale.Error:  # not installed: CPython stays in "C" (and coerces it)
+        return locale.setlocale(locale.LC_CTYPE, "C")
+
+
+def _text_stream(fd, tty, encoding="utf-8", errors="strict"):
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    return io.TextIOWrapper(io.open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False),
+                            encoding=encoding, errors="backslashreplace" if fd == 2 else errors,
+                            line_buffering=tty or fd == 2, write_through=unbuffered)
