@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include <kernel_bridge/errors.hpp>
-#include <kernel_bridge/zmq_frames.hpp>
+#include <kernel_bridge/zmq/zmq_frames.hpp>
 
 #include "client_liveness.hpp"
 #include "errors.hpp"

@@ -13,7 +13,7 @@
 #include <zmq.hpp>
 
 #include <kernel_bridge/connection_file.hpp>
-#include <kernel_bridge/kernel_client.hpp>
+#include <kernel_bridge/zmq/kernel_client.hpp>
 #include <kernel_bridge/kernel_process.hpp>
 #include <kernel_bridge/kernelspec.hpp>
 

@@ -1,4 +1,4 @@
-#include "kernel_bridge/heartbeat.hpp"
+#include "kernel_bridge/zmq/heartbeat.hpp"
 
 namespace kernel_bridge {
 

@@ -1,4 +1,4 @@
-#include "kernel_bridge/kernel_client.hpp"
+#include "kernel_bridge/zmq/kernel_client.hpp"
 
 #include <algorithm>
 #include <thread>
@@ -6,7 +6,8 @@
 #include <zmq_addon.hpp>
 
 #include "kernel_bridge/errors.hpp"
-#include "kernel_bridge/zmq_frames.hpp"
+#include "kernel_bridge/zmq/xeus_signer.hpp"
+#include "kernel_bridge/zmq/zmq_frames.hpp"
 
 namespace kernel_bridge {
 using nlohmann::json;

@@ -4,6 +4,7 @@
 
 #include "kernel_bridge/errors.hpp"
 #include "kernel_bridge/random.hpp"
+#include "scheme.hpp"
 
 namespace kernel_bridge {
 

@@ -1,11 +1,11 @@
 // The signer built on xeus's authentication (kernel_bridge proper).
 #include <xeus/xauthentication.hpp>
 
-#include "kernel_bridge/signer.hpp"
+#include "kernel_bridge/zmq/xeus_signer.hpp"
+#include "scheme.hpp"
 
 namespace kernel_bridge {
 
-void check_scheme(const std::string& scheme);  // signer.cpp
 
 namespace {
 

@@ -16,9 +16,9 @@
 
 #include "kernel_bridge/connection_file.hpp"
 #include "kernel_bridge/errors.hpp"
-#include "kernel_bridge/heartbeat.hpp"
+#include "kernel_bridge/zmq/heartbeat.hpp"
 #include "kernel_bridge/jupyter_paths.hpp"
-#include "kernel_bridge/kernel_client.hpp"
+#include "kernel_bridge/zmq/kernel_client.hpp"
 #include "kernel_bridge/kernel_process.hpp"
 #include "kernel_bridge/kernelspec.hpp"
 #include "kernel_bridge/message.hpp"

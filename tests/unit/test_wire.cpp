@@ -5,6 +5,7 @@
 #include "kernel_bridge/message.hpp"
 #include "kernel_bridge/signer.hpp"
 #include "kernel_bridge/wire.hpp"
+#include "kernel_bridge/zmq/xeus_signer.hpp"
 #include "test_support.hpp"
 
 using namespace kernel_bridge;

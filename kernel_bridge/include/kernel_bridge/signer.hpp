@@ -3,7 +3,7 @@
 // Two implementations of one interface: libsodium (which libzmq loads anyway:
 // the ltest client, whose start-up is most of a status round trip, loads no
 // crypto library of its own) and xeus's authentication (make_xeus_signer, in
-// kernel_bridge proper). Tests check both against Python's hmac and
+// kernel_bridge proper: zmq/xeus_signer.hpp). Tests check both against Python's hmac and
 // jupyter_client.
 #include <memory>
 #include <string>
@@ -36,6 +36,5 @@ private:
 // scheme: "hmac-sha256" (Jupyter's default; "" means that too). Throws
 // bad_file for another scheme. An empty key makes an unsigned signer.
 std::unique_ptr<signer> make_sodium_signer(const std::string& scheme, const std::string& key);
-std::unique_ptr<signer> make_xeus_signer(const std::string& scheme, const std::string& key);
 
 }  // namespace kernel_bridge

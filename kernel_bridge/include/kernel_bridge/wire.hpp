@@ -1,6 +1,6 @@
 #pragma once
 // Framing and signing: <IDS|MSG>, HMAC over header, parent, metadata, content.
-// Knows nothing of sockets: a message is a list of frames (zmq_frames.hpp
+// Knows nothing of sockets: a message is a list of frames (zmq/zmq_frames.hpp
 // adapts them to libzmq's multipart messages; the ltest client has no libzmq).
 #include <memory>
 #include <string>

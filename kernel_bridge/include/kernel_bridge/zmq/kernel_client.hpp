@@ -11,7 +11,7 @@
 #include <zmq.hpp>
 
 #include "kernel_bridge/connection_file.hpp"
-#include "kernel_bridge/heartbeat.hpp"
+#include "kernel_bridge/zmq/heartbeat.hpp"
 #include "kernel_bridge/message.hpp"
 #include "kernel_bridge/wire.hpp"
 
