@@ -7,6 +7,7 @@
 #include "config.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
+#include "zeroconf_options.hpp"
 
 namespace ltest {
 
@@ -31,6 +32,7 @@ static void apply_project_config(options& o, const CLI::App& app) {
     if (config->kernel && app.count("--kernel") == 0) o.kernel = *config->kernel;
     if (config->ip && app.count("--ip") == 0) o.ip = *config->ip;
     if (config->port && !o.port) o.port = config->port;
+    apply_zeroconf_config(o, app, *config);  // issue 15: autostart, idle, exclude
 }
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -81,6 +83,7 @@ std::optional<options> parse_options(int argc, char** argv) {
            "Run the collected tests in N forked workers (auto: one per CPU of the kernel's host)")
         ->type_name("N|auto");
     app.add_option("--timeout", o.timeout, "Interrupt the run after this many seconds")->check(CLI::NonNegativeNumber);
+    add_zeroconf_options(app, o);  // issue 15: --no-start, --idle, --watch, --forget
     auto* quiet = app.add_flag_callback("-q,--quiet", [&] { o.verbosity = -1; }, "Only warnings and errors");
     app.add_flag_callback("-v,--verbose", [&] { o.verbosity = 1; }, "Debug logs (protocol messages)")->excludes(quiet);
     app.footer("Exit codes: pytest's own (0-5), 128+N for a test process killed by signal N,\n"
@@ -105,6 +108,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     if (o.listen && (o.status || o.stop)) throw ltest_error(exit_code::usage, "--status/--stop talk to a server; drop -l");
     if (o.listen && !o.pytest_args.empty())
         throw ltest_error(exit_code::usage, "a server takes no pytest arguments; run them with `ltest -- ARGS`");
+    check_zeroconf_options(o);
     return o;
 }
 

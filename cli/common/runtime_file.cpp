@@ -21,6 +21,8 @@ using nlohmann::json;
 void to_json(json& j, const server_info& s) {
     j = json{{"ip", s.ip},   {"port", s.port}, {"key", s.key}, {"signature_scheme", s.signature_scheme},
              {"pid", s.pid}, {"kernel_connection_file", s.kernel_connection_file}, {"version", s.version}};
+    if (!s.project_root.empty()) j["project_root"] = s.project_root;  // issue 15: optional fields
+    if (!s.kernel_name.empty()) j["kernel_name"] = s.kernel_name;
 }
 
 void from_json(const json& j, server_info& s) {
@@ -31,6 +33,8 @@ void from_json(const json& j, server_info& s) {
     s.pid = j.at("pid").get<int>();
     s.kernel_connection_file = j.value("kernel_connection_file", std::string());
     s.version = j.value("version", std::string());
+    s.project_root = j.value("project_root", std::string());
+    s.kernel_name = j.value("kernel_name", std::string());
 }
 
 fs::path runtime_file_path(int port) {
@@ -50,7 +54,7 @@ bool process_alive(int pid) {
     return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
 }
 
-static std::optional<server_info> read_runtime_file(const fs::path& path) {
+std::optional<server_info> read_runtime_file(const fs::path& path) {
     std::ifstream in(path);
     if (!in) return std::nullopt;
     try {

@@ -16,9 +16,11 @@
 #include <kernel_bridge/zmq_frames.hpp>
 
 #include "errors.hpp"
+#include "idle_timer.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
 #include "preload_watch.hpp"
+#include "project_root.hpp"
 #include "protocol.hpp"
 #include "runtime_file.hpp"
 #include "warm_kernel.hpp"
@@ -79,7 +81,9 @@ class server {
 public:
     server(const options& o, zmq::context_t& ctx)
         : opts_(o),
-          info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
+          info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION,
+                // issue 15: clients pick their project's server by these two
+                project_root(std::filesystem::current_path()).string(), o.kernel},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); }}) {}
@@ -136,6 +140,10 @@ private:
         drop_lost_clients();
         finish_if_done();
         start_next();
+        if (idle_.expired(active_.has_value() || !queue_.empty())) {  // issue 15: --idle
+            log::server().info("idle for {} s; stopping", *idle_.seconds());
+            stop_requested = true;
+        }
     }
 
     // --- clients -------------------------------------------------------------
@@ -180,6 +188,7 @@ private:
     void handle_client(const kb::message& msg) {
         const std::string& client = msg.identities.empty() ? std::string() : msg.identities.front();
         const std::string type = msg.msg_type();
+        idle_.touch();  // issue 15: a client spoke
         if (type == protocol::run_request) {
             run_job job{client, msg.msg_id(), msg.header, {}, steady_clock::now()};
             try {
@@ -274,6 +283,8 @@ private:
         s["fork_safe"] = fork_unsafe_.empty();
         s["fork_unsafe"] = fork_unsafe_;  // as of the last run
         s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();
+        s["project_root"] = info_.project_root;  // issue 15
+        s["idle_timeout"] = idle_.seconds() ? json(*idle_.seconds()) : json(nullptr);
         return s;
     }
 
@@ -439,6 +450,7 @@ private:
     zmq::socket_t router_;
     warm_kernel kernel_;
     preload_watch watch_;
+    idle_timer idle_{opts_.idle};  // issue 15
     std::optional<std::string> stale_;  // a preloaded module's file that changed
     std::string session_ = kb::new_id();
     replay_guard replay_;
