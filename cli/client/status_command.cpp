@@ -21,6 +21,17 @@ static std::string seconds_text(double s) {
     return buf;
 }
 
+// Issue 15: what the test runs taught, and what went wrong keeping it.
+static void print_learned(const json& learned) {
+    if (!learned.is_object()) return;
+    std::cout << "learned:        ";
+    for (const auto& m : learned.value("modules", json::array()))
+        std::cout << " " << m.value("module", "?") << " (" << seconds_text(m.value("seconds", 0.0))
+                  << (m.contains("failed") ? ", failed" : m.contains("fork_unsafe") ? ", fork-unsafe" : "") << ")";
+    std::cout << (learned.value("modules", json::array()).empty() ? " nothing yet" : "") << "\n";
+    for (const auto& w : learned.value("warnings", json::array())) std::cout << "warning:         " << w.get<std::string>() << "\n";
+}
+
 int show_status(const options& opts) {
     server_info server = find_server(opts.port, opts.ip);
     client_connection conn(server);
@@ -36,9 +47,14 @@ int show_status(const options& opts) {
     std::cout << (s.value("owned", true) ? "" : " attached") << "\n"
               << "connection file: " << s.value("connection_file", "") << "\n"
               << "preloaded:      ";
-    for (const auto& p : s.value("preloaded", json::array()))
-        std::cout << " " << p.value("module", "?") << " (" << seconds_text(p.value("seconds", 0.0)) << ")";
-    std::cout << "\n"
+    for (const auto& p : s.value("preloaded", json::array())) {
+        std::string source = p.value("source", "");  // issue 15: configured, learned or pytest
+        std::cout << " " << p.value("module", "?") << " (" << seconds_text(p.value("seconds", 0.0))
+                  << (source.empty() ? "" : ", " + source) << ")";
+    }
+    std::cout << "\n";
+    print_learned(s.value("learned", json()));
+    std::cout
               << "uptime:          " << seconds_text(s.value("server_uptime", 0.0)) << "\n"
               << "runs served:     " << s.value("runs", 0) << "\n"
               << "restarts:        " << s.value("restarts", 0) << "\n"

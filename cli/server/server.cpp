@@ -17,6 +17,7 @@
 
 #include "errors.hpp"
 #include "idle_timer.hpp"
+#include "learned_preloads.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
 #include "preload_watch.hpp"
@@ -86,7 +87,8 @@ public:
                 project_root(std::filesystem::current_path()).string(), o.kernel},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
-          kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); }}) {}
+          kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
+                                      learned_preload_settings(o)}) {}
 
     int serve() {
         bind();

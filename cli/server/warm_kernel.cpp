@@ -146,8 +146,12 @@ void warm_kernel::warm_up() {
     }
     log::kernel().info("kernel ready in {:.2f} s", duration<double>(steady_clock::now() - t0).count());
     run_startup_code("loading ltest's runtime", runtime_loader_code(share_dir()));
-    json result = run_startup_code("preload", runtime_call_code("preload", settings_.modules));
+    // Issue 15: with learning on, the runtime also imports the learned modules.
+    json what = settings_.learn.is_null() ? json(settings_.modules) : json{{"modules", settings_.modules}, {"learn", settings_.learn}};
+    json result = run_startup_code("preload", runtime_call_code("preload", what));
     preloaded_ = result.value("preloaded", json::array());
+    learned_ = result.value("learned", json());
+    for (const auto& w : learned_.value("warnings", json::array())) log::kernel().warn("{}", w.get<std::string>());
     watched_files_ = result.value("watch", std::vector<std::string>{});
     for (const auto& p : preloaded_)
         log::kernel().info("preloaded {} in {:.2f} s", p.value("module", "?"), p.value("seconds", 0.0));
@@ -227,6 +231,7 @@ json warm_kernel::status() const {
            {"owned", owned()},
            {"connection_file", connection_file_.string()},
            {"preloaded", preloaded_},
+           {"learned", learned_},  // issue 15
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};
     if (process_) s["kernel_pid"] = process_->pid();

@@ -25,6 +25,7 @@ struct kernel_settings {
     std::vector<std::string> modules;     // to preload
     std::string ip = "127.0.0.1";         // where an owned kernel listens
     std::function<bool()> cancelled;      // true: stop starting (Ctrl-C during warm-up)
+    nlohmann::json learn;                 // issue 15: learned preloads' settings (null: none)
 };
 
 class warm_kernel {
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<kernel_bridge::kernel_process> process_;
     std::unique_ptr<kernel_bridge::kernel_client> client_;
     nlohmann::json preloaded_ = nlohmann::json::array();
+    nlohmann::json learned_;  // issue 15: the runtime's learned.status() at warm-up
     std::vector<std::string> watched_files_;
     int restarts_ = 0;
     std::chrono::system_clock::time_point started_{};

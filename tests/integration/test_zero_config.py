@@ -96,3 +96,93 @@ def test_an_idle_server_stops_and_leaves_no_files(world, tmp_path):
     assert wait_for(lambda: not alive(server["pid"]), 120), "the idle server did not stop"
     assert wait_for(lambda: not world.processes(), 30), world.processes()
     assert sorted(os.listdir(world.runtime_dir)) == []
+
+
+SLOW_MODULE = "import time\ntime.sleep(0.3)  # a slow third-party import\nVALUE = 42\n"
+USES_SLOW = {"test_slow.py": "def test_uses_slowmod():\n    import slowmod\n    assert slowmod.VALUE == 42\n"}
+
+
+def user_site(world):
+    """The interpreter's user site directory under the world's HOME: a
+    site directory (third-party code), as pip --user would fill it."""
+    path = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"], env=world.env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    os.makedirs(path)
+    return path
+
+
+def status(world, cwd):
+    r = world.ltest("--status", "--json", cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def preloaded(world, cwd):
+    return {p["module"]: p.get("source") for p in status(world, cwd)["preloaded"]}
+
+
+def restart(world, cwd):
+    [server] = world.servers()
+    assert world.ltest("--stop", cwd=cwd).returncode == 0
+    assert wait_for(lambda: not alive(server["pid"]), 30)
+    r = world.ltest("--", "-q", cwd=cwd)
+    assert r.returncode == 0 and started_lines(r.stderr), r.stdout + r.stderr
+    return r
+
+
+def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
+    with open(os.path.join(user_site(world), "slowmod.py"), "w") as f:
+        f.write(SLOW_MODULE)
+    proj = write_files(tmp_path / "proj", USES_SLOW)
+    r = world.ltest("--", "-q", cwd=proj)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "slowmod" not in preloaded(world, proj)
+    [cache] = (world.cache_dir / "ltest").glob("*.json")
+    assert cache.stat().st_mode & 0o777 == 0o600
+    learned = json.loads(cache.read_text())
+    assert learned["project_root"] == str(proj)
+    assert [m["module"] for m in learned["modules"]] == ["slowmod"] and learned["modules"][0]["seconds"] >= 0.25
+
+    restart(world, proj)
+    s = status(world, proj)
+    assert {"module": "slowmod", "source": "learned"}.items() <= next(
+        p for p in s["preloaded"] if p["module"] == "slowmod").items(), s["preloaded"]
+    assert [m["module"] for m in s["learned"]["modules"]] == ["slowmod"] and s["learned"]["warnings"] == []
+    text = world.ltest("--status", cwd=proj).stdout
+    assert "slowmod (0.3" in text and "learned" in text, text
+
+    # [tool.ltest] exclude keeps it out; --forget clears what was learned.
+    (proj / "pyproject.toml").write_text("[tool.ltest]\nexclude = ['slowmod']\n")
+    restart(world, proj)
+    assert "slowmod" not in preloaded(world, proj)
+    (proj / "pyproject.toml").unlink()
+    r = world.ltest("--forget", cwd=proj)
+    assert r.returncode == 0 and f"forgot the preloads learned for {proj}" in r.stderr, r.stderr
+    assert list((world.cache_dir / "ltest").glob("*.json")) == []
+    restart(world, proj)
+    assert "slowmod" not in preloaded(world, proj)
+
+
+def test_a_bad_or_unwritable_cache_file_is_one_warning(world, tmp_path):
+    with open(os.path.join(user_site(world), "slowmod.py"), "w") as f:
+        f.write(SLOW_MODULE)
+    proj = write_files(tmp_path / "proj", USES_SLOW)
+    assert world.ltest("--", "-q", cwd=proj).returncode == 0
+    [cache] = (world.cache_dir / "ltest").glob("*.json")
+    cache.write_text("{not json")
+    r = restart(world, proj)
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and str(cache) in warnings[0], r.stderr
+    assert "1 passed" in r.stdout
+    assert [m["module"] for m in json.loads(cache.read_text())["modules"]] == ["slowmod"]  # the run rewrote it
+    assert world.server_log().count(str(cache)) == 1
+
+    # A cache directory that cannot be created: one warning, the runs pass.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    world.env["XDG_CACHE_HOME"] = str(blocker)
+    r = restart(world, proj)
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "cannot keep learned preloads" in warnings[0], r.stderr
+    r = world.ltest("--", "-q", cwd=proj)
+    assert r.returncode == 0 and r.stderr == "", r.stdout + r.stderr

@@ -12,7 +12,7 @@ import sys
 import types
 import warnings
 
-from . import sysdirs
+from . import import_record, sysdirs
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
 # the kernel's own PYTHONPATH: the part `python -m pytest` would also have.
@@ -380,6 +380,8 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.argv[:] = [pytest_argv0()] + list(spec.get("args", []))
     sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
     sys.modules["__main__"] = _main_module(sys.argv[0])
+    from .preload import rewritable_plugins
+    import_record.start(rewritable_plugins)  # issue 15: learn what the tests import
 
 
 def run_pytest(args, workers=1):
@@ -404,6 +406,7 @@ def run_pytest(args, workers=1):
         _print_error()
         code = 1
     finish_like_python()
+    import_record.finish()  # issue 15: learned preloads to the cache
     return int(code)
 
 

@@ -4,13 +4,16 @@ import os
 import sys
 import time
 
-from . import forksafety
+from . import forksafety, learned
 from .result import Reply, remember
 from .sysdirs import system_dirs
 
 # Top-level names the user asked to preload. Their modules stay warm in a run's
 # child; other modules of the user's own code are evicted (see child.py).
 _roots = set()
+# Top-level names of the installed pytest plugins, dropped after warm-up so that
+# pytest rewrites their asserts: never to be preloaded again (learned.py).
+rewritable_plugins = set()
 
 
 def preloaded_roots():
@@ -51,6 +54,7 @@ def _forget_rewritable_plugins():
     for dist in distributions():
         if any(ep.group == "pytest11" for ep in dist.entry_points):
             names.update(_iter_rewritable_modules(str(f) for f in dist.files or []))
+    rewritable_plugins.update(names)
     for name in [n for n in sys.modules if n.split(".")[0] in names]:
         del sys.modules[name]
 
@@ -73,7 +77,11 @@ def watched_files(roots, modules=None, system=None):
 
 def preload(modules):
     """Import each module (an ImportError propagates: the server stops), then
-    pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order."""
+    pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order.
+    modules may be {"modules": [...], "learn": {"project_root", "exclude"}}:
+    then the modules learned for that project follow (learned.py)."""
+    learn = modules.get("learn") if isinstance(modules, dict) else None
+    modules = modules["modules"] if isinstance(modules, dict) else modules
     timings = []
     for name in modules:
         timings.append(_import_timed(name))
@@ -87,7 +95,11 @@ def preload(modules):
             pass
     _forget_rewritable_plugins()
     timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
+    for t in timings:
+        t["source"] = "configured" if t["module"] in modules else "pytest"
+    if learn:  # issue 15
+        timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
     from .runner import prepare_spare
     prepare_spare()  # the first run need not wait for a fork either
-    return remember(Reply(preloaded=timings, watch=watched_files(_roots)))
+    return remember(Reply(preloaded=timings, watch=watched_files(_roots), learned=learned.status() if learn else None))
