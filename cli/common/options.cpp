@@ -13,7 +13,10 @@ namespace ltest {
 
 static const char* description = R"(ltest: a warm, forking test server for pytest.
 
-Start a server once, with the slow imports done in a warm IPython kernel:
+With nothing started, the first run starts a server for the project (it stops after 30 min idle):
+  ltest -- -q                       later runs are warm; slow imports the tests made get preloaded
+  ltest --watch -- -q               run again on every save
+Or start a server yourself, with the slow imports done in a warm IPython kernel:
   ltest -l -m torch                 serve on 127.0.0.1:7070, torch preloaded
 Then run pytest in a fork of that kernel, as often as you like:
   ltest -- -v tests/                same output and exit code as `python3 -m pytest -v tests/`
@@ -54,7 +57,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     app.add_flag("-V,--version", version, "Display program version information and exit");
     app.add_flag("-l,--listen", o.listen, "Start a server (a warm kernel) instead of running tests");
     app.add_option("-i,--ip", o.ip, "Server address to bind or reach")->capture_default_str();
-    app.add_option("-p,--port", o.port, "Server port (default 7070; a client finds a lone running server)")
+    app.add_option("-p,--port", o.port, "Server port (a client: the project's server, started if none; ltest -l: 7070)")
         ->check(CLI::Range(1, 65535));
     app.add_option("-m,--module", o.modules, "Module to preload in the kernel (repeatable, dotted names)");
     app.add_option("--kernel", o.kernel, "Jupyter kernelspec to start")->capture_default_str();
