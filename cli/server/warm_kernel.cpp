@@ -151,7 +151,8 @@ void warm_kernel::warm_up() {
     json result = run_startup_code("preload", runtime_call_code("preload", what));
     preloaded_ = result.value("preloaded", json::array());
     learned_ = result.value("learned", json());
-    for (const auto& w : learned_.value("warnings", json::array())) log::kernel().warn("{}", w.get<std::string>());
+    if (learned_.is_object())
+        for (const auto& w : learned_.value("warnings", json::array())) log::kernel().warn("{}", w.get<std::string>());
     watched_files_ = result.value("watch", std::vector<std::string>{});
     for (const auto& p : preloaded_)
         log::kernel().info("preloaded {} in {:.2f} s", p.value("module", "?"), p.value("seconds", 0.0));
