@@ -29,6 +29,8 @@ static void print_learned(const json& learned) {
         std::cout << " " << m.value("module", "?") << " (" << seconds_text(m.value("seconds", 0.0))
                   << (m.contains("failed") ? ", failed" : m.contains("fork_unsafe") ? ", fork-unsafe" : "") << ")";
     std::cout << (learned.value("modules", json::array()).empty() ? " nothing yet" : "") << "\n";
+    if (learned.contains("file") && learned["file"].is_string())
+        std::cout << "learned file:    " << learned["file"].get<std::string>() << "\n";
     for (const auto& w : learned.value("warnings", json::array())) std::cout << "warning:         " << w.get<std::string>() << "\n";
 }
 
@@ -54,6 +56,11 @@ int show_status(const options& opts) {
     }
     std::cout << "\n";
     print_learned(s.value("learned", json()));
+    if (s.contains("project_root")) std::cout << "project root:    " << s.value("project_root", "") << "\n";
+    if (s.contains("idle_timeout"))
+        std::cout << "idle stop:       "
+                  << (s["idle_timeout"].is_number() ? "after " + seconds_text(s["idle_timeout"].get<double>()) : "never")
+                  << "\n";
     std::cout
               << "uptime:          " << seconds_text(s.value("server_uptime", 0.0)) << "\n"
               << "runs served:     " << s.value("runs", 0) << "\n"
