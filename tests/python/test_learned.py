@@ -64,3 +64,15 @@ def test_the_recorder_times_first_imports_of_third_party_top_level_names(tmp_pat
         import_record.finish()
     assert builtins.__import__ is original
     assert [r["module"] for r in saved] == ["xml"] and saved[0]["seconds"] >= 0
+
+
+def test_save_writes_only_news(tmp_path, monkeypatch):
+    path = str(tmp_path / "ltest" / "x.json")
+    monkeypatch.setattr(learned, "_file", path)
+    monkeypatch.setattr(learned, "_project", "/p")
+    learned.save([{"module": "m", "seconds": 0.2}])
+    first = os.stat(path).st_mtime_ns, os.stat(path).st_ino
+    learned.save([{"module": "m", "seconds": 0.3}])  # the same module again: nothing new
+    assert (os.stat(path).st_mtime_ns, os.stat(path).st_ino) == first
+    learned.save([{"module": "m", "seconds": 0.3, "fork_unsafe": "threads"}, {"module": "n", "seconds": 0.1}])
+    assert [(e["module"], "fork_unsafe" in e) for e in learned.read(path)[0]] == [("m", True), ("n", False)]

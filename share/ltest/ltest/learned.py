@@ -161,11 +161,19 @@ def status():
 
 
 def save(new_entries):
-    """Merges new facts into this kernel's file. Errors are swallowed: the
-    kernel warned about an unusable file when it started."""
+    """Merges new facts into this kernel's file (a bad file is replaced).
+    Errors are swallowed: the kernel warned about an unusable file when it started."""
     if not _file or not new_entries:
         return
+    old = read(_file)[0]
+    known = {e["module"]: e for e in old}
+    # A module the kernel lacks is imported again by every test process: write
+    # only what is news (a new module, a new failure or fork-unsafety).
+    news = [e for e in new_entries if e["module"] not in known
+            or any(k not in known[e["module"]] for k in ("failed", "fork_unsafe") if k in e)]
+    if not news:
+        return
     try:
-        write(_file, _project, merge(read(_file)[0], new_entries))
+        write(_file, _project, merge(old, news))
     except OSError:
         pass
