@@ -7,21 +7,22 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
+#include "autostart.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "guarded_main.hpp"
 #include "options.hpp"
+#include "forget_command.hpp"
 #include "run_command.hpp"
+#include "server_choice.hpp"
 #include "status_command.hpp"
+#include "watch_command.hpp"
 
 namespace {
 
 [[noreturn]] void exec_server(char** argv) {
-    std::error_code ec;
-    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    std::string server = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "ltest-server";
+    std::string server = ltest::server_executable(argv[0]);
     ::execv(server.c_str(), argv);
     throw ltest::ltest_error(ltest::exit_code::internal,
                              "cannot run " + server + ": " + std::strerror(errno) + " (is ltest installed whole?)");
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
         auto opts = ltest::parse_options(argc, argv);
         if (!opts) return 0;
         if (opts->listen) exec_server(argv);
+        // Issue 15: --forget, --watch, and the project's server (started if need be).
+        if (opts->forget) return ltest::forget_learned_preloads(*opts);
+        if (opts->watch) return ltest::watch_and_run(*opts, argc, argv);
+        ltest::choose_server(*opts, !opts->status && !opts->stop);
         if (opts->status) return ltest::show_status(*opts);
         if (opts->stop) return ltest::stop_server(*opts);
         return ltest::run_tests(*opts);

@@ -107,6 +107,23 @@ run_event read_run_message(const std::string& type, const json& content, run_rea
     return e;
 }
 
+// What the test runs taught (learned preloads), and what went wrong keeping it.
+static std::string learned_text(const json& learned) {
+    if (!learned.is_object()) return "";
+    std::string out = "learned:        ";
+    json modules = field<json>(learned, "modules", json::array());
+    for (const auto& m : modules) {
+        if (!m.is_object()) bad("a learned module is not an object");
+        out += " " + clean_text(field<std::string>(m, "module", "?")) + " (" + seconds_text(field<double>(m, "seconds", 0.0)) +
+               (m.contains("failed") ? ", failed" : m.contains("fork_unsafe") ? ", fork-unsafe" : "") + ")";
+    }
+    out += std::string(modules.empty() ? " nothing yet" : "") + "\n";
+    if (learned.contains("file")) out += "learned file:    " + clean_text(field<std::string>(learned, "file", "")) + "\n";
+    for (const auto& w : field<json>(learned, "warnings", json::array()))
+        out += "warning:         " + clean_text(w.is_string() ? w.get<std::string>() : w.dump()) + "\n";
+    return out;
+}
+
 // The runs in flight, one line each (pid, phase, age, where, what).
 static std::string runs_in_flight_text(const json& s) {
     json runs = field<json>(s, "in_flight", json::array());
@@ -142,8 +159,15 @@ std::string status_text(const json& reply) {
     out += "preloaded:      ";
     for (const auto& p : field<json>(s, "preloaded", json::array())) {
         if (!p.is_object()) bad("a preloaded entry is not an object");
+        std::string source = clean_text(field<std::string>(p, "source", ""));  // configured, learned or pytest
         out += " " + clean_text(field<std::string>(p, "module", "?")) + " (" +
-               seconds_text(field<double>(p, "seconds", 0.0)) + ")";
+               seconds_text(field<double>(p, "seconds", 0.0)) + (source.empty() ? "" : ", " + source) + ")";
+    }
+    out += learned_text(field<json>(s, "learned", json()));
+    if (s.contains("project_root")) out += "project root:    " + clean_text(field<std::string>(s, "project_root", "")) + "\n";
+    if (s.contains("idle_timeout")) {
+        json idle = s["idle_timeout"];
+        out += "idle stop:       " + (idle.is_number() ? "after " + seconds_text(idle.get<double>()) : std::string("never")) + "\n";
     }
     out += "\nuptime:          " + seconds_text(field<double>(s, "server_uptime", 0.0)) + "\n";
     out += "runs served:     " + std::to_string(field<int>(s, "runs", 0)) + "\n";

@@ -29,7 +29,7 @@ static std::optional<project_config> parse(const fs::path& file) {
         auto bad_type = [&](const char* want) {
             return ltest_error(exit_code::usage, where(file, node) + ": [tool.ltest] " + k + " must be " + want);
         };
-        if (k == "preload") {
+        auto names = [&] {
             const toml::array* arr = node.as_array();
             if (!arr) throw bad_type("an array of module names");
             std::vector<std::string> mods;
@@ -38,7 +38,20 @@ static std::optional<project_config> parse(const fs::path& file) {
                 if (!s || s->empty()) throw bad_type("an array of module names");
                 mods.push_back(*s);
             }
-            c.preload = mods;
+            return mods;
+        };
+        if (k == "preload") {
+            c.preload = names();
+        } else if (k == "exclude") {
+            c.exclude = names();
+        } else if (k == "autostart") {
+            if (!node.is_boolean()) throw bad_type("true or false");
+            c.autostart = node.value<bool>();
+        } else if (k == "idle") {
+            auto v = node.value<double>();
+            if (!(node.is_integer() || node.is_floating_point()) || !v || *v < 0)
+                throw bad_type("a number of seconds >= 0 (0: never stop)");
+            c.idle = *v;
         } else if (k == "kernel" || k == "ip") {
             auto s = node.value<std::string>();
             if (!s || !node.is_string()) throw bad_type("a string");
@@ -49,7 +62,7 @@ static std::optional<project_config> parse(const fs::path& file) {
             c.port = static_cast<int>(*p);
         } else {
             throw ltest_error(exit_code::usage, where(file, node) + ": unknown key '" + k +
-                                                    "' in [tool.ltest] (known: preload, kernel, ip, port)");
+                                                    "' in [tool.ltest] (known: preload, exclude, kernel, ip, port, autostart, idle)");
         }
     }
     return c;

@@ -14,6 +14,9 @@ struct project_config {
     std::optional<std::string> kernel;
     std::optional<std::string> ip;
     std::optional<int> port;
+    std::optional<bool> autostart;                    // issue 15: start a server when none runs
+    std::optional<double> idle;                       // seconds before an idle server stops
+    std::optional<std::vector<std::string>> exclude;  // learned preloads never imported
 };
 
 // The nearest pyproject.toml from `start` upward that has a [tool.ltest]

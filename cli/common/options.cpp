@@ -10,12 +10,16 @@
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "ip_address.hpp"
+#include "zeroconf_options.hpp"
 
 namespace ltest {
 
 static const char* description = R"(ltest: a warm, forking test server for pytest.
 
-Start a server once, with the slow imports done in a warm IPython kernel:
+With nothing started, the first run starts a server for the project (it stops after 30 min idle):
+  ltest -- -q                       later runs are warm; slow imports the tests made get preloaded
+  ltest --watch -- -q               run again on every save
+Or start a server yourself, with the slow imports done in a warm IPython kernel:
   ltest -l -m torch                 serve on 127.0.0.1:7070, torch preloaded
 Then run pytest in a fork of that kernel, as often as you like:
   ltest -- -v tests/                same output and exit code as `python3 -m pytest -v tests/`
@@ -37,6 +41,7 @@ static void apply_project_config(options& o, const CLI::App& app) {
     if (config->kernel && app.count("--kernel") == 0) o.kernel = *config->kernel;
     if (config->ip && app.count("--ip") == 0) o.ip = *config->ip;
     if (config->port && !o.port) o.port = config->port;
+    apply_zeroconf_config(o, app, *config);  // issue 15: autostart, idle, exclude
 }
 
 // --timeout: a finite number of seconds >= 0 (0: none). Not CLI11's range
@@ -68,7 +73,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     app.add_flag("-V,--version", version, "Display program version information and exit");
     app.add_flag("-l,--listen", o.listen, "Start a server (a warm kernel) instead of running tests");
     app.add_option("-i,--ip", o.ip, "Server address to bind or reach")->capture_default_str();
-    app.add_option("-p,--port", o.port, "Server port (default 7070; a client finds a lone running server)")
+    app.add_option("-p,--port", o.port, "Server port (a client: the project's server, started if none; ltest -l: 7070)")
         ->check(CLI::Range(1, 65535));
     app.add_option("-m,--module", o.modules, "Module to preload in the kernel (repeatable, dotted names)");
     app.add_option("--kernel", o.kernel, "Jupyter kernelspec to start")->capture_default_str();
@@ -100,6 +105,7 @@ std::optional<options> parse_options(int argc, char** argv) {
            "--timeout", [&](const std::string& v) { o.timeout = parse_timeout(v); },
            "Interrupt the run after this many seconds (3 s later: kill it; 2.5 s more: give up, exit 124)")
         ->type_name("SECONDS");
+    add_zeroconf_options(app, o);  // --no-start, --idle, --watch, --forget
     auto* quiet = app.add_flag_callback("-q,--quiet", [&] { o.verbosity = -1; }, "Only warnings and errors");
     app.add_flag_callback("-v,--verbose", [&] { o.verbosity = 1; }, "Debug logs (protocol messages)")->excludes(quiet);
     app.footer("Exit codes: pytest's own (0-5), 128+N for a test process killed by signal N,\n"
@@ -126,6 +132,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     if (o.listen && (o.status || o.stop)) throw ltest_error(exit_code::usage, "--status/--stop talk to a server; drop -l");
     if (o.listen && !o.pytest_args.empty())
         throw ltest_error(exit_code::usage, "a server takes no pytest arguments; run them with `ltest -- ARGS`");
+    check_zeroconf_options(o);
     return o;
 }
 

@@ -27,6 +27,8 @@ using namespace std::chrono;
 void to_json(json& j, const server_info& s) {
     j = json{{"ip", s.ip},   {"port", s.port}, {"key", s.key}, {"signature_scheme", s.signature_scheme},
              {"pid", s.pid}, {"kernel_connection_file", s.kernel_connection_file}, {"version", s.version}};
+    if (!s.project_root.empty()) j["project_root"] = s.project_root;  // issue 15: optional fields
+    if (!s.kernel_name.empty()) j["kernel_name"] = s.kernel_name;
 }
 
 void from_json(const json& j, server_info& s) {
@@ -37,6 +39,8 @@ void from_json(const json& j, server_info& s) {
     s.pid = j.at("pid").get<int>();
     s.kernel_connection_file = j.value("kernel_connection_file", std::string());
     s.version = j.value("version", std::string());
+    s.project_root = j.value("project_root", std::string());
+    s.kernel_name = j.value("kernel_name", std::string());
 }
 
 fs::path runtime_file_path(int port) {
@@ -60,7 +64,7 @@ bool process_alive(int pid) {
 // user, readable by others, or a symlink is refused (someone else could have
 // planted it to be sent this client's environment). Absent: nullopt.
 // Refused: `problem` says why, nullopt.
-static std::optional<server_info> read_runtime_file(const fs::path& path, std::string& problem) {
+std::optional<server_info> read_runtime_file(const fs::path& path, std::string& problem) {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(path, ec))) return std::nullopt;
     std::string text;
@@ -75,6 +79,11 @@ static std::optional<server_info> read_runtime_file(const fs::path& path, std::s
     } catch (const json::exception&) {
         return std::nullopt;
     }
+}
+
+std::optional<server_info> read_runtime_file(const fs::path& path) {
+    std::string problem;  // a refused file is as good as none here
+    return read_runtime_file(path, problem);
 }
 
 // A killed server (SIGKILL) leaves its runtime file, and its kernel (which

@@ -20,6 +20,9 @@ struct server_info {
     int pid = 0;
     std::string kernel_connection_file;
     std::string version;
+    // Issue 15: which project and kernelspec the server serves ("" from older servers).
+    std::string project_root;
+    std::string kernel_name;
 
     std::string endpoint() const { return tcp_endpoint(ip, port); }
 };
@@ -34,5 +37,10 @@ void write_runtime_file(const server_info& info);
 // ltest_error(no_server) saying how to start one.
 server_info find_server(std::optional<int> port, const std::string& ip);
 bool process_alive(int pid);
+// The runtime file at path, or nullopt when it is missing or not one (issue 15: server_choice.cpp).
+// One not owned by this user, readable by others, or a symlink is refused:
+// `problem` says why. Absent or refused: nullopt.
+std::optional<server_info> read_runtime_file(const std::filesystem::path& path, std::string& problem);
+std::optional<server_info> read_runtime_file(const std::filesystem::path& path);
 
 }  // namespace ltest

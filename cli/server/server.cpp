@@ -101,6 +101,12 @@ void server::loop_once() {
     for (auto& r : runs_) finish_if_done(r);
     start_runs();
     deliver();
+    bool busy = false;
+    for (const auto& r : runs_) busy |= r.phase() != run_phase::answered;
+    if (idle_.expired(busy)) {
+        log::server().info("idle for {} s; stopping", *idle_.seconds());
+        stop_requested = true;
+    }
 }
 namespace {
 

@@ -35,6 +35,7 @@ void server::drain_clients() {
         }
         guard_.authenticated(source_fd);  // signed, not replayed: this connection may stay
         log::server().debug("<- {} from client", msg.msg_type());
+        idle_.touch();  // a client spoke
         try {
             auto h = handlers_.find(msg.msg_type());
             if (h != handlers_.end())
@@ -217,6 +218,8 @@ json server::status() {
     s["in_flight"] = in_flight;
     s["run_in_flight"] = in_flight.size() > queued;
     s["hand_over"] = kernel_.hands_over();
+    s["project_root"] = info_.project_root;
+    s["idle_timeout"] = idle_.seconds() ? json(*idle_.seconds()) : json(nullptr);
     s["fork_safe"] = fork_unsafe_.empty();
     s["fork_unsafe"] = fork_unsafe_;  // as of the last run
     s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();

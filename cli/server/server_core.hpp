@@ -19,6 +19,9 @@
 
 #include "connection_guard.hpp"
 #include "handover_socket.hpp"
+#include "idle_timer.hpp"
+#include "learned_preloads.hpp"
+#include "project_root.hpp"
 #include "options.hpp"
 #include "preload_watch.hpp"
 #include "protocol.hpp"
@@ -55,13 +58,15 @@ class server {
 public:
     server(const options& o, zmq::context_t& ctx)
         : opts_(o),
-          info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION},
+          info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION,
+                // clients pick their project's server by these two
+                project_root(std::filesystem::current_path()).string(), o.kernel},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
           guard_(ctx, router_),  // unauthenticated connections bounded (connection_guard.hpp)
           handover_(kb::jupyter_runtime_dir() / ("ltest-" + std::to_string(info_.port) + ".sock")),
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
-                                       handover_.path().string()}) {
+                                       handover_.path().string(), learned_preload_settings(o)}) {
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
                      {protocol::input_reply, &server::on_input_reply},
@@ -148,6 +153,7 @@ private:
     handover_socket handover_;
     warm_kernel kernel_;
     preload_watch watch_;
+    idle_timer idle_{opts_.idle};  // --idle: no run and no client for this long stops the server
     std::map<std::string, handler> handlers_;
     std::optional<std::string> stale_;  // a preloaded module's file that changed
     std::string session_ = kb::new_id();

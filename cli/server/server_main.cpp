@@ -8,6 +8,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "server.hpp"
+#include "server_files.hpp"
 
 int main(int argc, char** argv) {
     return ltest::guarded_main([&] {
@@ -16,7 +17,9 @@ int main(int argc, char** argv) {
         if (!opts->listen) throw ltest::ltest_error(ltest::exit_code::usage, "ltest-server serves: run it as `ltest -l ...`");
         ltest::log::setup(opts->verbosity);
         try {
-            return ltest::run_server(*opts);
+            int code = ltest::run_server(*opts);
+            ltest::remove_autostart_files(*opts);  // issue 15: a clean stop leaves no files
+            return code;
         } catch (const zmq::error_t& e) {  // the client has no libzmq: guarded_main does not know this one
             throw ltest::ltest_error(ltest::exit_code::internal, std::string("ZeroMQ error: ") + e.what());
         }

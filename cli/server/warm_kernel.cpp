@@ -159,8 +159,14 @@ void warm_kernel::warm_up() {
                   run_startup_code("connecting the kernel to the server",
                                    runtime_call_code("attach_server", json(settings_.handover_path)))
                       .value("handover", false);
-    json result = run_startup_code("preload", runtime_call_code("preload", settings_.modules));
+    // With learning on, the runtime also imports the modules learned for this project.
+    json what = settings_.learn.is_null() ? json(settings_.modules)
+                                          : json{{"modules", settings_.modules}, {"learn", settings_.learn}};
+    json result = run_startup_code("preload", runtime_call_code("preload", what));
     preloaded_ = result.value("preloaded", json::array());
+    learned_ = result.value("learned", json());
+    if (learned_.is_object())
+        for (const auto& w : learned_.value("warnings", json::array())) log::kernel().warn("{}", w.get<std::string>());
     watched_files_ = result.value("watch", std::vector<std::string>{});
     for (const auto& p : preloaded_)
         log::kernel().info("preloaded {} in {:.2f} s", p.value("module", "?"), p.value("seconds", 0.0));
@@ -248,6 +254,7 @@ json warm_kernel::status() const {
            {"owned", owned()},
            {"connection_file", connection_file_.string()},
            {"preloaded", preloaded_},
+           {"learned", learned_},  // issue 15
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};
     if (process_) s["kernel_pid"] = process_->pid();

@@ -11,7 +11,7 @@ import sys
 import types
 import warnings
 
-from . import fidelity, sysdirs
+from . import fidelity, import_record, sysdirs
 from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdio_encoding
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
@@ -310,6 +310,8 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.modules["__main__"] = _main_module(sys.argv[0])
     # fidelity.py: the rest of what a fresh interpreter would be (issue 17).
     fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid())
+    from .preload import rewritable_plugins
+    import_record.start(rewritable_plugins)  # learn what the tests import (learned.py)
 
 
 def run_pytest(args, workers=1):
@@ -334,6 +336,7 @@ def run_pytest(args, workers=1):
         _print_error()
         code = 1
     finish_like_python()
+    import_record.finish()  # issue 15: learned preloads to the cache
     return int(code)
 
 

@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-from . import forksafety
+from . import forksafety, learned
 from .fidelity_preload import recording
 from .result import Reply, remember
 from .sysdirs import system_dirs
@@ -17,6 +17,9 @@ _roots = set()
 # test imports one copy of them, assert-rewritten and seen by --cov, as
 # plain pytest does; preloading them only warms their third-party imports.
 _own_roots = set()
+# Top-level names of the installed pytest plugins, dropped after warm-up so that
+# pytest rewrites their asserts: never to be preloaded again (learned.py).
+rewritable_plugins = set()
 
 
 def preloaded_roots():
@@ -67,6 +70,7 @@ def _forget_rewritable_plugins():
     for dist in distributions():
         if any(ep.group == "pytest11" for ep in dist.entry_points):
             names.update(_iter_rewritable_modules(str(f) for f in dist.files or []))
+    rewritable_plugins.update(names)
     for name in [n for n in sys.modules if n.split(".")[0] in names]:
         del sys.modules[name]
 
@@ -98,7 +102,11 @@ def _import_pytest_and_plugins():
 
 def preload(modules):
     """Import each module (an ImportError propagates: the server stops), then
-    pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order."""
+    pytest and its plugins. Returns Reply(preloaded=[{"module", "seconds"}]) in import order.
+    modules may be {"modules": [...], "learn": {"project_root", "exclude"}}:
+    then the modules learned for that project follow (learned.py)."""
+    learn = modules.get("learn") if isinstance(modules, dict) else None
+    modules = modules["modules"] if isinstance(modules, dict) else modules
     timings = []
     with recording():  # warnings to replay in runs, packages the preloads use
         for name in modules:
@@ -113,5 +121,9 @@ def preload(modules):
         _import_pytest_and_plugins()
     _forget_rewritable_plugins()
     timings.append({"module": "pytest+plugins", "seconds": round(time.perf_counter() - start, 4)})
+    for t in timings:
+        t["source"] = "pytest" if t["module"] == "pytest+plugins" else "configured"
+    if learn:
+        timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
-    return remember(Reply(preloaded=timings, watch=watched_files(_roots)))
+    return remember(Reply(preloaded=timings, watch=watched_files(_roots), learned=learned.status() if learn else None))

@@ -1,0 +1,32 @@
+#include "zeroconf_options.hpp"
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+
+namespace ltest {
+
+void add_zeroconf_options(CLI::App& app, options& o) {
+    app.add_flag_callback("--no-start", [&] { o.autostart = false; },
+                          "With no server for this project, fail (exit 69) instead of starting one");
+    app.add_option("--idle", o.idle,
+                   "Seconds an idle server (no run, no client) waits before it stops (0: never; "
+                   "a server started by a run: 1800)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_flag("--watch", o.watch, "Run the tests, then again each time a file under the project root changes");
+    app.add_flag("--forget", o.forget, "Forget the preloads learned from this project's test runs");
+}
+
+void apply_zeroconf_config(options& o, const CLI::App& app, const project_config& config) {
+    if (config.autostart && app.count("--no-start") == 0) o.autostart = *config.autostart;
+    if (config.idle && !o.idle) o.idle = config.idle;
+    if (config.exclude) o.exclude = *config.exclude;
+}
+
+void check_zeroconf_options(const options& o) {
+    if (o.watch && (o.listen || o.status || o.stop || o.forget))
+        throw ltest_error(exit_code::usage, "--watch runs tests: ltest --watch -- ARGS");
+    if (o.forget && (o.listen || o.status || o.stop || !o.pytest_args.empty()))
+        throw ltest_error(exit_code::usage, "--forget takes no other action: ltest --forget");
+}
+
+}  // namespace ltest

@@ -1,0 +1,14 @@
+#include "learned_preloads.hpp"
+
+#include <filesystem>
+
+#include "project_root.hpp"
+
+namespace ltest {
+
+nlohmann::json learned_preload_settings(const options& o) {
+    if (o.existing) return nullptr;
+    return {{"project_root", project_root(std::filesystem::current_path()).string()}, {"exclude", o.exclude}};
+}
+
+}  // namespace ltest

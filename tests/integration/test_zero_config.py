@@ -1,0 +1,188 @@
+"""Zero configuration (issue 15): a run with no server starts one for its
+project, concurrent first runs start one, --no-start keeps exit 69, an idle
+server stops and leaves no files, learned preloads."""
+import json
+import os
+import subprocess
+import sys
+
+from conftest import alive, wait_for, write_files
+from zeroconf import timed, world  # noqa: F401 (fixture)
+
+TESTS = {"test_a.py": "def test_a():\n    assert 1 + 1 == 2\n", "test_b.py": "def test_b():\n    pass\n"}
+
+
+def started_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("ltest: started a server")]
+
+
+def test_first_run_starts_a_server_and_the_second_is_warm(world, tmp_path):
+    proj = write_files(tmp_path / "proj", TESTS)
+    first, cold = timed(lambda: world.ltest("--", "-q", cwd=proj))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 passed" in first.stdout
+    lines = first.stderr.strip().splitlines()
+    assert len(lines) == 1 and started_lines(first.stderr), first.stderr
+    assert f"for {proj} (kernel python3)" in lines[0] and "ltest --stop" in lines[0], lines[0]
+    [server] = world.servers()
+    assert server["project_root"] == str(proj) and server["kernel_name"] == "python3"
+    assert f"127.0.0.1:{server['port']}" in lines[0]
+
+    second, warm = timed(lambda: world.ltest("--", "-q", cwd=proj))
+    assert second.returncode == 0 and "2 passed" in second.stdout, second.stdout + second.stderr
+    assert second.stderr == ""
+    print(f"first run (starts the server): {cold:.3f} s, second run: {warm:.3f} s, {cold / warm:.1f}x")
+    assert cold >= 5 * warm, f"first {cold:.3f} s, second {warm:.3f} s"
+    assert [s["pid"] for s in world.servers()] == [server["pid"]]
+
+
+def test_two_first_runs_at_once_start_one_server(world, tmp_path):
+    proj = write_files(tmp_path / "proj", TESTS)
+    clients = [world.popen("--", "-q", cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outs = [c.communicate(timeout=300) for c in clients]
+    for c, (out, err) in zip(clients, outs):
+        assert c.returncode == 0 and "2 passed" in out, out + err
+    assert sum(len(started_lines(err)) for _, err in outs) == 1, outs
+    assert len(world.servers()) == 1
+
+
+def test_a_run_from_a_subdirectory_uses_the_project_root_server(world, tmp_path):
+    proj = write_files(tmp_path / "proj", dict(TESTS, **{"pytest.ini": "[pytest]\n", "sub/test_c.py": TESTS["test_b.py"]}))
+    r = world.ltest("--", "-q", cwd=proj / "sub")
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+    assert f"for {proj} (kernel" in r.stderr
+    r = world.ltest("--", "-q", cwd=proj)
+    assert r.returncode == 0 and "3 passed" in r.stdout and r.stderr == "", r.stdout + r.stderr
+    other = write_files(tmp_path / "other", TESTS)
+    r = world.ltest("--", "-q", cwd=other)
+    assert r.returncode == 0 and started_lines(r.stderr), r.stderr
+    assert sorted(s["project_root"] for s in world.servers()) == sorted([str(proj), str(other)])
+
+
+def test_no_start_and_autostart_false_keep_exit_69(world, tmp_path):
+    proj = write_files(tmp_path / "proj", TESTS)
+    r = world.ltest("--no-start", "--", "-q", cwd=proj)
+    assert r.returncode == 69 and len(r.stderr.strip().splitlines()) == 1 and "ltest -l" in r.stderr, r.stderr
+    (proj / "pyproject.toml").write_text("[tool.ltest]\nautostart = false\n")
+    r = world.ltest("--", "-q", cwd=proj)
+    assert r.returncode == 69 and "no ltest server" in r.stderr, r.stderr
+    assert world.servers() == []
+    (proj / "pyproject.toml").write_text("[tool.ltest]\nautostart = 'no'\n")
+    r = world.ltest("--", "-q", cwd=proj)
+    assert r.returncode == 64 and "autostart must be true or false" in r.stderr, r.stderr
+
+
+def test_stop_stops_the_projects_server(world, tmp_path):
+    proj = write_files(tmp_path / "proj", TESTS)
+    assert world.ltest("--", "-q", cwd=proj).returncode == 0
+    [server] = world.servers()
+    r = world.ltest("--status", "--json", cwd=proj)
+    assert r.returncode == 0 and json.loads(r.stdout)["project_root"] == str(proj), r.stdout + r.stderr
+    r = world.ltest("--stop", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: not alive(server["pid"]), 30)
+    assert world.servers() == []
+    r = world.ltest("--status", cwd=proj)
+    assert r.returncode == 69
+
+
+def test_an_idle_server_stops_and_leaves_no_files(world, tmp_path):
+    proj = write_files(tmp_path / "proj", TESTS)
+    r = world.ltest("--idle", "2", "--", "-q", cwd=proj)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "stops after 2 s idle" in r.stderr
+    [server] = world.servers()
+    assert wait_for(lambda: not alive(server["pid"]), 120), "the idle server did not stop"
+    assert wait_for(lambda: not world.processes(), 30), world.processes()
+    assert sorted(os.listdir(world.runtime_dir)) == []
+
+
+SLOW_MODULE = "import time\ntime.sleep(0.3)  # a slow third-party import\nVALUE = 42\n"
+USES_SLOW = {"test_slow.py": "def test_uses_slowmod():\n    import slowmod\n    assert slowmod.VALUE == 42\n"}
+
+
+def user_site(world):
+    """The interpreter's user site directory under the world's HOME: a
+    site directory (third-party code), as pip --user would fill it."""
+    path = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"], env=world.env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    os.makedirs(path)
+    return path
+
+
+def status(world, cwd):
+    r = world.ltest("--status", "--json", cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def preloaded(world, cwd):
+    return {p["module"]: p.get("source") for p in status(world, cwd)["preloaded"]}
+
+
+def restart(world, cwd):
+    [server] = world.servers()
+    assert world.ltest("--stop", cwd=cwd).returncode == 0
+    assert wait_for(lambda: not alive(server["pid"]), 30)
+    r = world.ltest("--", "-q", cwd=cwd)
+    assert r.returncode == 0 and started_lines(r.stderr), r.stdout + r.stderr
+    return r
+
+
+def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
+    with open(os.path.join(user_site(world), "slowmod.py"), "w") as f:
+        f.write(SLOW_MODULE)
+    proj = write_files(tmp_path / "proj", USES_SLOW)
+    r = world.ltest("--", "-q", cwd=proj)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "slowmod" not in preloaded(world, proj)
+    [cache] = (world.cache_dir / "ltest").glob("*.json")
+    assert cache.stat().st_mode & 0o777 == 0o600
+    learned = json.loads(cache.read_text())
+    assert learned["project_root"] == str(proj)
+    assert [m["module"] for m in learned["modules"]] == ["slowmod"] and learned["modules"][0]["seconds"] >= 0.25
+
+    restart(world, proj)
+    s = status(world, proj)
+    assert {"module": "slowmod", "source": "learned"}.items() <= next(
+        p for p in s["preloaded"] if p["module"] == "slowmod").items(), s["preloaded"]
+    assert [m["module"] for m in s["learned"]["modules"]] == ["slowmod"] and s["learned"]["warnings"] == []
+    text = world.ltest("--status", cwd=proj).stdout
+    assert "slowmod (0.3" in text and "learned" in text, text
+
+    # [tool.ltest] exclude keeps it out; --forget clears what was learned.
+    (proj / "pyproject.toml").write_text("[tool.ltest]\nexclude = ['slowmod']\n")
+    restart(world, proj)
+    assert "slowmod" not in preloaded(world, proj)
+    (proj / "pyproject.toml").unlink()
+    r = world.ltest("--forget", cwd=proj)
+    assert r.returncode == 0 and f"forgot the preloads learned for {proj}" in r.stderr, r.stderr
+    assert list((world.cache_dir / "ltest").glob("*.json")) == []
+    restart(world, proj)
+    assert "slowmod" not in preloaded(world, proj)
+
+
+def test_a_bad_or_unwritable_cache_file_is_one_warning(world, tmp_path):
+    with open(os.path.join(user_site(world), "slowmod.py"), "w") as f:
+        f.write(SLOW_MODULE)
+    proj = write_files(tmp_path / "proj", USES_SLOW)
+    assert world.ltest("--", "-q", cwd=proj).returncode == 0
+    [cache] = (world.cache_dir / "ltest").glob("*.json")
+    cache.write_text("{not json")
+    r = restart(world, proj)
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and str(cache) in warnings[0], r.stderr
+    assert "1 passed" in r.stdout
+    assert [m["module"] for m in json.loads(cache.read_text())["modules"]] == ["slowmod"]  # the run rewrote it
+    assert world.server_log().count(str(cache)) == 1
+
+    # A cache directory that cannot be created: one warning, the runs pass.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    world.env["XDG_CACHE_HOME"] = str(blocker)
+    r = restart(world, proj)
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "cannot keep learned preloads" in warnings[0], r.stderr
+    r = world.ltest("--", "-q", cwd=proj)
+    assert r.returncode == 0 and r.stderr == "", r.stdout + r.stderr
