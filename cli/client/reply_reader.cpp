@@ -111,7 +111,7 @@ run_event read_run_message(const std::string& type, const json& content, run_rea
 static std::string learned_text(const json& learned) {
     if (!learned.is_object()) return "";
     std::string out = "learned:        ";
-    json modules = field<json>(learned, "modules", json::array());
+    json modules = field<json>(learned, "modules", json::array());  // field<json>: a list
     for (const auto& m : modules) {
         if (!m.is_object()) bad("a learned module is not an object");
         out += " " + clean_text(field<std::string>(m, "module", "?")) + " (" + seconds_text(field<double>(m, "seconds", 0.0)) +
@@ -163,13 +163,14 @@ std::string status_text(const json& reply) {
         out += " " + clean_text(field<std::string>(p, "module", "?")) + " (" +
                seconds_text(field<double>(p, "seconds", 0.0)) + (source.empty() ? "" : ", " + source) + ")";
     }
-    out += learned_text(field<json>(s, "learned", json()));
+    out += "\n";
+    if (auto learned = s.find("learned"); learned != s.end()) out += learned_text(*learned);  // an object, or null
     if (s.contains("project_root")) out += "project root:    " + clean_text(field<std::string>(s, "project_root", "")) + "\n";
     if (s.contains("idle_timeout")) {
         json idle = s["idle_timeout"];
         out += "idle stop:       " + (idle.is_number() ? "after " + seconds_text(idle.get<double>()) : std::string("never")) + "\n";
     }
-    out += "\nuptime:          " + seconds_text(field<double>(s, "server_uptime", 0.0)) + "\n";
+    out += "uptime:          " + seconds_text(field<double>(s, "server_uptime", 0.0)) + "\n";
     out += "runs served:     " + std::to_string(field<int>(s, "runs", 0)) + "\n";
     out += "restarts:        " + std::to_string(field<int>(s, "restarts", 0)) + "\n";
     out += runs_in_flight_text(s);
