@@ -316,7 +316,10 @@ PROBE = """
                       (("excepthook", sys.excepthook), ("displayhook", sys.displayhook),
                        ("breakpointhook", sys.breakpointhook))],
             "ps1": hasattr(sys, "ps1"),
-            "threads": __import__("threading").active_count(),
+            # Kinds of threads, not their number: a practised spare also holds the
+            # server thread pytest-rerunfailures started in its practice session.
+            "threads": sorted({__import__("re").sub(r"^Thread-[0-9]+ ", "", t.name)
+                               for t in __import__("threading").enumerate()}),
             "env": sorted(os.environ),
             "cwd": os.getcwd(),
         }

@@ -210,6 +210,20 @@ def _reset_signals():
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
+def _library_filters_of_the_kernel():
+    """Filters a library adds when it is imported, which the kernel lost:
+    pkg_resources appends an "ignore" filter for its PEP440Warning at import,
+    and the kernel imported it under a catch_warnings() (IPython's, a
+    preload's) that dropped it. The test process holds pkg_resources, so a
+    plain pytest that imports it has that filter: put it back, at the end."""
+    pkg_resources = sys.modules.get("pkg_resources")
+    category = getattr(pkg_resources, "PEP440Warning", None)
+    wanted = ("ignore", None, category, None, 0)
+    if category is None or wanted in warnings.filters:
+        return []
+    return [wanted]
+
+
 def _reset_warnings(env):
     """The filters `python -m pytest` starts with in the client's environment:
     preloaded modules' own, then $PYTHONWARNINGS, then CPython's defaults.
@@ -219,6 +233,7 @@ def _reset_warnings(env):
     warnings.filters[:] = PYTHON_DEFAULT_FILTERS
     warnings._processoptions(sys.warnoptions)
     warnings.filters[:0] = from_preloads
+    warnings.filters.extend(_library_filters_of_the_kernel())
     getattr(warnings, "_filters_mutated", lambda: None)()
 
 
