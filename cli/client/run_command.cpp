@@ -195,9 +195,9 @@ int run_tests(const options& opts) {
         print_notices(e.notices);
         if (e.what == run_event::kind::output) write_all(e.fd, e.text);
         if (e.what == run_event::kind::input) {
+            if (e.password) no_echo.start();  // before the prompt, as getpass: nothing typed after it echoes
             write_all(1, e.text);
             waiting_input = true;
-            if (e.password) no_echo.start();
             if (input.unusable()) {  // /dev/null, a closed stdin, EOF already seen: EOF now, not a wait
                 conn.send(protocol::input_reply, json{{"value", "\x04"}}, request);
                 waiting_input = false;

@@ -23,6 +23,7 @@ int server::serve() {
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
+    write_runtime_file(info_);   // a server that cannot be found at start does not start
     runtime_file_.write(info_);  // from now on kept in place (runtime_file_keeper.hpp)
     wrote_file_ = true;  // only then is the file ours to remove
     started_ = steady_clock::now();
