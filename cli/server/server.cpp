@@ -92,12 +92,14 @@ void server::loop_once() {
     }
     for (auto& r : runs_) pump(r);
     if (kernel_.usable()) drain_kernel();
+    // The guard learns of new connections before their first message is read,
+    // so a connection's first signed message always takes it off the list.
+    guard_.tick();  // and closes connections that did not sign in time
     drain_clients();
     if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
     if (auto file = watch_.changed(); file && !stale_) stale_ = file;
     runtime_file_.check();  // a removed runtime file is back within a second
     log::flush_dropped();   // the count of junk not logged (log.hpp)
-    guard_.tick();          // close connections that did not sign in time
     drop_lost_clients();
     for (auto& r : runs_) finish_if_done(r);
     start_runs();
