@@ -37,6 +37,16 @@ std::size_t skip_introduced(const std::string& s, unsigned char intro, std::size
     return i < s.size() ? i + 1 : i;
 }
 
+// The length of the valid UTF-8 sequence at i (lead byte >= 0x80), 0 if none.
+std::size_t utf8_length(const std::string& s, std::size_t i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k)
+        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+    return n;
+}
+
 }  // namespace
 
 std::string clean_text(const std::string& text) {
@@ -56,9 +66,20 @@ std::string clean_text(const std::string& text) {
             ++i;
         } else if (c < 0x20 || c == 0x7f) {
             ++i;
-        } else {
+        } else if (c < 0x80) {
             out += static_cast<char>(c);
             ++i;
+        } else {
+            // Only whole UTF-8 sequences: a stray lead or continuation byte is
+            // dropped, so that what is removed around it cannot join with it
+            // into a C1 control (0xC2 0x9B) in the output.
+            std::size_t n = utf8_length(text, i);
+            if (n == 0) {
+                ++i;
+            } else {
+                out.append(text, i, n);
+                i += n;
+            }
         }
     }
     return out;

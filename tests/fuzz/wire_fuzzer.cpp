@@ -191,7 +191,8 @@ void check_clean(const char* where, const std::string& line) {
     for (std::size_t i = 0; i < line.size(); ++i) {
         auto c = static_cast<unsigned char>(line[i]);
         bool c1 = c == 0xc2 && i + 1 < line.size() && (static_cast<unsigned char>(line[i + 1]) & 0xe0) == 0x80;
-        if (c < 0x20 || c == 0x7f || c1) contract_broken(where, "a control character in ltest's own line: " + json(line).dump());
+        if (c < 0x20 || c == 0x7f || c1) contract_broken(where, "a control character in ltest's own line: " +
+                                                           json(line).dump(-1, ' ', false, json::error_handler_t::replace));
     }
 }
 
