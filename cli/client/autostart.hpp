@@ -1,5 +1,5 @@
 #pragma once
-// Starting a server for a run that found none (issue 15): ltest-server in
+// Starting a server for a run that found none: ltest-server in
 // the background (its own session, stdio to ltest-<port>.log in the runtime
 // dir, cwd the project root), announced on one stderr line, waited for until
 // it answers a status request.

@@ -1,5 +1,5 @@
 #pragma once
-// A burst of saves is one run (issue 15, watch mode): the run starts once
+// A burst of saves is one run (watch mode): the run starts once
 // `quiet` has passed since the last change; each change moves that point.
 #include <chrono>
 #include <optional>

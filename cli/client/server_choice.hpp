@@ -1,5 +1,5 @@
 #pragma once
-// Which server a client talks to (issue 15). -p (or [tool.ltest] port) names
+// Which server a client talks to. -p (or [tool.ltest] port) names
 // one. Otherwise the live server recorded for this project root and
 // kernelspec; a run with none starts one (autostart.hpp) unless --no-start
 // or [tool.ltest] autostart = false; --status and --stop, and runs that may

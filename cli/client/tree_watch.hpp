@@ -1,5 +1,5 @@
 #pragma once
-// inotify over a directory tree for watch mode (issue 15): one watch per
+// inotify over a directory tree for watch mode: one watch per
 // directory that ignore_rules keeps, new directories added as they appear.
 #include <filesystem>
 #include <map>

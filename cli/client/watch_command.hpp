@@ -1,5 +1,5 @@
 #pragma once
-// `ltest --watch -- ARGS` (issue 15): run the tests, then again each time a
+// `ltest --watch -- ARGS`: run the tests, then again each time a
 // file under the project root changes. See watch_command.cpp.
 #include "options.hpp"
 

@@ -14,7 +14,7 @@ struct project_config {
     std::optional<std::string> kernel;
     std::optional<std::string> ip;
     std::optional<int> port;
-    std::optional<bool> autostart;                    // issue 15: start a server when none runs
+    std::optional<bool> autostart;                    // start a server when none runs
     std::optional<double> idle;                       // seconds before an idle server stops
     std::optional<std::vector<std::string>> exclude;  // learned preloads never imported
 };

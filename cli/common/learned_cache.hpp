@@ -1,5 +1,5 @@
 #pragma once
-// Where learned preloads are kept (issue 15): $XDG_CACHE_HOME/ltest/, else
+// Where learned preloads are kept: $XDG_CACHE_HOME/ltest/, else
 // ~/.cache/ltest/, one file per project root and interpreter, written by the
 // runtime (share/ltest/ltest/learned.py), which names it.
 #include <filesystem>

@@ -41,7 +41,7 @@ static void apply_project_config(options& o, const CLI::App& app) {
     if (config->kernel && app.count("--kernel") == 0) o.kernel = *config->kernel;
     if (config->ip && app.count("--ip") == 0) o.ip = *config->ip;
     if (config->port && !o.port) o.port = config->port;
-    apply_zeroconf_config(o, app, *config);  // issue 15: autostart, idle, exclude
+    apply_zeroconf_config(o, app, *config);  // autostart, idle, exclude
 }
 
 // --timeout: a finite number of seconds >= 0 (0: none). Not CLI11's range

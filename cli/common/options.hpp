@@ -21,7 +21,7 @@ struct options {
     int verbosity = 0;                    // -q: -1, -v: 1
     std::vector<std::string> pytest_args;  // everything after the first `--`
     std::string config_file;               // the pyproject.toml that set defaults, if any
-    // Zero configuration (issue 15; zeroconf_options.cpp):
+    // Zero configuration (zeroconf_options.cpp):
     bool autostart = true;             // false (--no-start, [tool.ltest] autostart): no server is exit 69
     std::optional<double> idle;        // --idle: an idle server stops after this many seconds
     bool watch = false;                // --watch: run again on every change under the project root

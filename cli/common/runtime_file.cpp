@@ -27,7 +27,7 @@ using namespace std::chrono;
 void to_json(json& j, const server_info& s) {
     j = json{{"ip", s.ip},   {"port", s.port}, {"key", s.key}, {"signature_scheme", s.signature_scheme},
              {"pid", s.pid}, {"kernel_connection_file", s.kernel_connection_file}, {"version", s.version}};
-    if (!s.project_root.empty()) j["project_root"] = s.project_root;  // issue 15: optional fields
+    if (!s.project_root.empty()) j["project_root"] = s.project_root;  // optional fields
     if (!s.kernel_name.empty()) j["kernel_name"] = s.kernel_name;
 }
 

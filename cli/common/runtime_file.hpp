@@ -37,7 +37,7 @@ void write_runtime_file(const server_info& info);
 // ltest_error(no_server) saying how to start one.
 server_info find_server(std::optional<int> port, const std::string& ip);
 bool process_alive(int pid);
-// The runtime file at path, or nullopt when it is missing or not one (issue 15: server_choice.cpp).
+// The runtime file at path, or nullopt when it is missing or not one (server_choice.cpp).
 // One not owned by this user, readable by others, or a symlink is refused:
 // `problem` says why. Absent or refused: nullopt.
 std::optional<server_info> read_runtime_file(const std::filesystem::path& path, std::string& problem);

@@ -1,5 +1,5 @@
 #pragma once
-// The flags and [tool.ltest] keys of zero configuration (issue 15): a server
+// The flags and [tool.ltest] keys of zero configuration: a server
 // started when none runs (--no-start, autostart), an idle server stopping
 // (--idle, idle), watch mode (--watch), learned preloads (--forget, exclude).
 #include <CLI/CLI.hpp>

@@ -1,5 +1,5 @@
 #pragma once
-// --idle (issue 15): a server with no run in flight or queued and no message
+// --idle: a server with no run in flight or queued and no message
 // from any client for this long stops by itself (auto-started servers: 30
 // min by default), cleaning up as on SIGTERM.
 #include <chrono>

@@ -1,5 +1,5 @@
 #pragma once
-// Learned preloads (issue 15), the server's part: what the runtime needs to
+// Learned preloads, the server's part: what the runtime needs to
 // learn for this server's project (share/ltest/ltest/learned.py does the rest).
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 #pragma once
 // What an auto-started server leaves in the runtime dir besides its runtime
-// file (issue 15): its log, ltest-<port>.log (its stdout), and the start lock
+// file: its log, ltest-<port>.log (its stdout), and the start lock
 // of its project. A server that stops cleanly removes both; one that fails
 // keeps its log for the user to read.
 #include "options.hpp"

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
         ltest::log::setup(opts->verbosity);
         try {
             int code = ltest::run_server(*opts);
-            ltest::remove_autostart_files(*opts);  // issue 15: a clean stop leaves no files
+            ltest::remove_autostart_files(*opts);  // a clean stop leaves no files
             return code;
         } catch (const zmq::error_t& e) {  // the client has no libzmq: guarded_main does not know this one
             throw ltest::ltest_error(ltest::exit_code::internal, std::string("ZeroMQ error: ") + e.what());

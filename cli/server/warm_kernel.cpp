@@ -254,7 +254,7 @@ json warm_kernel::status() const {
            {"owned", owned()},
            {"connection_file", connection_file_.string()},
            {"preloaded", preloaded_},
-           {"learned", learned_},  // issue 15
+           {"learned", learned_},
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};
     if (process_) s["kernel_pid"] = process_->pid();

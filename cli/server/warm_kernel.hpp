@@ -26,7 +26,7 @@ struct kernel_settings {
     std::string ip = "127.0.0.1";         // where an owned kernel listens
     std::function<bool()> cancelled;      // true: stop starting (Ctrl-C during warm-up)
     std::string handover_path;            // the server's hand-over socket (handover_socket.hpp)
-    nlohmann::json learn;                 // issue 15: learned preloads' settings (null: none)
+    nlohmann::json learn;                 // learned preloads' settings (null: none)
 };
 
 class warm_kernel {
@@ -79,7 +79,7 @@ private:
     std::unique_ptr<kernel_bridge::kernel_process> process_;
     std::unique_ptr<kernel_bridge::kernel_client> client_;
     nlohmann::json preloaded_ = nlohmann::json::array();
-    nlohmann::json learned_;  // issue 15: the runtime's learned.status() at warm-up
+    nlohmann::json learned_;  // the runtime's learned.status() at warm-up
     std::vector<std::string> watched_files_;
     bool hands_over_ = false;
     int restarts_ = 0;

@@ -118,7 +118,7 @@ class Server:
         self.port = free_port()
         self.runtime_dir = tmp_path / "runtime"
         self.runtime_dir.mkdir(exist_ok=True)
-        # Its own cache dir too: what a server learns (issue 15) stays in the test.
+        # Its own cache dir too: what a server learns stays in the test.
         self.env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.runtime_dir), OMP_NUM_THREADS="1",
                         XDG_CACHE_HOME=str(tmp_path / "cache"))
         self.env.update(extra_env or {})

@@ -1,4 +1,4 @@
-"""Shared by the Jupyter-shadow fidelity tests (issue 17): one server per
+"""Shared by the Jupyter-shadow fidelity tests: one server per
 test module with pandas, tqdm.auto and matplotlib.pyplot preloaded
 (libraries that decide at import whether they run in a notebook), a
 third-party module that warns at import, a third-party package that the

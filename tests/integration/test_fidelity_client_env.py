@@ -1,4 +1,4 @@
-"""Fidelity in Jupyter's shadow (issue 17): the client's environment applied
+"""Fidelity in Jupyter's shadow: the client's environment applied
 as a fresh interpreter applies it, what cannot apply named, another
 interpreter refused, getpass without echo on a terminal; against a cold
 `python3 -m pytest` (shadow_helpers.py).

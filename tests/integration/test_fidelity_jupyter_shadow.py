@@ -1,4 +1,4 @@
-"""Fidelity in Jupyter's shadow (issue 17): what the test process inherits
+"""Fidelity in Jupyter's shadow: what the test process inherits
 from the kernel it was forked from (Jupyter detection, libraries' import-time
 choices, interpreter state), against a cold `python3 -m pytest` in the same
 directory with the same arguments and environment (shadow_helpers.py).

@@ -1,4 +1,4 @@
-"""Fidelity in Jupyter's shadow (issue 17): what preloading must not change
+"""Fidelity in Jupyter's shadow: what preloading must not change
 (import-time warnings, the user's own package, a checkout that shadows an
 installed module, packages installed later, `-n` reports, torch after a
 parallel op in the kernel); against a cold `python3 -m pytest` (shadow_helpers.py).

@@ -1,4 +1,4 @@
-"""Hostile and clumsy peers against real servers (issue 18): floods without the
+"""Hostile and clumsy peers against real servers: floods without the
 key, idle connections, a broken preload at restart, a removed runtime file, a
 stopped kernel under --timeout, addresses given as names or IPv6. Traffic only
 on loopback; every server is the fixture's, stopped at teardown."""

@@ -1,4 +1,4 @@
-"""The client trusts nothing a server says (issue 18): fake servers (real
+"""The client trusts nothing a server says: fake servers (real
 ZeroMQ, correctly signed, hostile content) and the client's answers: exit codes
 outside 0-255 or of the wrong type are a protocol error (76), never a pass;
 ltest's own lines carry no escape sequences while test output keeps its

@@ -1,4 +1,4 @@
-"""Watch mode (issue 15): ltest --watch -- ARGS runs again after each burst of
+"""Watch mode: ltest --watch -- ARGS runs again after each burst of
 saves under the project root, restarts a run a save interrupts, runs failed
 tests first after a failure, skips ignored files, ends on Ctrl-C."""
 import os

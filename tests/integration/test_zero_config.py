@@ -1,4 +1,4 @@
-"""Zero configuration (issue 15): a run with no server starts one for its
+"""Zero configuration: a run with no server starts one for its
 project, concurrent first runs start one, --no-start keeps exit 69, an idle
 server stops and leaves no files, learned preloads."""
 import json

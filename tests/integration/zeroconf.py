@@ -1,4 +1,4 @@
-"""Helpers for the zero-configuration tests (issue 15): a private world
+"""Helpers for the zero-configuration tests: a private world
 (runtime dir, cache dir, HOME) per test, and cleanup of every process that
 lived in it, auto-started servers and their kernels included."""
 import json

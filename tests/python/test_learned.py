@@ -1,4 +1,4 @@
-"""learned.py's pure parts and the import recorder (issue 15), without a kernel."""
+"""learned.py's pure parts and the import recorder, without a kernel."""
 import builtins
 import json
 import os

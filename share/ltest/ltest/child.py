@@ -311,7 +311,7 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     _restore_kernel_hooks()
     if spec.get("stdin_isatty"):  # else getpass falls back to stdin with a warning, as without a terminal
         import getpass
-        getpass.getpass = relay_getpass  # issue 17/18: no echo on the client's terminal
+        getpass.getpass = relay_getpass  # no echo on the client's terminal
     _forget_ipython()
     _restore_pdb()
     _reset_warnings(env)
@@ -323,7 +323,7 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.argv[:] = [pytest_argv0()] + list(spec.get("args", []))
     sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
     sys.modules["__main__"] = _main_module(sys.argv[0])
-    # fidelity.py: the rest of what a fresh interpreter would be (issue 17).
+    # fidelity.py: the rest of what a fresh interpreter would be.
     fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid())
     from .preload import rewritable_plugins
     import_record.start(rewritable_plugins)  # learn what the tests import (learned.py)
@@ -351,7 +351,7 @@ def run_pytest(args, workers=1):
         _print_error()
         code = 1
     finish_like_python()
-    import_record.finish()  # issue 15: learned preloads to the cache
+    import_record.finish()  # learned preloads to the cache
     return int(code)
 
 

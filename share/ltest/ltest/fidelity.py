@@ -1,6 +1,6 @@
 """The last steps of turning a fork of the kernel into `python -m pytest`:
 everything a test could ask its process that a fresh interpreter answers
-differently from a kernel (issue 17). child.py calls `become_fresh` once,
+differently from a kernel. child.py calls `become_fresh` once,
 after it has set the fds, environment, cwd and sys.path; each concern lives
 in its own module:
 

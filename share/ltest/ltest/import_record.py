@@ -1,5 +1,5 @@
 """In a test process: which third-party modules it imports that the kernel
-did not hold, and what each cost (issue 15; learned.py keeps them).
+did not hold, and what each cost (learned.py keeps them).
 
 builtins.__import__ is wrapped for the test process only: the first import
 of a top-level name absent from sys.modules is timed (its own imports

@@ -1,4 +1,4 @@
-"""Preloads learned from the test runs (issue 15).
+"""Preloads learned from the test runs.
 
 A test process records the third-party modules it imported that the kernel
 did not hold (import_record.py); this module keeps them in the user's cache
