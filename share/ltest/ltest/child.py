@@ -263,13 +263,18 @@ def _leave_kernel_event_loop():
     asyncio.set_event_loop_policy(None)
 
 
-def die_with_parent():
+def die_with_parent(parent=None):
+    """PR_SET_PDEATHSIG: no orphan if the kernel dies. parent: the kernel's
+    pid as the fork's parent saw it; a kernel that died between the fork and
+    here would never send the signal, so the orphan ends itself."""
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphan if the kernel dies
+        libc.prctl(1, signal.SIGKILL)
     except Exception:
         pass
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots):

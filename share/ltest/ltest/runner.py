@@ -180,8 +180,10 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     # The child's collector need not walk the kernel's whole heap (slow, and
     # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
     gc.freeze()
+    kernel = os.getpid()
     pid = os.fork()
     if pid == 0:
+        child.die_with_parent(kernel)  # at once: a kernel killed now must not leave this fork behind
         _child_main(spec, child_fds, close_fds=close_fds)
     gc.unfreeze()
     return pid, None

@@ -76,6 +76,7 @@ def prefork(child_main, on_discard, practise=None):
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     generation = _generation()
     gc.freeze()
+    kernel = os.getpid()
     pid = os.fork()
     if pid == 0:  # the spare: never returns
         try:
@@ -87,7 +88,7 @@ def prefork(child_main, on_discard, practise=None):
             from . import handover
             handover.close()  # the kernel's socket to the server is not the spare's
             from .child import die_with_parent
-            die_with_parent()  # a spare must not outlive its kernel either
+            die_with_parent(kernel)  # a spare must not outlive its kernel either
             while True:
                 msg, fds, _, _ = socket.recv_fds(child_sock, _MAX_SPEC, 8)
                 if msg != _PRACTISE or fds:
