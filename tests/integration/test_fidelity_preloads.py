@@ -38,7 +38,7 @@ def test_sharded_run_reports_as_the_serial_run(server, tmp_path):
         def test_p(n):
             warnings.warn(f"w{n}", UserWarning)
 
-        @pytest.mark.skip(reason="skipped here")
+        @pytest.mark.skip(reason="sample suite: a skip -n must report in -rA and --junitxml as a serial run does")
         def test_skip(): pass
 
         def test_skip_inside(): pytest.skip("inside")
