@@ -75,7 +75,7 @@ def test_collect_then_run_in_the_kernel(kernel, workdir):
     assert "assert (6 * 7) == 41" in lab_panel_ansi.sub("", outcomes["test_fails"]["longrepr"])
     assert "\x1b[" in outcomes["test_fails"]["longrepr"]  # coloured, for the panel's ANSI rendering
     assert "setup broke" in outcomes["test_errors"]["longrepr"]
-    assert outcomes["test_skipped"]["longrepr"] == "Skipped: not today"
+    assert outcomes["test_skipped"]["longrepr"] == "Skipped: sample suite: a skip the Tests panel must show as skipped"
     assert events[-1] == {"event": "finished", "exit_code": 1}
     # pytest's own report is the request's stream output, not events.
     assert "1 failed, 1 passed, 1 skipped, 1 error in" in stream_text(messages), stream_text(messages)
