@@ -207,7 +207,8 @@ json server::run_reply_content(json result, int code) {
     json out = {{"status", "ok"}, {"exit_code", code},
                 {"duration", result.value("duration", 0.0)},
                 {"prestarted", result.value("spare", false)},  // ran in the spare forked ahead of time
-                {"practised", result.value("practised", false)}};  // ... which had warmed up (a practice run)
+                {"practised", result.value("practised", false)},  // ... which had warmed up (a practice run)
+                {"prepared", result.value("prepared", false)}};  // ... and was prepared for this very request
     fork_unsafe_ = result.value("fork_unsafe", json::array());
     if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
     return out;

@@ -4,7 +4,7 @@ them (display_data messages of the event type)."""
 import io
 import json
 
-from ltest import lab_panel
+from ltest.in_kernel import lab_panel
 from ltest_kernel_io import ANSI as lab_panel_ansi, execute, results, stream_text
 
 SUITE = """\
@@ -50,7 +50,7 @@ def test_collect_then_run_in_the_kernel(kernel, workdir):
     (workdir / "tests").mkdir()
     (workdir / "tests" / "test_suite.py").write_text(SUITE)
     (workdir / "tests" / "test_broken.py").write_text("import no_such_module_here\n")
-    reply, messages = execute(kc, '__import__("ltest.lab_panel").lab_panel.collect("tests")')
+    reply, messages = execute(kc, '__import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.collect("tests")')
     assert reply["status"] == "ok", reply
     events = events_of(messages)
     collected = [e for e in events if e["event"] == "collected"]
@@ -64,7 +64,7 @@ def test_collect_then_run_in_the_kernel(kernel, workdir):
     reply, messages = execute(kc, "import sys; [m for m in sys.modules if 'test_suite' in m or 'no_such' in m]")
     assert results(messages) == ["[]"]
 
-    reply, messages = execute(kc, '__import__("ltest.lab_panel").lab_panel.run("tests", '
+    reply, messages = execute(kc, '__import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.run("tests", '
                                   '["tests/test_suite.py"])')
     events = events_of(messages)
     starts = [e["nodeid"] for e in events if e["event"] == "start"]

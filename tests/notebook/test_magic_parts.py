@@ -3,7 +3,7 @@ import types
 
 import pytest
 
-from ltest import magic
+from ltest.in_kernel import magic
 from ltest.state import STATE
 
 

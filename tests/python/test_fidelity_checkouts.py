@@ -1,7 +1,7 @@
 """fidelity_checkouts: a project directory that provides an installed module."""
 import types
 
-from ltest import fidelity_checkouts as fc
+from ltest.in_test_process import fidelity_checkouts as fc
 
 
 def module(name, path):

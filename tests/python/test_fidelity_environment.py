@@ -1,5 +1,5 @@
 """fidelity_environment: how a fresh CPython would read the client's environment."""
-from ltest import fidelity_environment as fe
+from ltest.in_test_process import fidelity_environment as fe
 
 
 def test_a_virtualenv_other_than_the_kernels_prefix_is_refused(tmp_path):

@@ -3,7 +3,7 @@ import warnings
 
 import pytest
 
-from ltest import fidelity_import_warnings as fiw
+from ltest.in_test_process import fidelity_import_warnings as fiw
 
 
 def test_relative_imports_resolve_against_the_importers_package():

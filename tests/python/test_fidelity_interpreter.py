@@ -2,7 +2,7 @@
 import logging
 import types
 
-from ltest import fidelity_interpreter as fi
+from ltest.in_test_process import fidelity_interpreter as fi
 
 
 def test_the_kernels_loggers_and_root_handlers_are_reset():

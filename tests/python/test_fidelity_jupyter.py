@@ -1,7 +1,7 @@
 """fidelity_jupyter: which modules leave sys.modules in the test process."""
 import types
 
-from ltest import fidelity_jupyter
+from ltest.in_test_process import fidelity_jupyter
 
 
 def test_the_stack_goes_and_what_preloads_hold_stays():

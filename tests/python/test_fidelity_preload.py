@@ -2,7 +2,8 @@
 import types
 import warnings
 
-from ltest import fidelity_import_warnings, fidelity_preload
+from ltest.in_test_process import fidelity_import_warnings
+from ltest.in_kernel import fidelity_preload
 
 
 def test_a_module_holding_part_of_the_stack_keeps_all_of_it():

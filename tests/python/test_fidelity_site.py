@@ -1,7 +1,7 @@
 """fidelity_site: .pth files and site directories that changed since the kernel started."""
 import sys
 
-from ltest import fidelity_site
+from ltest.in_test_process import fidelity_site
 
 
 def test_new_and_changed_pth_files_are_found(tmp_path):

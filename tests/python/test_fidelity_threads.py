@@ -2,7 +2,7 @@
 import os
 import types
 
-from ltest import fidelity_threads
+from ltest.in_test_process import fidelity_threads
 
 
 class FakeTorch(types.ModuleType):

@@ -4,7 +4,8 @@ import json
 import os
 import sys
 
-from ltest import import_record, learned
+from ltest.in_test_process import import_record
+from ltest import learned
 
 
 def test_merge_updates_known_modules_and_appends_new_ones_in_order():

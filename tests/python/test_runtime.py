@@ -8,7 +8,10 @@ import sys
 import types
 
 
-from ltest import child, result, runner
+from ltest import eviction
+from ltest.in_test_process import child
+from ltest.state import STATE
+from ltest.in_kernel import result, runner
 
 
 def test_sys_path_is_cwd_then_pythonpath_then_the_interpreters():
@@ -39,7 +42,7 @@ def test_user_modules_are_evicted_system_and_preloaded_ones_kept():
         "builtin_like": _module("builtin_like", None),
         "ltest.runner": _module("ltest.runner", "/opt/share/ltest/ltest/runner.py"),
     }
-    evict = child.modules_to_evict(modules, keep_roots={"heavy"}, system_dirs=("/usr/lib/",))
+    evict = eviction.modules_to_evict(modules, keep_roots={"heavy"}, system_dirs=("/usr/lib/",))
     assert sorted(evict) == ["mine", "mine.sub"]
 
 
@@ -117,7 +120,7 @@ def test_run_in_a_terminal_gets_a_pty_with_the_clients_width(tmp_path):
 
 
 def test_shards_deal_contiguous_blocks_in_turn_and_cover_every_item_once():
-    from ltest.shard import split
+    from ltest.in_test_process.shard import split
     items = list(range(20))
     shards = split(items, 2)
     assert shards == [[0, 1, 2, 6, 7, 8, 12, 13, 16, 17], [3, 4, 5, 9, 10, 11, 14, 15, 18, 19]]
@@ -164,17 +167,17 @@ def _process_state():
 
 
 def test_practice_run_leaves_the_process_as_it_was(monkeypatch):
-    from ltest import warmup
+    from ltest.in_test_process import warmup
     # The kernel's own PYTEST_ADDOPTS would break the practice: it is set aside.
     monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option")
 
     def practise():
         before = _process_state()
-        child._planned_eviction = (len(sys.modules), ["planned_user_module"])
+        STATE.planned_eviction = (len(sys.modules), ["planned_user_module"])
         ok = warmup.warm_up(warmup.practice_directory(), keep_roots=set())
         return {"ok": ok, "before": before, "after": _process_state(),
                 "practice_module_left": warmup._MODULE in sys.modules,
-                "plan": [child._planned_eviction[0] == len(sys.modules), child._planned_eviction[1]]}
+                "plan": [STATE.planned_eviction[0] == len(sys.modules), STATE.planned_eviction[1]]}
 
     out = in_fork(practise)
     assert out["ok"]
@@ -184,7 +187,7 @@ def test_practice_run_leaves_the_process_as_it_was(monkeypatch):
 
 
 def test_a_practice_that_goes_wrong_says_so(tmp_path):
-    from ltest import warmup
+    from ltest.in_test_process import warmup
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")
     assert in_fork(lambda: warmup.warm_up(str(tmp_path), keep_roots=set())) is False
 
@@ -192,7 +195,7 @@ def test_a_practice_that_goes_wrong_says_so(tmp_path):
 def test_a_practice_that_leaves_a_thread_behind_keeps_its_spare(tmp_path):
     # pytest-rerunfailures starts a server thread in every session: the spare
     # runs its real run in the same process and never forks, so it is kept.
-    from ltest import warmup
+    from ltest.in_test_process import warmup
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / f"{warmup._MODULE}.py").write_text(
         "import threading, time\n"
@@ -203,7 +206,7 @@ def test_a_practice_that_leaves_a_thread_behind_keeps_its_spare(tmp_path):
 
 def test_the_practice_directory_is_made_again_when_removed(monkeypatch):
     import shutil
-    from ltest import warmup
+    from ltest.in_test_process import warmup
     from ltest.state import STATE
     monkeypatch.setattr(STATE, "practice_directory", None)
     first = warmup.practice_directory()
@@ -216,17 +219,17 @@ def test_the_practice_directory_is_made_again_when_removed(monkeypatch):
 
 
 def test_user_code_imported_after_the_plan_joins_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(child, "_planned_eviction", (len(sys.modules), ["old_user_module"]))
+    monkeypatch.setattr(STATE, "planned_eviction", (len(sys.modules), ["old_user_module"]))
     before = set(sys.modules)
     monkeypatch.setitem(sys.modules, "late_user_module", _module("late_user_module", str(tmp_path / "late.py")))
-    child.plan_eviction_of_new_modules(before, keep_roots=set())
-    assert child._planned_eviction == (len(sys.modules), ["old_user_module", "late_user_module"])
+    eviction.plan_eviction_of_new_modules(before, keep_roots=set())
+    assert STATE.planned_eviction == (len(sys.modules), ["old_user_module", "late_user_module"])
 
 
 def test_practice_directories_of_dead_kernels_are_removed(tmp_path, monkeypatch):
     import subprocess
     import tempfile
-    from ltest import warmup
+    from ltest.in_test_process import warmup
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.Popen(["true"])
     dead.wait()

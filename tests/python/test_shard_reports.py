@@ -1,7 +1,7 @@
 """shard: worker reports and warnings as the serial run has them."""
 import warnings
 
-from ltest import shard
+from ltest.in_test_process import shard
 
 
 def test_a_warning_survives_the_trip_from_a_worker():

@@ -29,11 +29,11 @@ function py(text: string): string {
 }
 
 export function collectCode(directory: string): string {
-  return `__import__("ltest.lab_panel").lab_panel.collect(${py(directory)})`;
+  return `__import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.collect(${py(directory)})`;
 }
 
 export function runCode(directory: string, nodeids: string[]): string {
-  return `__import__("ltest.lab_panel").lab_panel.run(${py(directory)}, [${nodeids.map(py).join(', ')}])`;
+  return `__import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.run(${py(directory)}, [${nodeids.map(py).join(', ')}])`;
 }
 
 /** Executes `code`; calls onEvent for each event as it arrives. */

@@ -7,11 +7,11 @@ server directly (`serve(spec)`, for a kernel on another host, relays the
 output as Jupyter stream messages instead). The same package is the `%ltest`
 IPython extension (`%load_ext ltest`). Standard library and IPython only.
 """
-from . import preload as _preload
-from .preload import preloaded_roots
-from .result import Reply, last_result
-from .handover import attach as attach_server
-from .runner import serve, run, take_run
+from .in_kernel import preload as _preload
+from .in_kernel.preload import preloaded_roots
+from .in_kernel.result import Reply, last_result
+from .in_kernel.handover import attach as attach_server
+from .in_kernel.runner import serve, run, take_run
 
 __version__ = "0.1.0"
 __all__ = ["preload", "preloaded_roots", "serve", "take_run", "attach_server", "run", "Reply", "last_result"]
@@ -20,12 +20,12 @@ __all__ = ["preload", "preloaded_roots", "serve", "take_run", "attach_server", "
 def preload(modules):
     """The server's warm-up: import the modules, pytest and its plugins, then
     fork the first spares (the first run need not wait for a fork either)."""
-    from .runner import prepare_spare
+    from .in_kernel.runner import prepare_spare
     reply = _preload.preload(modules)
     prepare_spare()
     return reply
 
 
 def load_ipython_extension(ipython):
-    from .magic import register
+    from .in_kernel.magic import register
     register(ipython)

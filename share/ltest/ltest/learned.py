@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-from . import forksafety
+from .in_kernel import forksafety
 
 # Learned modules that cost less than this to import are not worth a preload.
 THRESHOLD_SECONDS = 0.05

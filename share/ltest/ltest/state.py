@@ -10,6 +10,11 @@ class RuntimeState:
         self.handover_waiting = {}  # run id -> (request, fds) received while looking for another run
         self.baseline_threads = None  # threads when the kernel was warm (forksafety.py)
         self.practice_directory = None  # the spares' practice suite (warmup.py)
+        self.module_kind = {}  # module name -> (id of the module, is it the user's code) (eviction.py)
+        self.planned_eviction = None  # (len(sys.modules), names) the kernel planned before forking (eviction.py)
+        self.modules_at_start = None  # sys.modules' names when a test process was set up (child.py)
+        self.prediction = None  # the test process spec the next run is expected to have (spare.py)
+        self.refill = None  # forks spares again, from the kernel's event loop (runner.prepare_spare)
         self.cell_names = None  # the notebook names a %%ltest cell may see (magic.py)
 
 

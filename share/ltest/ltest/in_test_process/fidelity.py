@@ -16,7 +16,8 @@ import os
 import sys
 
 from . import (fidelity_checkouts, fidelity_environment, fidelity_import_warnings, fidelity_interpreter,
-               fidelity_jupyter, fidelity_site, fidelity_threads, sysdirs)
+               fidelity_jupyter, fidelity_site, fidelity_threads)
+from .. import sysdirs
 
 
 def refusal(env):

@@ -1,12 +1,12 @@
-"""The pytest plugin of ltest's JupyterLab Tests panel (`-p ltest.lab_plugin`,
-loaded by ltest.lab_panel into the forked test process): one event per line
+"""The pytest plugin of ltest's JupyterLab Tests panel (`-p ltest.in_test_process.lab_plugin`,
+loaded by ltest.in_kernel.lab_panel into the forked test process): one event per line
 on stdout, JSON after an ASCII record separator (lab_panel.MARK), which
 lab_panel picks out of the output in the kernel. Events are listed there."""
 import io
 import json
 import sys
 
-from .lab_panel import MARK
+from ..in_kernel.lab_panel import MARK
 
 
 def _emit(event):

@@ -11,7 +11,9 @@ import sys
 import types
 import warnings
 
-from . import fidelity, import_record, sysdirs
+from . import fidelity, import_record
+from .. import eviction, sysdirs
+from ..state import STATE
 from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdio_encoding
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
@@ -39,73 +41,6 @@ def pytest_sys_path(cwd, env, base=BASE_SYS_PATH):
     extra = [os.path.abspath(os.path.join(cwd, p)) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     head = [cwd] + extra
     return head + [p for p in base if p not in head]
-
-
-# module name -> (id of the module object, whether it is the user's own code).
-# Filled in the kernel before each fork (warm_module_cache): a child then
-# neither realpath()s nor even touches a thousand preloaded module objects
-# (getattr on each would also copy their pages) on every run.
-_module_kind = {}
-
-
-def _is_user_code(name, module, system_dirs):
-    if name == "ltest" or name.startswith("ltest.") or name in ("sitecustomize", "usercustomize"):
-        return False  # sitecustomize: site.py imports it at start, in a plain python too
-    path = getattr(module, "__file__", None)
-    return isinstance(path, str) and not os.path.realpath(path).startswith(system_dirs)
-
-
-def modules_to_evict(modules, keep_roots, system_dirs=None):
-    """Names of modules of the user's own code: a file outside the interpreter's
-    prefix and site-packages, and not under a preloaded top-level package.
-    The child drops them so that tests import the files on disk, never a copy
-    a notebook imported earlier."""
-    cached = system_dirs is None  # explicit dirs (tests) bypass the cache
-    if cached:
-        system_dirs = sysdirs.system_dirs()
-    out = []
-    for name, module in list(modules.items()):
-        known = _module_kind.get(name) if cached else None
-        if known is not None and known[0] == id(module):
-            mine = known[1]
-        else:
-            mine = _is_user_code(name, module, system_dirs)
-            if cached:
-                _module_kind[name] = (id(module), mine)
-        if mine and name.split(".")[0] not in keep_roots:
-            out.append(name)
-    return out
-
-
-# (number of modules, names to evict) as the kernel computed it just before
-# forking: the child, whose sys.modules is that very dict, deletes the names.
-_planned_eviction = None
-
-
-def warm_module_cache(keep_roots):
-    """Classifies the kernel's modules now, in the kernel, for the next child."""
-    global _planned_eviction
-    _planned_eviction = (len(sys.modules), modules_to_evict(sys.modules, keep_roots))
-    fidelity.plan_in_kernel()  # what fidelity.py's steps would otherwise scan sys.modules for in the child
-
-
-def plan_eviction_of_new_modules(modules_before, keep_roots):
-    """A spare imported modules after the kernel made its plan (its practice
-    run): the user's code among them joins the plan, which then matches the
-    grown sys.modules again. A plan already stale stays stale (full scan)."""
-    global _planned_eviction
-    planned = _planned_eviction
-    if planned is None or planned[0] != len(modules_before):
-        return
-    new = {name: sys.modules[name] for name in set(sys.modules) - modules_before}
-    _planned_eviction = (len(sys.modules), planned[1] + modules_to_evict(new, keep_roots))
-
-
-def _user_modules_now(keep_roots):
-    planned = _planned_eviction
-    if planned is not None and planned[0] == len(sys.modules):
-        return planned[1]
-    return modules_to_evict(sys.modules, keep_roots)
 
 
 class SetupError(Exception):
@@ -281,7 +216,7 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     """Everything `python -m pytest` would have: fds, signals, env, cwd, paths."""
     os.setpgid(0, 0)  # the run and what it forks can be killed as one group
     # First, while sys.modules is still the one the kernel classified.
-    for name in _user_modules_now(keep_roots):
+    for name in eviction.planned_or_scanned(keep_roots):
         sys.modules.pop(name, None)
     die_with_parent()
     os.dup2(stdin_fd, 0)
@@ -330,20 +265,29 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.modules["__main__"] = _main_module(sys.argv[0])
     # fidelity.py: the rest of what a fresh interpreter would be.
     fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid())
-    from .preload import rewritable_plugins
+    from ..in_kernel.preload import rewritable_plugins
     import_record.start(rewritable_plugins)  # learn what the tests import (learned.py)
+    STATE.modules_at_start = set(sys.modules)  # the project's layer is what the run adds (project_layer.py)
 
 
-def run_pytest(args, workers=1):
+def request_key(spec):
+    """What a test process set up ahead for spec depends on: a run with an
+    equal key could have been set up the same way (prepared.py)."""
+    return {k: spec.get(k) for k in ("args", "cwd", "env", "stdout_isatty", "stderr_isatty", "stdin_isatty",
+                                     "workers", "umask")}
+
+
+def run_pytest(args, workers=1, main=None):
     """pytest.main as `python -m pytest` runs it; returns the exit code.
-    workers > 1 runs the collected items in that many forks (ltest -n)."""
+    workers > 1 runs the collected items in that many forks (ltest -n).
+    main(args, plugins): what runs instead of pytest.main (prepared.py)."""
     import pytest
     plugins = []
     if workers > 1:
         from .shard import ShardPlugin
         plugins.append(ShardPlugin(workers))
     try:
-        code = pytest.main(list(args), plugins=plugins)
+        code = (main or pytest.main)(list(args), plugins=plugins)
         code = _flush_like_console_main(code)
     except SystemExit as e:  # e.g. sys.exit() in a conftest
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

@@ -13,7 +13,8 @@ import os
 import sys
 import time
 
-from . import forksafety, learned, sysdirs
+from ..in_kernel import forksafety
+from .. import learned, sysdirs
 
 _records = []
 _seen = set()

@@ -10,7 +10,7 @@ import sys
 import types
 import warnings
 
-from . import fidelity_import_warnings, fidelity_jupyter
+from ..in_test_process import fidelity_import_warnings, fidelity_jupyter
 
 
 @contextlib.contextmanager

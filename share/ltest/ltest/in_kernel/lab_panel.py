@@ -2,12 +2,12 @@
 
 The panel executes, silently, in the notebook's kernel:
 
-    __import__("ltest.lab_panel").lab_panel.collect(".")
-    __import__("ltest.lab_panel").lab_panel.run(".", ["test_x.py::test_a"])
+    __import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.collect(".")
+    __import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.run(".", ["test_x.py::test_a"])
 
 Both run pytest through `ltest.run` (in a fork of the kernel: nothing a
-collection or a test does reaches the notebook), with ltest.lab_plugin loaded into
-that pytest as a plugin (`-p ltest.lab_plugin`). The plugin writes one event
+collection or a test does reaches the notebook), with ltest.in_test_process.lab_plugin loaded into
+that pytest as a plugin (`-p ltest.in_test_process.lab_plugin`). The plugin writes one event
 per line, JSON after an ASCII record separator, among pytest's own output;
 the kernel side picks the events out of the child's output as it arrives and
 publishes each as a `display_data` message of type EVENT_MIME, which the
@@ -27,7 +27,7 @@ import sys
 
 EVENT_MIME = "application/vnd.ltest.event+json"
 MARK = "\x1e"  # starts an event line in the child's stdout
-PLUGIN = "ltest.lab_plugin"  # its own module: the kernel never imports it, so pytest can load it fresh
+PLUGIN = "ltest.in_test_process.lab_plugin"  # its own module: the kernel never imports it, so pytest can load it fresh
 
 
 class EventRelay:

@@ -48,7 +48,7 @@ import time
 
 from . import runner
 from .result import Reply, remember
-from .state import STATE
+from ..state import STATE
 
 
 class ExitCode(int):

@@ -13,7 +13,7 @@ control) is reported by forksafety.py and docs/design.md.
 import os
 import sys
 
-from .state import STATE
+from ..state import STATE
 
 
 def kernel_thread_count(pid):

@@ -18,7 +18,7 @@ import json
 import os
 import socket
 
-from .state import STATE
+from ..state import STATE
 
 CHUNK = 32768
 _FDS = 4  # stdin (read end), stdout, stderr (write ends), control (write end)

@@ -1,7 +1,7 @@
 """What the server reads back from the kernel through user_expressions."""
 import json
 
-from .state import STATE
+from ..state import STATE
 
 
 

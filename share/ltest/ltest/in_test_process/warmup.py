@@ -15,8 +15,8 @@ import shutil
 import sys
 import tempfile
 
-from . import child
-from .state import STATE
+from .. import eviction
+from ..state import STATE
 
 # Passing, parametrized, fixture-using and failing tests: the failure warms
 # assertion rewriting's explanations and the traceback report as well.
@@ -141,7 +141,7 @@ def warm_up(directory, keep_roots):
         os.environ.clear()
         os.environ.update(saved_env)
         sys.modules.pop(_MODULE, None)
-    child.plan_eviction_of_new_modules(modules_before, keep_roots)
+    eviction.plan_eviction_of_new_modules(modules_before, keep_roots)
     # A plugin that left a thread running (pytest-rerunfailures' server) is
     # in this process's real run as it would be in a second session of plain
     # pytest: no reason to give the spare up (it never forks again).

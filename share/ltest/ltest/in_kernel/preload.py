@@ -4,10 +4,11 @@ import os
 import sys
 import time
 
-from . import forksafety, learned
+from . import forksafety
+from .. import learned
 from .fidelity_preload import recording
 from .result import Reply, remember
-from .sysdirs import system_dirs
+from ..sysdirs import system_dirs
 
 # Top-level names the user asked to preload. Their modules stay warm in a run's
 # child; other modules of the user's own code are evicted (see child.py).

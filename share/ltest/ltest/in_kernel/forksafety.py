@@ -7,7 +7,7 @@ the child, which then hangs on its next use of that library.
 import os
 import sys
 
-from .state import STATE
+from ..state import STATE
 
 
 def thread_count():

@@ -15,10 +15,13 @@ import signal
 import sys
 import time
 
-from . import child, forksafety, handover, run_request, spare, warmup
+from .. import eviction
+from ..in_test_process import child, fidelity, process_main, warmup
+from . import forksafety, handover, run_request, spare
 from .preload import preloaded_roots
 from .result import Reply, remember
-from .sysdirs import ipython_shell
+from ..state import STATE
+from ..sysdirs import ipython_shell
 
 
 def _open_output(tty, columns, lines):
@@ -85,53 +88,6 @@ def _answer_input(stdin_w, secret_prompt=None):
     return stdin_w
 
 
-def _report_exit(ctl_w, code):
-    """Last words of the test process: close its output (so the kernel sees
-    EOF now, not after the address space is torn down) and send its exit code."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-    for fd in (0, 1, 2):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    try:
-        os.write(ctl_w, b"X %d\n" % code)
-    except OSError:
-        pass
-
-
-def _child_main(spec, fds, close_fds=()):
-    """The test process: never returns. fds: its stdin, stdout, stderr and
-    control pipe ends; close_fds: the kernel's ends it inherited."""
-    stdin_r, out_w, err_w, ctl_w = fds
-    code = 3
-    try:
-        handover.close()  # the kernel's: a test process must not hold it
-        for fd in close_fds:
-            os.close(fd)
-        child.become_test_process(spec, stdin_r, out_w, err_w, ctl_w, preloaded_roots())
-        code = child.run_pytest(spec["args"], spec.get("workers", 1))
-    except child.SetupError as e:
-        code = e.exit_code  # 70, ltest's "internal": the run could not start (78: wrong interpreter)
-        try:
-            os.write(2, f"ltest: {e}\n".encode())
-        except OSError:
-            pass
-    except BaseException:
-        try:
-            import traceback
-            traceback.print_exc()
-        except BaseException:
-            pass
-    finally:
-        _report_exit(ctl_w, code)
-        os._exit(code)
-
-
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
         stdout=None, stderr=None, workers=1, use_spare=False, umask=None, stdin_isatty=False):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
@@ -168,6 +124,13 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     return code, state
 
 
+def _plan_for_fork():
+    """What the next fork would otherwise scan sys.modules for: the modules
+    it evicts, and fidelity.py's lookups."""
+    eviction.warm_module_cache(preloaded_roots())
+    fidelity.plan_in_kernel()
+
+
 def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     """Starts pytest for spec with child_fds (stdin, stdout, stderr, control)
     in the spare if it is current, else in a fresh fork; close_fds are the
@@ -176,7 +139,7 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     taken = spare.hand_over(spec, child_fds) if use_spare else None
     if taken is not None:
         return taken.pid, taken.state
-    child.warm_module_cache(preloaded_roots())  # a spare had its plan made when it was forked
+    _plan_for_fork()  # a spare had its plan made when it was forked
     # The child's collector need not walk the kernel's whole heap (slow, and
     # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
     gc.freeze()
@@ -184,7 +147,7 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     pid = os.fork()
     if pid == 0:
         child.die_with_parent(kernel)  # at once: a kernel killed now must not leave this fork behind
-        _child_main(spec, child_fds, close_fds=close_fds)
+        process_main.fresh(spec, child_fds, close_fds=close_fds)
     gc.unfreeze()
     return pid, None
 
@@ -341,17 +304,18 @@ def prepare_spare():
         return
 
     def fork_spares():
-        child.warm_module_cache(preloaded_roots())
+        _plan_for_fork()
         try:
             directory = warmup.practice_directory()
         except OSError:  # no writable temporary directory: spares without practice
             directory = None
         practise = (lambda: warmup.warm_up(directory, preloaded_roots())) if directory else None
         for _ in range(spare.wanted()):
-            if spare.prefork(lambda spec, fds: _child_main(spec, fds), _reap_later, practise) is None:
+            if spare.prefork(_reap_later, practise, preloaded_roots()) is None:
                 break
-        loop.call_later(spare.PRACTICE_DELAY, spare.practise_next)
+        loop.call_later(spare.PRACTICE_DELAY, lambda: spare.practise_next(loop))
 
+    STATE.refill = prepare_spare  # after an edit drops the prepared spare (spare.py)
     loop.call_soon(fork_spares)
 
 
@@ -392,6 +356,12 @@ def _warn_about_fork(spec, fd=None):
     return reasons
 
 
+def _predict_next(spec):
+    """The next run is expected to be this one again: a spare gets ready
+    for it (spare.py). Runs in several workers are not prepared."""
+    STATE.prediction = spec if spec.get("workers", 1) == 1 else None
+
+
 def take_run(run_id):
     """A run the server handed over (handover.py): starts its test process
     with the server's fds and returns at once, so the kernel is busy for the
@@ -400,13 +370,16 @@ def take_run(run_id):
     spec, fds = handover.receive(run_id)
     try:
         reasons = _warn_about_fork(spec, fd=fds[2])
-        pid, state = start_test_process(run_request.child_spec(spec), fds)
+        spec = run_request.child_spec(spec)
+        pid, state = start_test_process(spec, fds)
+        _predict_next(spec)
     finally:
         for fd in fds:
             os.close(fd)
     _reap_later(pid, stuck_after=None)
     prepare_spare()
-    return remember(Reply(pid=pid, spare=state is not None, practised=state == "ready", fork_unsafe=reasons,
+    return remember(Reply(pid=pid, spare=state is not None, practised=state in ("ready", "prepared"),
+                          prepared=state == "prepared", fork_unsafe=reasons,
                           duration=round(time.perf_counter() - start, 6)))
 
 
@@ -416,10 +389,13 @@ def serve(spec):
     goes out as the kernel's own stream messages."""
     start = time.perf_counter()
     reasons = _warn_about_fork(spec)
-    code, state = _relayed_run(run_request.RunRequest.from_wire(spec), use_spare=True)
+    request = run_request.RunRequest.from_wire(spec)
+    code, state = _relayed_run(request, use_spare=True)
+    _predict_next(request.child_spec())
     prepare_spare()
     reply = remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
-                           spare=state is not None, practised=state == "ready"))
+                           spare=state is not None, practised=state in ("ready", "prepared"),
+                           prepared=state == "prepared"))
     _announce(reply)
     return reply
 

@@ -1,0 +1,254 @@
+"""Test processes forked ahead of time, as Android's zygote keeps one ready.
+
+After a run (and after warm-up) the kernel forks spares that wait on a
+socket. The next run hands one its spec and its stdio file descriptors
+(SCM_RIGHTS), so the fork is off that run's critical path. A spare is used
+only if the kernel has not changed since it was forked (no new modules, no
+new cell executed); otherwise it is discarded and the run forks afresh.
+
+Two spares are kept. While one practises (warmup.py: a tiny pytest run that
+makes the real one about twice as fast), the other stays as it was forked,
+so that a run arriving mid-practice still finds a spare at once and no run
+waits for or is slowed by a practice. States, all decided by the kernel:
+
+  waiting     -- forked, not practised: a run is handed over at once
+  practising  -- told to practise, no answer yet: skipped by runs
+  ready       -- practised (it said so): preferred by runs
+  unpractised -- no practice possible (no temporary directory): as waiting
+  prepared    -- practised, then prepared for the predicted next run
+                 (in_test_process/prepared.py): only a run equal to the
+                 prediction, with nothing the preparation read changed, goes there
+
+Once a run came, the next one is predicted to be the same (cwd, arguments,
+environment, terminals), and of the two spares one is prepared for it while
+the other stays as it was forked, for a run that differs. An edit to a file
+the prepared spare read drops it (file_watch.py, from the kernel's event
+loop) and a new one is prepared in the background, so that the usual loop
+(edit, save, switch to the terminal, run) finds the new code prepared.
+
+A plugin that leaves a thread behind after the practice (pytest-rerunfailures
+starts a server thread in every session) is no reason to give a spare up:
+the spare runs its real run in that same process and never forks again.
+"""
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+from . import forksafety
+from .. import file_watch
+from ..in_test_process import child, spare_loop
+from ..in_test_process.spare_loop import MAX_SPEC, PRACTISE, PREPARED, READY
+from ..state import STATE
+from ..sysdirs import ipython_shell
+
+_spares = []  # oldest first
+MAX_SPARES = 2
+# A practice waits this long after the spares were forked: the kernel has
+# just answered a run, and its client may be about to send the next one.
+PRACTICE_DELAY = 0.05
+# After an edit drops the prepared spare, the next one is prepared this much
+# later: an editor's save is several writes and renames.
+REPREPARE_DELAY = 0.2
+
+
+class _Spare:
+    def __init__(self, pid, sock, generation, on_discard, can_practise):
+        self.pid = pid
+        self.sock = sock
+        self.generation = generation
+        self.on_discard = on_discard  # reaps the pid of a spare not used
+        self.state = "waiting" if can_practise else "unpractised"
+        self.prediction = None  # the request key it is (being) prepared for
+        self.watch_fd = None  # prepared: its inotify fd (file_watch.py)
+        self.kinds = {}
+        self.loop = None  # the event loop that watches it, while it does
+
+    def usable(self):
+        """Can a run be handed over now, without waiting? Never blocks."""
+        if self.state == "practising" and select.select([self.sock], [], [], 0)[0]:
+            self._answer()
+        return self.state not in ("practising", "dead")
+
+    def _answer(self):
+        try:
+            msg, fds, _, _ = socket.recv_fds(self.sock, 65536, 1)
+        except OSError:
+            msg, fds = b"", []
+        if msg == READY and not fds:
+            self.state = "ready"
+        elif msg.startswith(PREPARED) and len(fds) == 1 and self.prediction is not None:
+            self.state = "prepared"
+            self.watch_fd = fds[0]
+            self.kinds = {int(wd): kind for wd, kind in json.loads(msg[1:]).items()}
+        else:  # b"": its practice or preparation failed, and it exited
+            self.state = "dead"
+            for fd in fds:
+                os.close(fd)
+        if self.loop is not None:  # it was watched for this answer
+            self.loop.remove_reader(self.sock)
+            if self.state == "prepared":
+                self.loop.add_reader(self.watch_fd, lambda: _on_change(self))
+            else:
+                self.loop = None
+
+    def changed(self):
+        """Prepared: has a file its preparation read changed since?"""
+        if self.watch_fd is not None and file_watch.changed(self.watch_fd, self.kinds):
+            self.state = "dead"
+        return self.state == "dead"
+
+    def serves(self, key):
+        """Could it take a run whose request key is key?"""
+        if self.state == "prepared":
+            return self.prediction == key and not self.changed()
+        return self.usable()
+
+    def unwatch(self):
+        if self.loop is not None:
+            for fd in (self.sock, self.watch_fd):
+                if fd is not None:
+                    self.loop.remove_reader(fd)
+            self.loop = None
+
+    def close(self):
+        self.unwatch()
+        self.sock.close()
+        if self.watch_fd is not None:
+            os.close(self.watch_fd)
+            self.watch_fd = None
+
+
+def _generation():
+    """What would make a spare stale: a cell run in the kernel (a notebook or
+    console sharing it) or a module imported since the spare was forked."""
+    shell = ipython_shell()
+    return (shell.execution_count if shell is not None else 0), len(sys.modules)
+
+
+def prefork(on_discard, practise=None, keep_roots=()):
+    """Forks a spare that waits for its run (spare_loop.py). on_discard(pid)
+    takes care of reaping a spare that is not used. practise() runs in the
+    spare when practise_next() asks; if it returns False the spare exits
+    (and its run forks afresh). Returns the spare's pid."""
+    if len(_spares) >= MAX_SPARES or forksafety.unsafe_reasons():
+        return None
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    generation = _generation()
+    gc.freeze()
+    kernel = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the spare: never returns
+        parent_sock.close()
+        spare_loop.live(child_sock, kernel, practise, keep_roots)
+    gc.unfreeze()
+    try:
+        os.setpgid(pid, pid)  # also here: whichever runs first, no window in the kernel's group
+    except OSError:
+        pass
+    child_sock.close()
+    _spares.append(_Spare(pid, parent_sock, generation, on_discard, practise is not None))
+    return pid
+
+
+def wanted():
+    """How many more spares the pool would take."""
+    return MAX_SPARES - len(_spares)
+
+
+def practise_next(loop=None):
+    """Tells one waiting spare to practise (and, once a run predicts the
+    next, to prepare for it), if another one stays as it is for a run that
+    comes meanwhile and none is practised, prepared or practising already."""
+    prediction = STATE.prediction
+    key = child.request_key(prediction) if prediction is not None else None
+    if any(s.state in ("practising", "prepared") or (s.state == "ready" and key is None) for s in _spares):
+        return
+    fallback = [s for s in _spares if s.state in ("waiting", "unpractised", "ready")]
+    candidates = [s for s in fallback if s.state in ("waiting", "ready")]
+    if not candidates or len(fallback) < 2:
+        return
+    candidates.sort(key=lambda s: s.state != "ready")  # a practised one prepares at once
+    spare = candidates[0]
+    message = PRACTISE + (json.dumps(prediction).encode() if key is not None else b"")
+    if len(message) > MAX_SPEC:
+        message, key = PRACTISE, None
+    if spare.state == "ready" and key is None:
+        return
+    try:
+        spare.sock.send(message)
+    except OSError:  # it died: runs find out and fork afresh
+        return
+    spare.state, spare.prediction = "practising", key
+    if key is not None and loop is not None:
+        spare.loop = loop
+        loop.add_reader(spare.sock, lambda: _on_answer(spare))
+
+
+def _on_answer(spare):
+    """The spare said it is ready or prepared (or died)."""
+    if spare.state == "practising":
+        spare._answer()
+
+
+def _on_change(spare):
+    """A file the prepared spare read changed: drop it, prepare another."""
+    if not spare.changed():
+        return
+    loop = spare.loop
+    if spare in _spares:
+        _spares.remove(spare)
+        _drop(spare)
+    else:
+        spare.unwatch()
+    if STATE.refill is not None:
+        loop.call_later(REPREPARE_DELAY, STATE.refill)
+
+
+def _drop(spare):
+    try:
+        os.kill(spare.pid, signal.SIGKILL)  # not reaped yet, so the pid is still ours
+    except ProcessLookupError:
+        pass
+    spare.close()
+    spare.on_discard(spare.pid)
+
+
+def discard():
+    """Ends every spare, practising or waiting: they hold nothing of their own
+    to clean up (the practice directory is the kernel's)."""
+    while _spares:
+        _drop(_spares.pop())
+
+
+def hand_over(spec, fds):
+    """Gives the run to a current spare that is not in the middle of its
+    practice (one prepared for it first, then a practised one); returns the
+    spare (.pid, .state), or None when the caller must fork."""
+    data = json.dumps(spec).encode()
+    if _spares and (_spares[0].generation != _generation() or forksafety.unsafe_reasons()):
+        discard()  # the kernel changed: every spare is stale
+    key = child.request_key(spec)
+    for spare in [s for s in _spares if s.generation != _generation() or not s.serves(key)]:
+        if spare.state in ("dead", "prepared") or spare.generation != _generation():
+            _spares.remove(spare)  # a prepared spare for another request: the next prediction is this one
+            _drop(spare)
+    if len(data) > MAX_SPEC:
+        return None
+    usable = [s for s in _spares if s.serves(key)]
+    usable.sort(key=lambda s: {"prepared": 0, "ready": 1}.get(s.state, 2))
+    for spare in usable:
+        _spares.remove(spare)
+        spare.unwatch()
+        try:
+            socket.send_fds(spare.sock, [data], list(fds))
+        except OSError:  # it died
+            spare.on_discard(spare.pid)
+            continue
+        finally:
+            spare.close()
+        return spare
+    return None

@@ -1,0 +1,211 @@
+"""A spare prepared for the next run: as far towards it as is safe, ahead.
+
+While idle, a practised spare takes the kernel's prediction of the next run
+(the last run's request: same cwd, arguments and environment) and becomes
+that run's test process up to the point where the run's file descriptors
+would first matter: child.become_test_process with placeholder stdio, then
+pytest's `_prepareconfig` (plugins loaded and registered, ini files read,
+options parsed, initial conftest files imported: the costly part of a
+session's set-up with many plugins installed), then the project's own
+modules the last run imported (project_layer.py). What is left for the run
+is what pytest.main does after `_prepareconfig`: `pytest_cmdline_main`.
+
+At the hand-over the spare swaps its placeholders for the run's fds in every
+place that holds one (fd 0-2, the duplicates pytest's capture saved, stdin's
+second handle): found by inode in /proc/self/fd, so no plugin's copy is
+missed. Whatever the preparation wrote to stdout or stderr (placeholder
+memfds) is written to the run's first, so the output is the cold run's.
+
+The kernel hands a run to a prepared spare only if the request equals the
+prediction (in_kernel/spare.py) and nothing the preparation read changed
+(file_watch.py: the watches set here). A preparation that cannot be exact
+ends the spare; the run then goes to a plain spare, with today's results.
+"""
+import contextlib
+import os
+import sys
+
+from .. import file_watch, sysdirs
+from . import child, project_layer
+
+
+class _Placeholders:
+    """Stand-ins for the run's stdin, stdout, stderr and control fds: a pipe
+    at EOF, two memfds that keep what is written, a pipe nobody reads."""
+
+    def __init__(self):
+        in_r, in_w = os.pipe()
+        os.close(in_w)
+        ctl_r, ctl_w = os.pipe()
+        os.close(ctl_r)
+        self.stdin, self.ctl = in_r, ctl_w
+        self.out = os.memfd_create("ltest-prepared-stdout", os.MFD_CLOEXEC)
+        self.err = os.memfd_create("ltest-prepared-stderr", os.MFD_CLOEXEC)
+        self.inodes = [self._inode(fd) for fd in (self.stdin, self.out, self.err, self.ctl)]
+
+    @staticmethod
+    def _inode(fd):
+        st = os.fstat(fd)
+        return st.st_dev, st.st_ino
+
+    def written(self):
+        """What the preparation wrote: (stdout bytes, stderr bytes)."""
+        return tuple(os.pread(fd, os.fstat(fd).st_size, 0) for fd in (self.out, self.err))
+
+
+class Prepared:
+    def __init__(self, spec, config, placeholders, watch_fd, kinds):
+        self.spec = spec
+        self.config = config
+        self.placeholders = placeholders
+        self.watch_fd = watch_fd
+        self.kinds = kinds  # watch descriptor -> kind (file_watch.py)
+
+
+def prepare(spec, keep_roots, layer_path):
+    """Becomes the predicted run's test process as far as pytest's
+    configuration and the project's layer; a Prepared, or None when the
+    result would not be exact (the caller then must end this process: it is
+    no longer a plain spare)."""
+    holders = _Placeholders()
+    before = set(sys.modules)
+    try:
+        child.become_test_process(spec, os.dup(holders.stdin), os.dup(holders.out), os.dup(holders.err),
+                                  holders.ctl, keep_roots)
+        from _pytest.config import _prepareconfig
+        config = _prepareconfig(list(spec.get("args", [])), [])
+    except BaseException:  # a usage error, a conftest that fails: the run reports it, unprepared
+        return None
+    layer = project_layer.load(layer_path) if layer_path else []
+    if layer and not project_layer.import_ahead(layer, (holders.out, holders.err)):
+        project_layer.save(layer_path, [])  # the next spares prepare pytest alone for this directory
+        return None
+    try:
+        watch_fd, kinds = _watch_what_was_read(spec, config, before)
+    except OSError:  # no inotify (or out of watches): nothing would tell an edit apart
+        return None
+    return Prepared(spec, config, holders, watch_fd, kinds)
+
+
+def _ancestors(path):
+    path = os.path.abspath(path)
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def _watch_what_was_read(spec, config, modules_before):
+    """inotify watches on the directories the preparation read from: the
+    cwd and its ancestors (pytest's ini and rootdir search), the arguments'
+    directories, sys.path entries outside the interpreter, every module file
+    imported since (conftest files, the layer) and the site directories."""
+    kinds = {}
+    strength = {"ini": 0, "code": 1, "any": 2}
+    fd = file_watch.open_watch()
+
+    def watch(directory, kind):
+        if os.path.isdir(directory):
+            wd = file_watch.add(fd, directory)
+            if strength[kind] >= strength.get(kinds.get(wd), -1):
+                kinds[wd] = kind
+
+    try:
+        cwd = spec.get("cwd") or os.getcwd()
+        for directory in _ancestors(cwd):
+            watch(directory, "ini")
+        for arg in spec.get("args", []):
+            path = os.path.join(cwd, str(arg).split("::")[0])
+            if not arg.startswith("-") and os.path.exists(path):
+                for directory in _ancestors(path if os.path.isdir(path) else os.path.dirname(path)):
+                    watch(directory, "ini")
+        system = sysdirs.system_dirs()
+        for entry in sys.path:
+            if entry and not os.path.realpath(entry).startswith(system):
+                watch(entry, "code")
+        for name in [n for n in sys.modules if n not in modules_before]:
+            path = getattr(sys.modules.get(name), "__file__", None)
+            if isinstance(path, str):
+                watch(os.path.dirname(path), "code")
+        for directory in _site_directories():
+            watch(directory, "any")
+        if config.inipath is not None:
+            watch(os.path.dirname(str(config.inipath)), "code")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, kinds
+
+
+def _site_directories():
+    import site
+    dirs = list(getattr(site, "getsitepackages", lambda: [])())
+    with contextlib.suppress(Exception):
+        dirs.append(site.getusersitepackages())
+    return dirs
+
+
+def attach(prepared, fds):
+    """The run's fds take the placeholders' places (every fd that refers to
+    a placeholder), after what the preparation wrote went to them."""
+    holders = prepared.placeholders
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    stdin_r, out_w, err_w, ctl_w = fds
+    for data, fd in zip(holders.written(), (out_w, err_w)):
+        _write_all(fd, data)
+    for fd in (holders.out, holders.err):
+        os.close(fd)
+    real = dict(zip(holders.inodes, fds))
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd in fds:
+            continue
+        try:
+            st = os.fstat(fd)
+        except OSError:  # the directory's own fd, gone already
+            continue
+        target = real.get((st.st_dev, st.st_ino))
+        if target is not None:
+            os.dup2(target, fd, inheritable=fd <= 2)
+    for fd in set(fds):
+        os.close(fd)
+
+
+def _write_all(fd, data):
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except OSError:  # the client is gone: the run ends as it would
+            return
+
+
+def run(prepared, spec, fds):
+    """The run from where the preparation left it; returns the exit code."""
+    if child.request_key(spec) != child.request_key(prepared.spec):
+        raise child.SetupError("internal: a prepared test process was handed another run than it was prepared for")
+    attach(prepared, fds)
+    return child.run_pytest(spec.get("args", []), main=lambda args, plugins: _cmdline_main(prepared.config))
+
+
+def _cmdline_main(config):
+    """pytest.main after its `_prepareconfig` (pytest 7's config/__init__.py)."""
+    from _pytest._io import TerminalWriter
+    from _pytest.config import ExitCode, UsageError
+    try:
+        try:
+            ret = config.hook.pytest_cmdline_main(config=config)
+            try:
+                return ExitCode(ret)
+            except ValueError:
+                return ret
+        finally:
+            config._ensure_unconfigure()
+    except UsageError as e:
+        tw = TerminalWriter(sys.stderr)
+        for msg in e.args:
+            tw.line(f"ERROR: {msg}\n", red=True)
+        return ExitCode.USAGE_ERROR

@@ -1,0 +1,119 @@
+"""The project's own modules a prepared spare imports ahead: the layer above
+the libraries.
+
+The kernel holds the libraries (torch, sklearn); the user's own code is
+evicted from every test process so that the files on disk are tested. For a
+project whose own package takes a second to import, that second is paid by
+every run. So each run records, at its end, the user modules it imported
+that are neither test modules nor conftest files (pytest imports those
+itself, rewritten, at collection), and the next prepared spare imports them
+from the files on disk, after pytest is configured (coverage started,
+assertion rewriting installed) as in the run. The files they came from are
+watched (file_watch.py): an edit drops that spare and a new one imports the
+new code.
+
+An import that would not come out the same ahead is not done ahead: one that
+warns (pytest would list the warning, `-W error` would fail collection),
+writes output, or fails. The spare then gives up its preparation and the
+layer is forgotten for that directory, so the next spare prepares pytest
+alone.
+"""
+import contextlib
+import fnmatch
+import hashlib
+import importlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+from .. import eviction, sysdirs
+
+_DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
+
+
+def record_path(directory, cwd):
+    """Where the layer of runs from cwd is kept: in the kernel's practice
+    directory (owner-only, removed with the kernel)."""
+    digest = hashlib.sha1(os.fsencode(cwd)).hexdigest()[:16]
+    return os.path.join(directory, f"layer-{digest}.json")
+
+
+def _is_test_or_conftest(name, module, python_files):
+    """pytest imports these itself: test modules and conftest files (and
+    plugins marked for rewriting) come through its rewriting loader."""
+    if type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook":
+        return True
+    base = os.path.basename(getattr(module, "__file__", "") or "")
+    return name.rpartition(".")[2] == "conftest" or any(fnmatch.fnmatch(base, p) for p in python_files)
+
+
+def modules_to_record(before, modules, keep_roots, python_files=_DEFAULT_PYTHON_FILES):
+    """Names, in import order, of the user's modules in modules that were not
+    in before, minus test modules and conftest files."""
+    new = {name: modules[name] for name in modules if name not in before}
+    mine = set(eviction.modules_to_evict(new, keep_roots, system_dirs=sysdirs.system_dirs()))
+    return [name for name in new if name in mine and not _is_test_or_conftest(name, new[name], python_files)]
+
+
+def record(directory, cwd, before, keep_roots):
+    """At the end of a run: what it added to the layer of runs from cwd."""
+    if directory is None or before is None or not os.path.isdir(directory):
+        return
+    save(record_path(directory, cwd), modules_to_record(before, sys.modules, keep_roots))
+
+
+def save(path, names):
+    """Writes the layer atomically (a spare may be reading the last one)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".layer-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"modules": names}, f)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            names = json.load(f).get("modules", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in names if isinstance(n, str)]
+
+
+def import_ahead(names, output_fds):
+    """Imports names; True if it came out as it would in the run: no warning,
+    no output on output_fds (the spare's placeholder files), no exception.
+    False: the process is not fit for the run (a half-imported layer)."""
+    sizes = [os.fstat(fd).st_size for fd in output_fds]
+    before = list(warnings.filters)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            marker = warnings.filters[0]
+            for name in names:
+                importlib.import_module(name)
+            inside = list(warnings.filters)
+    except BaseException:
+        return False
+    _keep_added_filters(before, inside, marker)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return not caught and sizes == [os.fstat(fd).st_size for fd in output_fds]
+
+
+def _keep_added_filters(before, inside, marker):
+    """catch_warnings() puts the filters back as they were; filters the
+    imported modules added (at the front, or appended) stay, as without it."""
+    at = inside.index(marker) if marker in inside else 0
+    front = [f for f in inside[:at] if f not in before]
+    end = [f for f in inside[at + 1:] if f not in before]
+    if front or end:
+        warnings.filters[:0] = front
+        warnings.filters.extend(end)
+        getattr(warnings, "_filters_mutated", lambda: None)()

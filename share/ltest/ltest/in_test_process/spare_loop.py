@@ -1,0 +1,70 @@
+"""A spare's life, from its fork until it is a test process (or discarded).
+
+The kernel (in_kernel/spare.py) talks to the spare over a socketpair:
+  kernel -> spare: b"P"              practise (warmup.py), then say b"R"
+                   b"P" + prediction practise if not yet, then prepare for
+                                     that request (prepared.py), then say
+                                     b"D" + watch kinds, with the inotify fd
+                   a run's spec      (JSON) with its 4 fds: become it
+                   nothing (closed)  discarded: exit
+A spare that cannot practise or prepare exits: its socket's EOF tells the
+kernel, and runs go to another spare or a fresh fork.
+"""
+import json
+import os
+import socket
+
+from . import child, prepared, process_main, project_layer
+from ..state import STATE
+
+PRACTISE = b"P"
+READY = b"R"
+PREPARED = b"D"
+MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger runs fork afresh
+
+
+def live(sock, kernel, practise, keep_roots):
+    """Never returns. practise(): the practice run, True if the process is
+    fit for a real run after it."""
+    ready = None
+    try:
+        # Its own process group: ipykernel's shutdown signals the children
+        # in the kernel's group and waits until none is left, and a spare
+        # only the kernel's event loop reaps would hold it up until killed.
+        os.setpgid(0, 0)
+        from ..in_kernel import handover
+        handover.close()  # the kernel's socket to the server is not the spare's
+        child.die_with_parent(kernel)  # a spare must not outlive its kernel either
+        practised = False
+        while True:
+            msg, fds, _, _ = socket.recv_fds(sock, MAX_SPEC, 8)
+            if not msg.startswith(PRACTISE) or fds or ready is not None:
+                break
+            if not practised:
+                if practise is None or not practise():
+                    os._exit(0)
+                practised = True
+            if len(msg) == 1:
+                sock.send(READY)
+                continue
+            ready = _prepare(json.loads(msg[1:]), keep_roots)
+            socket.send_fds(sock, [PREPARED + json.dumps(ready.kinds).encode()], [ready.watch_fd])
+            os.close(ready.watch_fd)  # the kernel's copy is the one read
+        sock.close()
+        if not msg:  # discarded
+            os._exit(0)
+        spec = json.loads(msg)
+    except BaseException:
+        os._exit(0)
+    if ready is not None:
+        process_main.from_prepared(ready, spec, fds)
+    process_main.fresh(spec, fds)
+
+
+def _prepare(prediction, keep_roots):
+    directory = STATE.practice_directory
+    cwd = prediction.get("cwd") or os.getcwd()
+    ready = prepared.prepare(prediction, keep_roots, project_layer.record_path(directory, cwd) if directory else None)
+    if ready is None:  # no longer a plain spare, not prepared either
+        os._exit(0)
+    return ready
