@@ -30,6 +30,7 @@ def _third_party(module):
 
 
 def _recording_import(name, globals=None, locals=None, fromlist=(), level=0):
+    __tracebackhide__ = True  # pytest's tracebacks (a test module's failing import) show no ltest frame
     top = name.partition(".")[0]
     if level != 0 or top in sys.modules or top in _seen:
         return _original_import(name, globals, locals, fromlist, level)
@@ -44,6 +45,11 @@ def _recording_import(name, globals=None, locals=None, fromlist=(), level=0):
         record["seconds"] = round(time.perf_counter() - start, 4)
         if forksafety.thread_count() > threads:
             record["fork_unsafe"] = "started threads when imported"
+
+
+# A generated-code file name: pytest's filter of import errors' tracebacks
+# (filter_traceback) drops such frames, as __tracebackhide__ does elsewhere.
+_recording_import.__code__ = _recording_import.__code__.replace(co_filename="<ltest import record>")
 
 
 def start(skip=()):

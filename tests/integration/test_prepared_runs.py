@@ -1,0 +1,141 @@
+"""Runs in a spare prepared for them (in_test_process/prepared.py): pytest
+configured and the project's own modules imported ahead, for the request the
+last run made. Each must come out as cold pytest does, whether it found the
+spare prepared or not, and an edit must be seen by the very next run."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import Server, ltest_binary, write_files
+from test_fidelity import client_env, cold, normalised, run_on_pty
+
+PACKAGE = {
+    "pytest.ini": "[pytest]\n",
+    "mypkg/__init__.py": "import json, decimal\nfrom .core import value\n",
+    "mypkg/core.py": "VALUE = 1\n\ndef value():\n    return VALUE\n",
+    "conftest.py": "import pytest\n\n@pytest.fixture\ndef base():\n    return 10\n",  # mypkg: the layer imports it
+    "tests/test_pkg.py": (
+        "import warnings\nimport mypkg\n\n"
+        "def test_value(base):\n    print('VALUE', mypkg.value())\n    assert base + mypkg.value() > 0\n\n"
+        "def test_diff():\n    assert {'a': [1, 2], 'b': mypkg.value()} == {'a': [1, 3], 'b': mypkg.value()}\n\n"
+        "def test_warns():\n    warnings.warn('from a test', UserWarning)\n"),
+}
+PAUSES = (0.3, 0.6, 1, 2, 4, 8, 16)  # idle time for the background preparation, on a busy machine too
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("prepared"), modules=("json",))
+    s.start()
+    assert s.proc.poll() is None, s.log.read_text()
+    yield s
+    s.stop()
+
+
+def run(server, root, *args, env=None):
+    """(reply, output without the reply line, exit code) of one ltest run."""
+    p = subprocess.run([ltest_binary(), "-p", str(server.port), "--json", "--", *args], cwd=root,
+                       env=env or client_env(server), capture_output=True, text=True, timeout=120)
+    lines = p.stdout.strip().splitlines()
+    return json.loads(lines[-1]), "\n".join(lines[:-1]), p.returncode
+
+
+def runs_until_prepared(server, root, *args, check, env=None):
+    """Runs until one found its spare prepared; check(output, code) on every run."""
+    for pause in PAUSES:
+        time.sleep(pause)
+        reply, out, code = run(server, root, *args, env=env)
+        check(out, code)
+        if reply["prepared"]:
+            return reply
+    pytest.fail(f"no run found its spare prepared: {reply}")
+
+
+def same_as_cold(server, root, *args, env=None):
+    c = cold(*args, cwd=root, env=env or client_env(server))
+    expected = normalised(c.stdout.strip())
+
+    def check(out, code):
+        assert (normalised(out), code) == (expected, c.returncode)
+    return check
+
+
+def test_a_rerun_found_prepared_prints_what_cold_pytest_prints(server, tmp_path):
+    root = write_files(tmp_path, PACKAGE)
+    args = ("-q", "-rA", "-s")
+    reply = runs_until_prepared(server, root, *args, check=same_as_cold(server, root, *args))
+    assert reply["prestarted"] and reply["practised"]
+
+
+def test_on_a_terminal_too(server, tmp_path):
+    root = write_files(tmp_path, PACKAGE)
+    env = client_env(server)
+    _, expected = run_on_pty([*cold_command(), "-rA"], root, env, columns=97)
+    for pause in PAUSES:
+        time.sleep(pause)
+        code, out = run_on_pty([ltest_binary(), "-p", str(server.port), "--json", "--", "-rA"], root, env, 97)
+        lines = out.strip().splitlines()
+        reply = json.loads(lines[-1])
+        assert normalised("\n".join(lines[:-1])) == normalised("\n".join(expected.strip().splitlines()))
+        if reply["prepared"]:
+            return
+    pytest.fail("no run on the terminal found its spare prepared")
+
+
+def cold_command():
+    from conftest import PYTHON
+    return [PYTHON, "-m", "pytest"]
+
+
+def test_every_run_after_an_edit_sees_it_and_the_next_spare_is_prepared_with_it(server, tmp_path):
+    root = write_files(tmp_path, PACKAGE)
+    args = ("-q", "-s", "-p", "no:cacheprovider")
+    runs_until_prepared(server, root, *args, check=lambda out, code: None)
+    for value in (2, 3):
+        (root / "mypkg" / "core.py").write_text(f"VALUE = {value}\n\ndef value():\n    return VALUE\n")
+
+        def check(out, code, value=value):
+            assert f"VALUE {value}" in out, out
+        check(run(server, root, *args)[1], None)  # at once: the spare prepared with the old code is not used
+        runs_until_prepared(server, root, *args, check=check)
+
+
+def test_a_new_or_edited_conftest_or_ini_file_is_seen(server, tmp_path):
+    root = write_files(tmp_path, {**PACKAGE, "conftest.py": "import mypkg\n"})
+    (root / "tests" / "test_fixture.py").write_text("def test_uses_a_fixture(extra):\n    assert extra == 5\n")
+    args = ("-q", "-p", "no:cacheprovider", "tests/test_fixture.py")
+    runs_until_prepared(server, root, *args, check=lambda out, code: None)
+    (root / "conftest.py").write_text("import pytest\n\n@pytest.fixture\ndef extra():\n    return 5\n")
+    reply, out, code = run(server, root, *args)
+    assert code == 0, out
+    runs_until_prepared(server, root, *args, check=lambda out, code: None)
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -rA\n")
+    reply, out, code = run(server, root, *args)
+    assert "PASSED tests/test_fixture.py::test_uses_a_fixture" in out, out
+
+
+@pytest.mark.parametrize("module, args", [
+    ("import warnings\nwarnings.warn('mypkg is old', DeprecationWarning)\nVALUE = 1\n", ("-q", "-rA")),
+    ("import warnings\nwarnings.warn('mypkg is old', DeprecationWarning)\nVALUE = 1\n",
+     ("-q", "-W", "error::DeprecationWarning")),
+    ("print('mypkg imported')\nVALUE = 1\n", ("-q", "-s")),
+    ("import not_a_module_anywhere\nVALUE = 1\n", ("-q",)),  # the traceback shows no frame of ltest's
+], ids=["warns", "warns-as-error", "prints", "fails"])
+def test_a_project_module_that_warns_or_prints_at_import_comes_out_as_cold(server, tmp_path, module, args):
+    root = write_files(tmp_path, {**PACKAGE,
+                                  "mypkg/core.py": module + "\ndef value():\n    return VALUE\n"})
+    check = same_as_cold(server, root, *args)
+    for pause in PAUSES[:4]:  # prepared or not, every run as cold
+        time.sleep(pause)
+        check(*run(server, root, *args)[1:])
+
+
+def test_a_request_other_than_the_prediction_runs_unprepared_and_as_cold(server, tmp_path):
+    root = write_files(tmp_path, PACKAGE)
+    runs_until_prepared(server, root, "-q", check=lambda out, code: None)
+    reply, out, code = run(server, root, "-q", "-k", "diff")
+    assert not reply["prepared"], reply
+    c = cold("-q", "-k", "diff", cwd=root, env=client_env(server))
+    assert (normalised(out), code) == (normalised(c.stdout.strip()), c.returncode)
