@@ -29,18 +29,32 @@ connection_guard::connection_guard(zmq::context_t& ctx, zmq::socket_t& router) :
     monitor_.connect(endpoint);
 }
 
-int connection_guard::source_fd(const zmq::message_t& frame) {
-    return zmq_msg_get(const_cast<zmq_msg_t*>(frame.handle()), ZMQ_SRCFD);
+int connection_guard::source_fd(const zmq::multipart_t& frames) {
+    for (const auto& frame : frames) {
+        int fd = zmq_msg_get(const_cast<zmq_msg_t*>(frame.handle()), ZMQ_SRCFD);
+        if (fd >= 0) return fd;
+    }
+    return -1;
 }
 
-void connection_guard::authenticated(int fd) { pending_.erase(fd); }
+void connection_guard::authenticated(int fd) {
+    if (fd < 0) return;
+    pending_.erase(fd);
+    sockaddr_storage peer{};
+    if (peer_of(fd, peer)) signed_[fd] = peer;
+}
 
 void connection_guard::on_event(std::uint16_t event, int fd) {
     if (event == ZMQ_EVENT_DISCONNECTED) {
         pending_.erase(fd);
+        signed_.erase(fd);
     } else if (event == ZMQ_EVENT_ACCEPTED) {
         pending pend{steady_clock::now(), {}};
-        if (peer_of(fd, pend.peer)) pending_[fd] = pend;  // no peer: it is gone already
+        if (!peer_of(fd, pend.peer)) return;  // no peer: it is gone already
+        auto s = signed_.find(fd);
+        if (s != signed_.end() && std::memcmp(&s->second, &pend.peer, sizeof pend.peer) == 0) return;  // signed first
+        signed_.erase(fd);
+        pending_[fd] = pend;
     }
 }
 

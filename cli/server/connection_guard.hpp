@@ -19,6 +19,7 @@
 #include <string>
 
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 namespace ltest {
 
@@ -33,7 +34,8 @@ public:
     connection_guard& operator=(const connection_guard&) = delete;
 
     // The fd a message came from (ZMQ_SRCFD), read before the frames are consumed; -1 if unknown.
-    static int source_fd(const zmq::message_t& frame);
+    // Only frames read from the wire carry it: the ROUTER's own routing-id frame says -1.
+    static int source_fd(const zmq::multipart_t& frames);
     // A correctly signed message came in on `fd`: that connection may stay.
     void authenticated(int fd);
     // Reads the monitor's events, then closes the connections that overstayed. Call often.
@@ -50,6 +52,9 @@ private:
 
     zmq::socket_t monitor_;
     std::map<int, pending> pending_;
+    // Connections that signed, by fd, with their peer: the monitor's accept
+    // event may come after the first message, and must not put them on the list.
+    std::map<int, sockaddr_storage> signed_;
 };
 
 }  // namespace ltest

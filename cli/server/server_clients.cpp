@@ -20,7 +20,7 @@ void server::drain_clients() {
     for (int i = 0; i < 64; ++i) {  // bounded, so the kernel side is not starved
         zmq::multipart_t frames;
         if (!frames.recv(router_, static_cast<int>(zmq::recv_flags::dontwait))) return;
-        int source_fd = frames.empty() ? -1 : connection_guard::source_fd(frames.front());
+        int source_fd = connection_guard::source_fd(frames);
         kb::message msg;
         try {
             msg = wire_.deserialize(kernel_bridge::take_frames(frames));

@@ -277,6 +277,18 @@ def test_connections_that_never_sign_are_closed_and_signed_ones_stay(start_serve
     assert "closed a connection that sent no signed message in time" in server.log.read_text()
 
 
+def test_a_run_longer_than_the_signing_deadline_keeps_its_connection(start_server, tmp_path):
+    """The guard must know a client's connection signed: the ROUTER's routing-id
+    frame carries no source fd, so it is taken from the frames read from the wire."""
+    server = start_server()
+    root = write_files(tmp_path / "s", {"test_long.py": "import time\ndef test_long(): time.sleep(11)\n"})
+    r = subprocess.run([ltest_binary(), "-p", str(server.port), "--", "-q", "-p", "no:cacheprovider"], cwd=root,
+                       env=server.env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert summary_line(r.stdout) == "1 passed"
+    assert "closed a connection" not in server.log.read_text()
+
+
 def test_an_unwritable_runtime_dir_at_restart_is_a_warning_and_the_server_serves_on(start_server, tmp_path):
     """The runtime directory replaced by a regular file (writes fail as on a
     full disk or a read-only directory, whoever the user is): the kernel's
