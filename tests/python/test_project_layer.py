@@ -93,3 +93,20 @@ def test_an_import_that_warns_writes_or_fails_is_not_done_ahead(package_dir, tmp
         assert not project_layer.import_ahead(["layer_probe_noisy"], [out])
     finally:
         os.close(out)
+
+
+def test_compiled_code_is_cached_by_contents_so_an_edit_is_always_compiled(package_dir, tmp_path):
+    directory, _ = package_dir
+    cache = tmp_path / "code"
+    out = os.open(tmp_path / "out", os.O_RDWR | os.O_CREAT)
+    try:
+        for value, entries in ((1, 1), (2, 2), (1, 2)):  # back to 1: the first compile is reused
+            _write(directory, "layer_probe_cached", f"VALUE = {value}\n")
+            sys.modules.pop("layer_probe_cached", None)
+            assert project_layer.import_ahead(["layer_probe_cached"], [out], str(cache))
+            assert sys.modules["layer_probe_cached"].VALUE == value
+            assert len(os.listdir(cache)) == entries
+    finally:
+        os.close(out)
+    from importlib.machinery import SourceFileLoader
+    assert SourceFileLoader.source_to_code.__qualname__ == "SourceLoader.source_to_code"  # put back

@@ -18,15 +18,21 @@ memfds) is written to the run's first, so the output is the cold run's.
 
 The kernel hands a run to a prepared spare only if the request equals the
 prediction (in_kernel/spare.py) and nothing the preparation read changed
-(file_watch.py: the watches set here). A preparation that cannot be exact
+(file_watch.py: the watches set here; an edit made while the preparation
+read, before its watches were set, shows in the files' times and ends the
+preparation). A preparation that cannot be exact
 ends the spare; the run then goes to a plain spare, with today's results.
 """
 import contextlib
 import os
 import sys
+import time
 
 from .. import file_watch, sysdirs
 from . import child, project_layer
+
+
+_TIMESTAMP_MARGIN_NS = 50_000_000
 
 
 class _Placeholders:
@@ -69,6 +75,8 @@ def prepare(spec, keep_roots, layer_path):
     no longer a plain spare)."""
     holders = _Placeholders()
     before = set(sys.modules)
+    # Coarse file timestamps may lag the clock by a few ms: a margin before the start.
+    start_ns = time.time_ns() - _TIMESTAMP_MARGIN_NS
     try:
         child.become_test_process(spec, os.dup(holders.stdin), os.dup(holders.out), os.dup(holders.err),
                                   holders.ctl, keep_roots)
@@ -77,14 +85,34 @@ def prepare(spec, keep_roots, layer_path):
     except BaseException:  # a usage error, a conftest that fails: the run reports it, unprepared
         return None
     layer = project_layer.load(layer_path) if layer_path else []
-    if layer and not project_layer.import_ahead(layer, (holders.out, holders.err)):
+    code_cache = os.path.join(os.path.dirname(layer_path), "code") if layer_path else None
+    if layer and not project_layer.import_ahead(layer, (holders.out, holders.err), code_cache):
         project_layer.save(layer_path, [])  # the next spares prepare pytest alone for this directory
         return None
     try:
-        watch_fd, kinds = _watch_what_was_read(spec, config, before)
+        watch_fd, kinds, read = _watch_what_was_read(spec, config, before)
     except OSError:  # no inotify (or out of watches): nothing would tell an edit apart
         return None
+    if _changed_since(start_ns, read):  # an edit before the watches were there: nothing else would see it
+        os.close(watch_fd)
+        return None
     return Prepared(spec, config, holders, watch_fd, kinds)
+
+
+def _changed_since(start_ns, read):
+    """Did a file read, or the entries of a directory read, change after
+    start_ns? read: (path, kind) with kind "file", or a watch kind for a
+    directory ("ini": only its ini files count)."""
+    for path, kind in read:
+        paths = [os.path.join(path, n) for n in file_watch.INI_NAMES] if kind == "ini" else [path]
+        for p in paths:
+            try:
+                if os.stat(p).st_mtime_ns >= start_ns:
+                    return True
+            except OSError:
+                if kind != "ini":  # an ini file that is not there is the usual case
+                    return True
+    return False
 
 
 def _ancestors(path):
@@ -103,12 +131,14 @@ def _watch_what_was_read(spec, config, modules_before):
     directories, sys.path entries outside the interpreter, every module file
     imported since (conftest files, the layer) and the site directories."""
     kinds = {}
+    read = set()  # (path, "file" or the directory's watch kind)
     strength = {"ini": 0, "code": 1, "any": 2}
     fd = file_watch.open_watch()
 
     def watch(directory, kind):
         if os.path.isdir(directory):
             wd = file_watch.add(fd, directory)
+            read.add((directory, kind))
             if strength[kind] >= strength.get(kinds.get(wd), -1):
                 kinds[wd] = kind
 
@@ -129,14 +159,16 @@ def _watch_what_was_read(spec, config, modules_before):
             path = getattr(sys.modules.get(name), "__file__", None)
             if isinstance(path, str):
                 watch(os.path.dirname(path), "code")
+                read.add((path, "file"))
         for directory in _site_directories():
             watch(directory, "any")
         if config.inipath is not None:
             watch(os.path.dirname(str(config.inipath)), "code")
+            read.add((str(config.inipath), "file"))
     except BaseException:
         os.close(fd)
         raise
-    return fd, kinds
+    return fd, kinds, read
 
 
 def _site_directories():

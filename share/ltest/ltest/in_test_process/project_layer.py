@@ -12,6 +12,12 @@ assertion rewriting installed) as in the run. The files they came from are
 watched (file_watch.py): an edit drops that spare and a new one imports the
 new code.
 
+Ahead, compiled code comes from a cache in the kernel's practice directory,
+keyed by each file's path and contents (never its mtime): with
+PYTHONDONTWRITEBYTECODE set, a project's modules are otherwise compiled from
+source on every import, and that is most of a large package's import time.
+So after an edit, the next spare compiles the edited file only.
+
 An import that would not come out the same ahead is not done ahead: one that
 warns (pytest would list the warning, `-W error` would fail collection),
 writes output, or fails. The spare then gives up its preparation and the
@@ -23,6 +29,7 @@ import fnmatch
 import hashlib
 import importlib
 import json
+import marshal
 import os
 import sys
 import tempfile
@@ -85,14 +92,15 @@ def load(path):
     return [n for n in names if isinstance(n, str)]
 
 
-def import_ahead(names, output_fds):
+def import_ahead(names, output_fds, code_cache=None):
     """Imports names; True if it came out as it would in the run: no warning,
     no output on output_fds (the spare's placeholder files), no exception.
-    False: the process is not fit for the run (a half-imported layer)."""
+    False: the process is not fit for the run (a half-imported layer).
+    code_cache: a directory for the compiled code of the modules' sources."""
     sizes = [os.fstat(fd).st_size for fd in output_fds]
     before = list(warnings.filters)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _cached_compiles(code_cache):
             warnings.simplefilter("always")
             marker = warnings.filters[0]
             for name in names:
@@ -117,3 +125,44 @@ def _keep_added_filters(before, inside, marker):
         warnings.filters[:0] = front
         warnings.filters.extend(end)
         getattr(warnings, "_filters_mutated", lambda: None)()
+
+
+@contextlib.contextmanager
+def _cached_compiles(directory):
+    """SourceFileLoader.source_to_code, through a cache of marshalled code
+    objects in directory, for the time of the preparation's imports only."""
+    from importlib.machinery import SourceFileLoader
+    if directory is None:
+        yield
+        return
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    original = SourceFileLoader.source_to_code
+
+    def source_to_code(loader, data, path, *, _optimize=-1):
+        key = hashlib.sha1(os.fsencode(str(path)) + b"\0" + bytes(data)).hexdigest()
+        cached = os.path.join(directory, key)
+        try:
+            with open(cached, "rb") as f:
+                return marshal.load(f)
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        code = original(loader, data, path, _optimize=_optimize)
+        _write_atomically(cached, marshal.dumps(code))
+        return code
+
+    SourceFileLoader.source_to_code = source_to_code
+    try:
+        yield
+    finally:
+        SourceFileLoader.source_to_code = original
+
+
+def _write_atomically(path, data):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".code-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
