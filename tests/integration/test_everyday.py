@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import sys
 
 from conftest import free_port, ltest_binary, write_files
 
@@ -70,26 +71,37 @@ def test_bad_config_names_file_line_and_key(tmp_path):
     assert r.returncode == 64 and ":2" in r.stderr and "port" in r.stderr
 
 
-def test_edited_preloaded_module_restarts_the_kernel(start_server, tmp_path):
-    lib = write_files(tmp_path / "lib", {"mypkg/__init__.py": "from .core import VALUE\n",
+def test_an_edited_package_of_your_own_needs_no_restart_and_an_upgraded_library_restarts(start_server, tmp_path):
+    """Layers: the user's own preloaded package is imported afresh by each
+    test process (and ahead by the prepared spare), so an edit is seen with
+    the same kernel; a library (in a site directory: here the user site)
+    rewritten in place, as an upgrade does, restarts the kernel."""
+    user_base = tmp_path / "userbase"
+    site_dir = user_base / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    write_files(site_dir, {"libpkg/__init__.py": "LIB = 1\n"})
+    own = write_files(tmp_path / "own", {"mypkg/__init__.py": "from .core import VALUE\n",
                                           "mypkg/core.py": "VALUE = 1\n"})
-    env = {"PYTHONPATH": str(lib)}
-    server = start_server(modules=["mypkg"], extra_env=env)
+    env = {"PYTHONPATH": str(own), "PYTHONUSERBASE": str(user_base)}
+    server = start_server(modules=["libpkg", "mypkg"], extra_env=env)
     proj = write_files(tmp_path / "proj", {"test_v.py": """
-        import os, mypkg
+        import os, libpkg, mypkg
         def test_value():
-            assert mypkg.VALUE == int(os.environ["EXPECTED"])
+            assert (libpkg.LIB, mypkg.VALUE) == tuple(map(int, os.environ["EXPECTED"].split(",")))
     """})
-    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="1"))
+    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="1,1"))
     assert r.returncode == 0, r.stdout + r.stderr
     old_pid = server.status()["kernel_pid"]
-    (lib / "mypkg" / "core.py").write_text("VALUE = 2\n")
-    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="2"))
+    (own / "mypkg" / "core.py").write_text("VALUE = 2\n")
+    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="1,2"))
+    assert r.returncode == 0 and "restarting" not in r.stderr, r.stdout + r.stderr
+    assert server.status()["kernel_pid"] == old_pid
+    (site_dir / "libpkg" / "__init__.py").write_text("LIB = 2\n")
+    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="2,2"))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "core.py changed on disk; restarting the kernel" in r.stderr
+    assert "__init__.py changed on disk; restarting the kernel" in r.stderr
     assert "restarted and preloaded in" in r.stderr
     status = server.status()
     assert status["kernel_pid"] != old_pid and status["restarts"] == 1
     # Unchanged files do not restart it again.
-    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="2"))
+    r = server.run("-q", cwd=proj, env=dict(env, EXPECTED="2,2"))
     assert r.returncode == 0 and "restarting" not in r.stderr

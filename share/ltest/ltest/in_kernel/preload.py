@@ -77,17 +77,19 @@ def _forget_rewritable_plugins():
 
 
 def watched_files(roots, modules=None, system=None):
-    """Source files of the preloaded packages that are the user's own (outside
-    the interpreter's prefix): the server watches them and re-warms the kernel
-    when one changes. Packages from Debian or pip change only on upgrades."""
+    """The files whose change makes the server restart the kernel: the
+    top-level module of each preloaded library (under the interpreter's
+    prefix or a site directory), which an upgrade rewrites. A package of the
+    user's own is not among them: test processes import it afresh (and a
+    prepared spare ahead, project_layer.py), so an edit needs no restart."""
     modules = sys.modules if modules is None else modules
     system = system_dirs() if system is None else system
     files = set()
-    for name, mod in list(modules.items()):
-        path = getattr(mod, "__file__", None)
-        if name.split(".")[0] in roots and isinstance(path, str):
+    for name in roots:
+        path = getattr(modules.get(name), "__file__", None)
+        if isinstance(path, str):
             real = os.path.realpath(path)
-            if not real.startswith(system):
+            if real.startswith(system):
                 files.add(real)
     return sorted(files)
 
@@ -127,4 +129,4 @@ def preload(modules):
     if learn:
         timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
-    return remember(Reply(preloaded=timings, watch=watched_files(_roots), learned=learned.status() if learn else None))
+    return remember(Reply(preloaded=timings, watch=watched_files(_roots - _own_roots), learned=learned.status() if learn else None))
