@@ -358,8 +358,10 @@ def _warn_about_fork(spec, fd=None):
 
 def _predict_next(spec):
     """The next run is expected to be this one again: a spare gets ready
-    for it (spare.py). Runs in several workers are not prepared."""
-    STATE.prediction = spec if spec.get("workers", 1) == 1 else None
+    for it (spare.py). Runs in several workers are not prepared, nor runs
+    whose client set LTEST_PREPARE=0 (README: Known limits)."""
+    wanted = spec.get("workers", 1) == 1 and (spec.get("env") or {}).get("LTEST_PREPARE") != "0"
+    STATE.prediction = spec if wanted else None
 
 
 def take_run(run_id):
