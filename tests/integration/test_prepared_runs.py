@@ -139,3 +139,14 @@ def test_a_request_other_than_the_prediction_runs_unprepared_and_as_cold(server,
     assert not reply["prepared"], reply
     c = cold("-q", "-k", "diff", cwd=root, env=client_env(server))
     assert (normalised(out), code) == (normalised(c.stdout.strip()), c.returncode)
+
+
+def test_runs_with_ltest_prepare_0_are_never_prepared(server, tmp_path):
+    root = write_files(tmp_path, PACKAGE)
+    env = client_env(server, LTEST_PREPARE="0")
+    check = same_as_cold(server, root, "-q", env=env)
+    for pause in PAUSES[:5]:  # time enough, on a busy machine too, for a preparation that should not happen
+        time.sleep(pause)
+        reply, out, code = run(server, root, "-q", env=env)
+        check(out, code)
+        assert not reply["prepared"], reply
