@@ -95,10 +95,12 @@ def test_every_run_after_an_edit_sees_it_and_the_next_spare_is_prepared_with_it(
     runs_until_prepared(server, root, *args, check=lambda out, code: None)
     for value in (2, 3):
         (root / "mypkg" / "core.py").write_text(f"VALUE = {value}\n\ndef value():\n    return VALUE\n")
+        as_cold = same_as_cold(server, root, *args)
 
         def check(out, code, value=value):
             assert f"VALUE {value}" in out, out
-        check(run(server, root, *args)[1], None)  # at once: the spare prepared with the old code is not used
+            as_cold(out, code)
+        check(*run(server, root, *args)[1:])  # at once: the spare prepared with the old code is not used
         runs_until_prepared(server, root, *args, check=check)
 
 
