@@ -16,9 +16,10 @@ PACKAGE = {
     "mypkg/__init__.py": "import json, decimal\nfrom .core import value\n",
     "mypkg/core.py": "VALUE = 1\n\ndef value():\n    return VALUE\n",
     "conftest.py": "import pytest\n\n@pytest.fixture\ndef base():\n    return 10\n",  # mypkg: the layer imports it
+    "tests/helpers.py": "def double(x):\n    return 2 * x\n",  # imported through the path pytest adds: left to the run
     "tests/test_pkg.py": (
-        "import warnings\nimport mypkg\n\n"
-        "def test_value(base):\n    print('VALUE', mypkg.value())\n    assert base + mypkg.value() > 0\n\n"
+        "import warnings\nimport mypkg\nfrom helpers import double\n\n"
+        "def test_value(base):\n    print('VALUE', mypkg.value())\n    assert base + double(mypkg.value()) > 0\n\n"
         "def test_diff():\n    assert {'a': [1, 2], 'b': mypkg.value()} == {'a': [1, 3], 'b': mypkg.value()}\n\n"
         "def test_warns():\n    warnings.warn('from a test', UserWarning)\n"),
 }

@@ -35,21 +35,21 @@ def test_the_layer_is_the_users_modules_the_run_added_minus_tests_and_conftests(
         "heavy": _module("heavy", f"{user}/heavy.py"),
     }
     names = project_layer.modules_to_record({"old_user"}, modules, keep_roots={"heavy"})
-    assert names == ["mypkg", "mypkg.core"]
+    assert names == [["mypkg", f"{user}/mypkg/__init__.py"], ["mypkg.core", f"{user}/mypkg/core.py"]]
 
 
 def test_the_record_survives_a_round_trip_and_garbage_reads_as_empty(tmp_path):
     path = project_layer.record_path(str(tmp_path), "/some/project")
     assert path != project_layer.record_path(str(tmp_path), "/other/project")
     assert project_layer.load(path) == []  # none yet
-    project_layer.save(path, ["a", "a.b"])
-    assert project_layer.load(path) == ["a", "a.b"]
+    project_layer.save(path, [["a", "/p/a/__init__.py"], ["a.b", "/p/a/b.py"]])
+    assert project_layer.load(path) == [["a", "/p/a/__init__.py"], ["a.b", "/p/a/b.py"]]
     with open(path, "w") as f:
         f.write("{not json")
     assert project_layer.load(path) == []
     with open(path, "w") as f:
-        f.write('{"modules": ["ok", 3, null]}')
-    assert project_layer.load(path) == ["ok"]
+        f.write('{"modules": [["ok", "/p/ok.py"], "bare", 3, null, ["short"], ["x", 4]]}')
+    assert project_layer.load(path) == [["ok", "/p/ok.py"]]
 
 
 @pytest.fixture
@@ -110,3 +110,25 @@ def test_compiled_code_is_cached_by_contents_so_an_edit_is_always_compiled(packa
         os.close(out)
     from importlib.machinery import SourceFileLoader
     assert SourceFileLoader.source_to_code.__qualname__ == "SourceLoader.source_to_code"  # put back
+
+
+def test_only_modules_found_now_in_the_file_the_run_used_are_imported_ahead(package_dir, tmp_path):
+    directory, _ = package_dir
+    (directory / "layer_probe_pkg").mkdir()
+    (directory / "layer_probe_pkg" / "__init__.py").write_text("")
+    (directory / "layer_probe_pkg" / "sub.py").write_text("")
+    _write(directory, "layer_probe_other", "")
+    helpers = tmp_path / "tests_dir" / "layer_probe_helpers.py"  # on sys.path only once pytest collects
+    helpers.parent.mkdir()
+    helpers.write_text("")
+    real = lambda p: os.path.realpath(str(p))
+    entries = [
+        ["layer_probe_pkg", real(directory / "layer_probe_pkg" / "__init__.py")],
+        ["layer_probe_pkg.sub", real(directory / "layer_probe_pkg" / "sub.py")],
+        ["layer_probe_helpers", real(helpers)],
+        ["layer_probe_other", real(tmp_path / "elsewhere" / "layer_probe_other.py")],  # another file of that name
+        ["layer_probe_other.child", real(tmp_path / "elsewhere" / "child.py")],
+        ["layer_probe_ns.mod", real(directory / "layer_probe_ns" / "mod.py")],  # its parent is not recorded
+    ]
+    assert project_layer.importable_now(entries) == ["layer_probe_pkg", "layer_probe_pkg.sub"]
+    assert "layer_probe_pkg" not in sys.modules  # finding them imported nothing

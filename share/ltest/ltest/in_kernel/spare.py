@@ -233,8 +233,9 @@ def hand_over(spec, fds):
         discard()  # the kernel changed: every spare is stale
     key = child.request_key(spec)
     for spare in [s for s in _spares if s.generation != _generation() or not s.serves(key)]:
-        if spare.state in ("dead", "prepared") or spare.generation != _generation():
-            _spares.remove(spare)  # a prepared spare for another request: the next prediction is this one
+        other = spare.prediction is not None and spare.prediction != key  # (being) prepared for another request
+        if spare.state == "dead" or other or spare.generation != _generation():
+            _spares.remove(spare)  # the next prediction is this run's
             _drop(spare)
     if len(data) > MAX_SPEC:
         return None

@@ -84,7 +84,7 @@ def prepare(spec, keep_roots, layer_path):
         config = _prepareconfig(list(spec.get("args", [])), [])
     except BaseException:  # a usage error, a conftest that fails: the run reports it, unprepared
         return None
-    layer = project_layer.load(layer_path) if layer_path else []
+    layer = project_layer.importable_now(project_layer.load(layer_path)) if layer_path else []
     code_cache = os.path.join(os.path.dirname(layer_path), "code") if layer_path else None
     if layer and not project_layer.import_ahead(layer, (holders.out, holders.err), code_cache):
         project_layer.save(layer_path, [])  # the next spares prepare pytest alone for this directory

@@ -57,11 +57,12 @@ def _is_test_or_conftest(name, module, python_files):
 
 
 def modules_to_record(before, modules, keep_roots, python_files=_DEFAULT_PYTHON_FILES):
-    """Names, in import order, of the user's modules in modules that were not
-    in before, minus test modules and conftest files."""
+    """[name, file] of the user's modules in modules that were not in
+    before, in import order, minus test modules and conftest files."""
     new = {name: modules[name] for name in modules if name not in before}
     mine = set(eviction.modules_to_evict(new, keep_roots, system_dirs=sysdirs.system_dirs()))
-    return [name for name in new if name in mine and not _is_test_or_conftest(name, new[name], python_files)]
+    return [[name, os.path.realpath(new[name].__file__)] for name in new
+            if name in mine and not _is_test_or_conftest(name, new[name], python_files)]
 
 
 def record(directory, cwd, before, keep_roots):
@@ -84,12 +85,42 @@ def save(path, names):
 
 
 def load(path):
+    """The layer's [name, file] pairs; [] for a missing or garbled record."""
     try:
         with open(path) as f:
-            names = json.load(f).get("modules", [])
+            entries = json.load(f).get("modules", [])
     except (OSError, ValueError, AttributeError):
         return []
-    return [n for n in names if isinstance(n, str)]
+    return [e for e in entries if isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e)]
+
+
+def importable_now(entries):
+    """The names of entries that an import here and now would take from the
+    same file as the run did. A module the run found through a path only the
+    collection added (a test directory's helpers, in pytest's prepend import
+    mode), or another file of the same name, is left to the run, with the
+    modules under it."""
+    import importlib.util
+    names, taken, skipped = [], set(), set()
+    for name, path in entries:
+        parent = name.rpartition(".")[0]
+        if parent in taken:  # found through its parent's __path__, and the layer imports the parent first
+            names.append(name)
+            taken.add(name)
+            continue
+        if parent in skipped or (parent and parent not in sys.modules):  # finding it would import the parent
+            skipped.add(name)
+            continue
+        try:
+            origin = getattr(importlib.util.find_spec(name), "origin", None)
+        except (ImportError, ValueError):
+            origin = None
+        if isinstance(origin, str) and os.path.realpath(origin) == path:
+            names.append(name)
+            taken.add(name)
+        else:
+            skipped.add(name)
+    return names
 
 
 def import_ahead(names, output_fds, code_cache=None):
