@@ -52,7 +52,7 @@ MAX_SPARES = 2
 PRACTICE_DELAY = 0.05
 # After an edit drops the prepared spare, the next one is prepared this much
 # later: an editor's save is several writes and renames.
-REPREPARE_DELAY = 0.2
+REPREPARE_DELAY = 0.1
 
 
 class _Spare:
