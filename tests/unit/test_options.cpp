@@ -78,7 +78,7 @@ TEST_CASE("a flag ltest does not know fails, with a hint when there is no `--`",
     CHECK_THAT(std::string(e.what()), !Catch::Contains("go after"));
 }
 
-TEST_CASE("-l serves: with -i, -p, repeated -m, --kernel and --existing", "[options]") {
+TEST_CASE("a server (-l) takes -i, -p, repeated -m, --kernel and --existing", "[options]") {
     in_empty_dir dir;
     auto o = parse({"-l", "-i", "0.0.0.0", "-p", "7171", "-m", "json", "--module", "xml.dom", "--kernel", "k2"});
     REQUIRE(o);
@@ -97,14 +97,14 @@ TEST_CASE("-l serves: with -i, -p, repeated -m, --kernel and --existing", "[opti
     CHECK(latest->existing == "");  // present but empty: the most recent kernel
 }
 
-TEST_CASE("--ip takes localhost as 127.0.0.1 and a bracketed IPv6 address without brackets", "[options]") {
+TEST_CASE("the --ip flag takes localhost as 127.0.0.1 and a bracketed IPv6 address without brackets", "[options]") {
     in_empty_dir dir;
     CHECK(parse({"-i", "localhost"})->ip == "127.0.0.1");
     CHECK(parse({"--ip", "[::1]"})->ip == "::1");
     CHECK(parse({"--ip", "::1"})->ip == "::1");
 }
 
-TEST_CASE("-p takes a port from 1 to 65535 and nothing else", "[options]") {
+TEST_CASE("the -p flag takes a port from 1 to 65535 and nothing else", "[options]") {
     in_empty_dir dir;
     CHECK(parse({"-p", "1"})->port == 1);
     CHECK(parse({"--port", "65535"})->port == 65535);
@@ -121,7 +121,7 @@ TEST_CASE("the status, stop and json flags", "[options]") {
     CHECK_FALSE(o->status);
 }
 
-TEST_CASE("-n takes a number of workers >= 1, or auto for one per CPU", "[options]") {
+TEST_CASE("the -n flag takes a number of workers >= 1, or auto for one per CPU", "[options]") {
     in_empty_dir dir;
     CHECK(parse({"-n", "4"})->workers == 4);
     CHECK(parse({"--workers", "1"})->workers == 1);
@@ -130,7 +130,7 @@ TEST_CASE("-n takes a number of workers >= 1, or auto for one per CPU", "[option
         check_usage_error({"-n", bad}, {"-n", "expects a number of workers >= 1 or 'auto'", std::string("'") + bad + "'"});
 }
 
-TEST_CASE("--timeout takes a finite number of seconds >= 0", "[options]") {
+TEST_CASE("the --timeout flag takes a finite number of seconds >= 0", "[options]") {
     in_empty_dir dir;
     CHECK(parse({"--timeout", "2.5"})->timeout == 2.5);
     CHECK(parse({"--timeout", "0"})->timeout == 0);
@@ -139,7 +139,7 @@ TEST_CASE("--timeout takes a finite number of seconds >= 0", "[options]") {
         check_usage_error({"--timeout", bad}, {"--timeout", "expects a number of seconds >= 0", std::string("'") + bad + "'"});
 }
 
-TEST_CASE("-q and -v set the verbosity and exclude each other", "[options]") {
+TEST_CASE("the flags -q and -v set the verbosity and exclude each other", "[options]") {
     in_empty_dir dir;
     CHECK(parse({"-q"})->verbosity == -1);
     CHECK(parse({"--quiet"})->verbosity == -1);
@@ -176,7 +176,7 @@ TEST_CASE("flags that belong to a server or to a run are refused in the other", 
     check_usage_error({"--forget", "--", "-q"}, {"--forget takes no other action"});
 }
 
-TEST_CASE("--help and --version print and return nothing to run", "[options]") {
+TEST_CASE("the flags --help and --version print and return nothing to run", "[options]") {
     in_empty_dir dir;
     {
         captured_stdout out;
