@@ -30,6 +30,11 @@ void check_usage_error(const std::vector<std::string>& args, const std::vector<s
     for (const auto& n : needles) CHECK_THAT(what, Catch::Contains(n));
 }
 
+// Each bad value of `flag` is refused, saying what it expects and quoting the value.
+void check_bad_values(const std::string& flag, const std::vector<std::string>& values, const std::string& expects) {
+    for (const auto& v : values) check_usage_error({flag, v}, {flag, expects, "'" + v + "'"});
+}
+
 }  // namespace
 
 TEST_CASE("with no flags a client runs against the project's server with the documented defaults", "[options]") {
@@ -126,8 +131,7 @@ TEST_CASE("the -n flag takes a number of workers >= 1, or auto for one per CPU",
     CHECK(parse({"-n", "4"})->workers == 4);
     CHECK(parse({"--workers", "1"})->workers == 1);
     CHECK(parse({"-n", "auto"})->workers == 0);
-    for (const char* bad : {"0", "-2", "3x", "", "many", "99999999999"})
-        check_usage_error({"-n", bad}, {"-n", "expects a number of workers >= 1 or 'auto'", std::string("'") + bad + "'"});
+    check_bad_values("-n", {"0", "-2", "3x", "", "many", "99999999999"}, "expects a number of workers >= 1 or 'auto'");
 }
 
 TEST_CASE("the --timeout flag takes a finite number of seconds >= 0", "[options]") {
@@ -135,8 +139,7 @@ TEST_CASE("the --timeout flag takes a finite number of seconds >= 0", "[options]
     CHECK(parse({"--timeout", "2.5"})->timeout == 2.5);
     CHECK(parse({"--timeout", "0"})->timeout == 0);
     CHECK(parse({"--timeout", "30"})->timeout == 30);
-    for (const char* bad : {"-1", "nan", "inf", "", "1s", "1e999"})
-        check_usage_error({"--timeout", bad}, {"--timeout", "expects a number of seconds >= 0", std::string("'") + bad + "'"});
+    check_bad_values("--timeout", {"-1", "nan", "inf", "", "1s", "1e999"}, "expects a number of seconds >= 0");
 }
 
 TEST_CASE("the flags -q and -v set the verbosity and exclude each other", "[options]") {
