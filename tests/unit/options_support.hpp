@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "errors.hpp"
 #include "options.hpp"
 #include "test_support.hpp"
@@ -71,7 +72,10 @@ inline ltest::ltest_error parse_error(const std::vector<std::string>& args) {
 // A temp directory with no pyproject.toml above it, as the working directory.
 class in_empty_dir {
 public:
-    in_empty_dir() : cwd_(dir_.path()) {}
+    in_empty_dir() : cwd_(dir_.path()) {
+        // A pyproject.toml with [tool.ltest] above $TMPDIR would change every default.
+        REQUIRE_FALSE(ltest::find_project_config(dir_.path()));
+    }
     const fs::path& path() const { return dir_.path(); }
 
 private:
