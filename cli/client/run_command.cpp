@@ -162,96 +162,137 @@ void print_notices(const std::vector<std::string>& lines) {
                                                 std::to_string(server.pid) + ") " + why);
 }
 
-}  // namespace
-
-int run_tests(const options& opts) {
-    server_info server = find_server(opts.port, opts.ip);
-    client_connection conn(server);
-
+void catch_sigint() {
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+}
 
-    protocol::run_spec spec = describe_this_process(opts.pytest_args);
-    spec.workers = opts.workers;
-    json request = conn.send(protocol::run_request, json(spec));
-    auto sent_at = steady_clock::now();
-    bool acknowledged = false, waiting_input = false;
-    int interrupts_sent = 0;
-    const run_deadline deadline{opts.timeout};
-    run_reading reading;
-    stdin_lines input;
-    echo_off no_echo;
-    auto last_keepalive = steady_clock::now();
+// One run as the client sees it: the request sent, the server's answers
+// printed, Ctrl-C and --timeout turned into interrupts, the lines the run
+// asks for read from stdin.
+class client_run {
+public:
+    client_run(const options& opts, client_connection& conn) : opts_(opts), conn_(conn), deadline_{opts.timeout} {
+        protocol::run_spec spec = describe_this_process(opts.pytest_args);
+        spec.workers = opts.workers;
+        request_ = conn_.send(protocol::run_request, json(spec));
+        sent_at_ = last_keepalive_ = steady_clock::now();
+    }
 
-    // One answer from the server; the run's exit code once it is over.
-    auto handle = [&](const kernel_bridge::message& msg) -> std::optional<int> {
-        if (msg.parent_id() != request.value("msg_id", "")) return std::nullopt;
-        acknowledged = true;
-        reading.hang_suspected = interrupts_sent > sigint_count;
-        run_event e = read_run_message(msg.msg_type(), msg.content, reading);
-        print_notices(e.notices);
-        if (e.what == run_event::kind::output) write_all(e.fd, e.text);
-        if (e.what == run_event::kind::input) {
-            if (e.password) no_echo.start();  // before the prompt, as getpass: nothing typed after it echoes
-            write_all(1, e.text);
-            waiting_input = true;
-            if (input.unusable()) {  // /dev/null, a closed stdin, EOF already seen: EOF now, not a wait
-                conn.send(protocol::input_reply, json{{"value", "\x04"}}, request);
-                waiting_input = false;
+    // Waits for the end of the run: its exit code.
+    int wait_for_exit() {
+        while (true) {
+            auto elapsed = steady_clock::now() - sent_at_;
+            send_due_interrupts(elapsed);
+            give_up_after_deadline(elapsed);
+            send_keepalive_when_due();
+            pollfd items[2] = {{conn_.fd(), POLLIN, 0}, {0, POLLIN, 0}};
+            if (!poll_once(items)) continue;
+            // A pipe at EOF reports only HUP; a closed fd 0 reports NVAL.
+            if (waiting_input_ && (items[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) forward_typed_line();
+            if (!(items[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+                if (!acknowledged_ && steady_clock::now() - sent_at_ > ack_timeout)
+                    no_answer(conn_.server(), "does not answer");
+                continue;
             }
-        }
-        if (e.what != run_event::kind::finished) return std::nullopt;
-        if (opts.json) std::cout << msg.content.dump() << std::endl;
-        return e.exit_code;
-    };
-
-    while (true) {
-        // Ctrl-C (or --timeout) becomes an interrupt request: the first one
-        // interrupts pytest, the next kills the test process.
-        auto elapsed = steady_clock::now() - sent_at;
-        int wanted = std::max(sigint_count.load(), deadline.interrupts_due(elapsed));
-        if (wanted > interrupts_sent && interrupts_sent == 0 && sigint_count == 0)
-            std::fprintf(stderr, "ltest: the run exceeded --timeout %gs; interrupting it\n", opts.timeout);
-        while (interrupts_sent < wanted) {
-            conn.send(protocol::interrupt_request, json::object(), request);
-            ++interrupts_sent;
-        }
-        if (deadline.give_up(elapsed))
-            throw ltest_error(exit_code::timed_out,
-                              "no answer from the server " + std::to_string(duration_cast<seconds>(elapsed).count()) +
-                                  " s after the run was interrupted and killed (--timeout); giving up (a stopped "
-                                  "kernel or server? see ltest --status)");
-        if (steady_clock::now() - last_keepalive > milliseconds(protocol::keepalive_ms)) {
-            conn.send(protocol::keepalive, json::object(), request);
-            last_keepalive = steady_clock::now();
-        }
-
-        pollfd items[2] = {{conn.fd(), POLLIN, 0}, {0, POLLIN, 0}};
-        int n_items = waiting_input ? 2 : 1;
-        if (::poll(items, static_cast<nfds_t>(n_items), 100) < 0) {
-            if (errno != EINTR) throw ltest_error(exit_code::internal, std::string("poll: ") + std::strerror(errno));
-            continue;
-        }
-        // A pipe at EOF reports only HUP; a closed fd 0 reports NVAL.
-        if (waiting_input && (items[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
-            if (auto line = input.read_available()) {
-                no_echo.stop();
-                conn.send(protocol::input_reply, json{{"value", *line}}, request);
-                waiting_input = false;
-            }
-        }
-        if (!(items[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (!acknowledged && steady_clock::now() - sent_at > ack_timeout) no_answer(server, "does not answer");
-            continue;
-        }
-        // Everything that arrived: poll() cannot see messages already buffered.
-        while (auto msg = conn.receive(milliseconds(0))) {
-            if (auto code = handle(*msg)) return *code;
+            // Everything that arrived: poll() cannot see messages already buffered.
+            while (auto msg = conn_.receive(milliseconds(0)))
+                if (auto code = handle(*msg)) return *code;
         }
     }
+
+private:
+    // Ctrl-C (or --timeout) becomes an interrupt request: the first one
+    // interrupts pytest, the next kills the test process.
+    void send_due_interrupts(steady_clock::duration elapsed) {
+        int wanted = std::max(sigint_count.load(), deadline_.interrupts_due(elapsed));
+        if (wanted > interrupts_sent_ && interrupts_sent_ == 0 && sigint_count == 0)
+            std::fprintf(stderr, "ltest: the run exceeded --timeout %gs; interrupting it\n", opts_.timeout);
+        while (interrupts_sent_ < wanted) {
+            conn_.send(protocol::interrupt_request, json::object(), request_);
+            ++interrupts_sent_;
+        }
+    }
+
+    void give_up_after_deadline(steady_clock::duration elapsed) const {
+        if (!deadline_.give_up(elapsed)) return;
+        throw ltest_error(exit_code::timed_out,
+                          "no answer from the server " + std::to_string(duration_cast<seconds>(elapsed).count()) +
+                              " s after the run was interrupted and killed (--timeout); giving up (a stopped "
+                              "kernel or server? see ltest --status)");
+    }
+
+    void send_keepalive_when_due() {
+        if (steady_clock::now() - last_keepalive_ <= milliseconds(protocol::keepalive_ms)) return;
+        conn_.send(protocol::keepalive, json::object(), request_);
+        last_keepalive_ = steady_clock::now();
+    }
+
+    // Waits up to 100 ms on the server's socket, and on stdin while the run
+    // asks for a line. False when a signal cut the wait short.
+    bool poll_once(pollfd (&items)[2]) const {
+        int n_items = waiting_input_ ? 2 : 1;
+        if (::poll(items, static_cast<nfds_t>(n_items), 100) >= 0) return true;
+        if (errno != EINTR) throw ltest_error(exit_code::internal, std::string("poll: ") + std::strerror(errno));
+        return false;
+    }
+
+    void forward_typed_line() {
+        auto line = input_.read_available();
+        if (!line) return;
+        no_echo_.stop();
+        conn_.send(protocol::input_reply, json{{"value", *line}}, request_);
+        waiting_input_ = false;
+    }
+
+    // The run asks for a line: its prompt printed, stdin watched from now on.
+    void ask_for_input(const run_event& e) {
+        if (e.password) no_echo_.start();  // before the prompt, as getpass: nothing typed after it echoes
+        write_all(1, e.text);
+        waiting_input_ = true;
+        if (input_.unusable()) {  // /dev/null, a closed stdin, EOF already seen: EOF now, not a wait
+            conn_.send(protocol::input_reply, json{{"value", "\x04"}}, request_);
+            waiting_input_ = false;
+        }
+    }
+
+    // One answer from the server; the run's exit code once it is over.
+    std::optional<int> handle(const kernel_bridge::message& msg) {
+        if (msg.parent_id() != request_.value("msg_id", "")) return std::nullopt;
+        acknowledged_ = true;
+        reading_.hang_suspected = interrupts_sent_ > sigint_count;
+        run_event e = read_run_message(msg.msg_type(), msg.content, reading_);
+        print_notices(e.notices);
+        if (e.what == run_event::kind::output) write_all(e.fd, e.text);
+        if (e.what == run_event::kind::input) ask_for_input(e);
+        if (e.what != run_event::kind::finished) return std::nullopt;
+        if (opts_.json) std::cout << msg.content.dump() << std::endl;
+        return e.exit_code;
+    }
+
+    const options& opts_;
+    client_connection& conn_;
+    const run_deadline deadline_;
+    json request_;  // the run request's header: the parent of every answer
+    steady_clock::time_point sent_at_, last_keepalive_;
+    bool acknowledged_ = false, waiting_input_ = false;
+    int interrupts_sent_ = 0;
+    run_reading reading_;
+    stdin_lines input_;
+    echo_off no_echo_;
+};
+
+}  // namespace
+
+int run_tests(const options& opts) {
+    server_info server = find_server(opts.port, opts.ip);
+    client_connection conn(server);
+    catch_sigint();
+    client_run run(opts, conn);
+    return run.wait_for_exit();
 }
 
 }  // namespace ltest

@@ -20,7 +20,8 @@ static bool ends_with(const std::string& s, const std::string& tail) {
 }
 
 bool always_skipped(const std::string& name, bool is_dir) {
-    if (is_dir) return name == "__pycache__" || name == ".pytest_cache" || name == ".git";
+    // .benchmarks: pytest-benchmark, when installed, creates it in the rootdir on every run.
+    if (is_dir) return name == "__pycache__" || name == ".pytest_cache" || name == ".benchmarks" || name == ".git";
     return name == "4913" || ends_with(name, "~") || ends_with(name, ".swp") || ends_with(name, ".swx") ||
            name.rfind(".#", 0) == 0 || ends_with(name, ".pyc");
 }

@@ -54,9 +54,21 @@ static double parse_timeout(const std::string& v) {
     return t;
 }
 
-std::optional<options> parse_options(int argc, char** argv) {
-    options o;
-    // Split at the first `--` ourselves: pytest arguments may contain another `--`.
+// -n: a number of workers >= 1, or "auto" (0: one per CPU of the kernel's host).
+static int parse_workers(const std::string& v) {
+    if (v == "auto") return 0;
+    try {
+        std::size_t used = 0;
+        int n = std::stoi(v, &used);
+        if (used == v.size() && n >= 1) return n;
+    } catch (const std::exception&) {
+    }
+    throw CLI::ValidationError("-n", "expects a number of workers >= 1 or 'auto', got '" + v + "'");
+}
+
+// Splits at the first `--` ourselves: pytest arguments may contain another
+// `--`. Fills pytest_args; returns the number of argv entries that are ltest's.
+static int take_pytest_args(int argc, char** argv, options& o) {
     int split = argc;
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--") {
@@ -64,13 +76,11 @@ std::optional<options> parse_options(int argc, char** argv) {
             break;
         }
     for (int i = split + 1; i < argc; ++i) o.pytest_args.emplace_back(argv[i]);
+    return split;
+}
 
-    CLI::App app{description, "ltest"};
-    // A plain flag, not CLI11's version flag, which throws: the client's
-    // first exception costs 1.5 ms (cli/CMakeLists.txt), and `ltest -V` is
-    // how bench/ times the client's start.
-    bool version = false;
-    app.add_flag("-V,--version", version, "Display program version information and exit");
+// Where the server is, what it preloads, which kernel it starts.
+static void add_server_options(CLI::App& app, options& o) {
     app.add_flag("-l,--listen", o.listen, "Start a server (a warm kernel) instead of running tests");
     app.add_option("-i,--ip", o.ip, "Server address to bind or reach")->capture_default_str();
     app.add_option("-p,--port", o.port, "Server port (a client: the project's server, started if none; ltest -l: 7070)")
@@ -83,31 +93,50 @@ std::optional<options> parse_options(int argc, char** argv) {
         ->default_str("");
     app.add_flag("--status", o.status, "Show the running server's state");
     app.add_flag("--stop", o.stop, "Stop the running server");
+}
+
+// How a run runs and reports.
+static void add_run_options(CLI::App& app, options& o) {
     app.add_flag("--json", o.json, "Print the final reply as JSON");
     app.add_option_function<std::string>(
-           "-n,--workers",
-           [&](const std::string& v) {
-               if (v == "auto") {
-                   o.workers = 0;
-                   return;
-               }
-               try {
-                   std::size_t used = 0;
-                   o.workers = std::stoi(v, &used);
-                   if (used == v.size() && o.workers >= 1) return;
-               } catch (const std::exception&) {
-               }
-               throw CLI::ValidationError("-n", "expects a number of workers >= 1 or 'auto', got '" + v + "'");
-           },
+           "-n,--workers", [&](const std::string& v) { o.workers = parse_workers(v); },
            "Run the collected tests in N forked workers (auto: one per CPU of the kernel's host)")
         ->type_name("N|auto");
     app.add_option_function<std::string>(
            "--timeout", [&](const std::string& v) { o.timeout = parse_timeout(v); },
            "Interrupt the run after this many seconds (3 s later: kill it; 2.5 s more: give up, exit 124)")
         ->type_name("SECONDS");
-    add_zeroconf_options(app, o);  // --no-start, --idle, --watch, --forget
+}
+
+static void add_verbosity_options(CLI::App& app, options& o) {
     auto* quiet = app.add_flag_callback("-q,--quiet", [&] { o.verbosity = -1; }, "Only warnings and errors");
     app.add_flag_callback("-v,--verbose", [&] { o.verbosity = 1; }, "Debug logs (protocol messages)")->excludes(quiet);
+}
+
+// Throws ltest_error(usage) for flags that belong to the other mode.
+static void check_combinations(const options& o) {
+    if (o.existing && !o.listen) throw ltest_error(exit_code::usage, "--existing needs -l/--listen");
+    if (!o.modules.empty() && !o.listen) throw ltest_error(exit_code::usage, "-m/--module needs -l/--listen");
+    if (o.listen && o.workers != 1) throw ltest_error(exit_code::usage, "-n applies to a run: ltest -n N -- ARGS");
+    if (o.listen && (o.status || o.stop)) throw ltest_error(exit_code::usage, "--status/--stop talk to a server; drop -l");
+    if (o.listen && !o.pytest_args.empty())
+        throw ltest_error(exit_code::usage, "a server takes no pytest arguments; run them with `ltest -- ARGS`");
+    check_zeroconf_options(o);
+}
+
+std::optional<options> parse_options(int argc, char** argv) {
+    options o;
+    int split = take_pytest_args(argc, argv, o);
+    CLI::App app{description, "ltest"};
+    // A plain flag, not CLI11's version flag, which throws: the client's
+    // first exception costs 1.5 ms (cli/CMakeLists.txt), and `ltest -V` is
+    // how bench/ times the client's start.
+    bool version = false;
+    app.add_flag("-V,--version", version, "Display program version information and exit");
+    add_server_options(app, o);
+    add_run_options(app, o);
+    add_zeroconf_options(app, o);  // --no-start, --idle, --watch, --forget
+    add_verbosity_options(app, o);
     app.footer("Exit codes: pytest's own (0-5), 128+N for a test process killed by signal N,\n"
                "64 usage, 69 no server, 70 ltest internal error, 75 kernel died, 76 protocol error, 78 start-up failed,\n"
                "124 --timeout passed and the server never answered.");
@@ -126,13 +155,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     }
     apply_project_config(o, app);
     o.ip = canonical_ip(o.ip);
-    if (o.existing && !o.listen) throw ltest_error(exit_code::usage, "--existing needs -l/--listen");
-    if (!o.modules.empty() && !o.listen) throw ltest_error(exit_code::usage, "-m/--module needs -l/--listen");
-    if (o.listen && o.workers != 1) throw ltest_error(exit_code::usage, "-n applies to a run: ltest -n N -- ARGS");
-    if (o.listen && (o.status || o.stop)) throw ltest_error(exit_code::usage, "--status/--stop talk to a server; drop -l");
-    if (o.listen && !o.pytest_args.empty())
-        throw ltest_error(exit_code::usage, "a server takes no pytest arguments; run them with `ltest -- ARGS`");
-    check_zeroconf_options(o);
+    check_combinations(o);
     return o;
 }
 

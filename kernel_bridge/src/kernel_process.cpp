@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "kernel_bridge/errors.hpp"
@@ -24,12 +25,10 @@ using namespace std::chrono;
 
 long kernel_process::inherited_fd_soft_limit = -1;
 
-std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, const fs::path& connection_file,
-                                                       const fs::path& log_file,
-                                                       const std::map<std::string, std::string>& extra_env) {
-    std::vector<std::string> args = spec.command(connection_file);
-    if (args.empty()) throw no_such_kernel("kernel '" + spec.name + "': empty argv");
-    // Everything the child needs is prepared before fork: only async-signal-safe calls after it.
+namespace {
+
+// The kernel's environment: ours, then the kernelspec's, then the caller's.
+std::vector<std::string> kernel_environment(const kernelspec& spec, const std::map<std::string, std::string>& extra_env) {
     std::map<std::string, std::string> env;
     for (char** e = environ; *e; ++e) {
         std::string kv(*e);
@@ -38,64 +37,111 @@ std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, c
     }
     for (const auto& [k, v] : spec.env) env[k] = v;
     for (const auto& [k, v] : extra_env) env[k] = v;
-    std::vector<std::string> env_strings;
-    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-    std::vector<char*> argvp, envp;
-    for (auto& a : args) argvp.push_back(a.data());
-    argvp.push_back(nullptr);
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<std::string> out;
+    for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+    return out;
+}
 
+// execvpe's argv or envp: pointers into `strings`, null-terminated.
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    for (auto& s : strings) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+// The kernel's fd limit: the owner's as it was, if it raised its own
+// (rlim_cur RLIM_INFINITY: leave the limit alone).
+rlimit kernel_fd_limit() {
+    rlimit limit{RLIM_INFINITY, RLIM_INFINITY};
+    if (kernel_process::inherited_fd_soft_limit >= 0 && ::getrlimit(RLIMIT_NOFILE, &limit) == 0)
+        limit.rlim_cur = static_cast<rlim_t>(kernel_process::inherited_fd_soft_limit);
+    else
+        limit.rlim_cur = RLIM_INFINITY;
+    return limit;
+}
+
+// What the child gets across the fork: the log as stdout and stderr,
+// /dev/null as stdin, and a close-on-exec pipe that reports an exec failure
+// (EOF means exec worked).
+struct child_fds {
+    int log = -1, null = -1, status_read = -1, status_write = -1;
+    void close_all() const {
+        for (int fd : {log, null, status_read, status_write})
+            if (fd >= 0) ::close(fd);
+    }
+};
+
+child_fds open_child_fds(const fs::path& log_file) {
+    child_fds fds;
     // Created anew (never truncated, never through a symlink): the runtime dir may be shared.
-    int log_fd = create_private_file(log_file);
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    // An exec failure is reported through a close-on-exec pipe: EOF means exec worked.
+    fds.log = create_private_file(log_file);
+    fds.null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     int status_pipe[2];
     if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
-        ::close(log_fd);
-        ::close(null_fd);
-        throw bridge_error(std::string("pipe2: ") + std::strerror(errno));
+        int e = errno;
+        fds.close_all();
+        throw bridge_error(std::string("pipe2: ") + std::strerror(e));
     }
+    fds.status_read = status_pipe[0];
+    fds.status_write = status_pipe[1];
+    return fds;
+}
+
+// In the forked child, so only async-signal-safe calls: becomes the kernel.
+[[noreturn]] void exec_kernel(pid_t parent, const rlimit& fd_limit, const child_fds& fds, char** argv, char** envp) {
+    ::setsid();  // own session and process group, like start_new_session=True
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // owner already gone
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (fd_limit.rlim_cur != RLIM_INFINITY) ::setrlimit(RLIMIT_NOFILE, &fd_limit);
+    ::dup2(fds.null, 0);
+    ::dup2(fds.log, 1);
+    ::dup2(fds.log, 2);
+    ::execvpe(argv[0], argv, envp);
+    int e = errno;
+    (void)!::write(fds.status_write, &e, sizeof e);
+    ::_exit(127);
+}
+
+// The child's errno when its exec failed; nullopt when exec worked.
+std::optional<int> exec_failure(int status_read) {
+    int child_errno = 0;
+    ssize_t n;
+    do n = ::read(status_read, &child_errno, sizeof child_errno);
+    while (n < 0 && errno == EINTR);
+    ::close(status_read);
+    if (n == sizeof child_errno) return child_errno;
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::unique_ptr<kernel_process> kernel_process::launch(const kernelspec& spec, const fs::path& connection_file,
+                                                       const fs::path& log_file,
+                                                       const std::map<std::string, std::string>& extra_env) {
+    std::vector<std::string> args = spec.command(connection_file);
+    if (args.empty()) throw no_such_kernel("kernel '" + spec.name + "': empty argv");
+    // Everything the child needs is prepared before fork: only async-signal-safe calls after it.
+    std::vector<std::string> env = kernel_environment(spec, extra_env);
+    std::vector<char*> argvp = c_strings(args), envp = c_strings(env);
+    child_fds fds = open_child_fds(log_file);
     pid_t parent = ::getpid();
-    rlimit kernel_fd_limit{RLIM_INFINITY, RLIM_INFINITY};  // the owner's fd limit as it was, if it raised its own
-    if (inherited_fd_soft_limit >= 0 && ::getrlimit(RLIMIT_NOFILE, &kernel_fd_limit) == 0)
-        kernel_fd_limit.rlim_cur = static_cast<rlim_t>(inherited_fd_soft_limit);
-    else
-        kernel_fd_limit.rlim_cur = RLIM_INFINITY;
+    rlimit fd_limit = kernel_fd_limit();
 
     pid_t pid = ::fork();
     if (pid < 0) {
         int e = errno;
-        for (int fd : {log_fd, null_fd, status_pipe[0], status_pipe[1]}) ::close(fd);
+        fds.close_all();
         throw bridge_error(std::string("fork: ") + std::strerror(e));
     }
-    if (pid == 0) {
-        ::setsid();  // own session and process group, like start_new_session=True
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != parent) ::_exit(127);  // owner already gone
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (kernel_fd_limit.rlim_cur != RLIM_INFINITY) ::setrlimit(RLIMIT_NOFILE, &kernel_fd_limit);
-        ::dup2(null_fd, 0);
-        ::dup2(log_fd, 1);
-        ::dup2(log_fd, 2);
-        ::execvpe(argvp[0], argvp.data(), envp.data());
-        int e = errno;
-        (void)!::write(status_pipe[1], &e, sizeof e);
-        ::_exit(127);
-    }
-    ::close(status_pipe[1]);
-    ::close(log_fd);
-    ::close(null_fd);
-    int child_errno = 0;
-    ssize_t n;
-    do n = ::read(status_pipe[0], &child_errno, sizeof child_errno);
-    while (n < 0 && errno == EINTR);
-    ::close(status_pipe[0]);
-    if (n == sizeof child_errno) {
+    if (pid == 0) exec_kernel(parent, fd_limit, fds, argvp.data(), envp.data());
+    for (int fd : {fds.status_write, fds.log, fds.null}) ::close(fd);
+    if (auto child_errno = exec_failure(fds.status_read)) {
         ::waitpid(pid, nullptr, 0);
-        throw no_such_kernel("kernel '" + spec.name + "': cannot run " + args[0] + ": " + std::strerror(child_errno));
+        throw no_such_kernel("kernel '" + spec.name + "': cannot run " + args[0] + ": " + std::strerror(*child_errno));
     }
     return std::unique_ptr<kernel_process>(new kernel_process(pid, log_file));
 }

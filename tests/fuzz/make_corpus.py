@@ -144,8 +144,9 @@ def capture(ltest, args, input_line=False, linger_s=0.0, interrupt_after=None, k
         return server.received
 
 
-def main():
-    ltest = sys.argv[1] if len(sys.argv) > 1 else str(HERE.parent.parent / "build" / "cli" / "ltest")
+def capture_all(ltest):
+    """The client's messages in every kind of run: a plain one, -n with
+    selections, input, Ctrl-C, --status, --stop."""
     captured = []
     captured += capture(ltest, ["--", "-q"])
     captured += capture(ltest, ["-n", "2", "--", "-x", "tests/test_a.py::test_b", "-k", "not slow"], linger_s=1.3)
@@ -153,11 +154,11 @@ def main():
     captured += capture(ltest, ["--", "-q"], linger_s=3.0, interrupt_after=0.5)
     captured += capture(ltest, ["--status"])
     captured += capture(ltest, ["--stop"], kill_after=1)
+    return captured
 
-    corpus = HERE / "corpus"
-    corpus.mkdir(exist_ok=True)
-    for old in corpus.iterdir():
-        old.unlink()
+
+def write_captured(corpus, captured):
+    """Each captured message, raw and signed (keepalives: the first only)."""
     seen = {}
     for frames in captured:
         frames = [IDENTITY, *frames[1:]]
@@ -168,9 +169,11 @@ def main():
         n = seen[t] = seen.get(t, 0) + 1
         for mode in (0, 1):
             (corpus / f"{t}-{n}-{'raw' if mode == 0 else 'signed'}").write_bytes(encode(frames, mode))
+
+
+def write_hand_made(corpus, rr):
     # Hand-made: the four JSON parts alone (signed mode puts <IDS|MSG> in front),
     # a wrong signature, no delimiter, a non-object content, unknown type.
-    rr = next(f for f in captured if json.loads(f[3])["msg_type"] == "run_request")
     hand = {
         "parts-only-signed": (1, rr[3:7]),
         "wrong-signature-raw": (0, [IDENTITY, rr[1], b"0" * 64, *rr[3:7]]),
@@ -182,11 +185,13 @@ def main():
     }
     for name, (mode, frames) in hand.items():
         (corpus / name).write_bytes(encode(frames, mode))
+
+
+def write_client_seeds(corpus, rr):
     # Mode 0x80: what a server sends the client's own ZMTP code (a greeting,
     # READY, a message of short and long frames; and a PING, an ERROR).
     for name, data in zmtp_seeds(rr).items():
         (corpus / name).write_bytes(b"\x80" + data)
-
     # Mode 0x40: a hostile server's answers as the client reads them (msg_type,
     # then the content's JSON): out-of-range and mistyped exit codes, escapes.
     esc = "\u001b]0;t\u0007\u001b[2J\u009b31m"
@@ -204,6 +209,9 @@ def main():
     for name, (msg_type, content) in replies.items():
         (corpus / name).write_bytes(b"\x40" + msg_type + b"\xff" + content)
 
+
+def write_known_bugs():
+    """Returns how many were written."""
     # Known server bugs (README.md): each crashes the strict build.
     bugs = HERE / "regressions"
     bugs.mkdir(exist_ok=True)
@@ -222,7 +230,22 @@ def main():
     }
     for name, parts in known.items():
         (bugs / name).write_bytes(encode(parts, 1))
-    print(f"{len(list(corpus.iterdir()))} seeds, {len(known)} known-bug reproducers")
+    return len(known)
+
+
+def main():
+    ltest = sys.argv[1] if len(sys.argv) > 1 else str(HERE.parent.parent / "build" / "cli" / "ltest")
+    captured = capture_all(ltest)
+    corpus = HERE / "corpus"
+    corpus.mkdir(exist_ok=True)
+    for old in corpus.iterdir():
+        old.unlink()
+    write_captured(corpus, captured)
+    rr = next(f for f in captured if json.loads(f[3])["msg_type"] == "run_request")
+    write_hand_made(corpus, rr)
+    write_client_seeds(corpus, rr)
+    n_known = write_known_bugs()
+    print(f"{len(list(corpus.iterdir()))} seeds, {n_known} known-bug reproducers")
 
 
 if __name__ == "__main__":

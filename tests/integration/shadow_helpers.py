@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import Server, write_files
-from test_fidelity import assert_same, both, client_env
+from fidelity_helpers import assert_same, both, client_env
 
 USER_SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 

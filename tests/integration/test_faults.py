@@ -173,6 +173,20 @@ def run_content(root, env, **changes):
     return {k: v for k, v in content.items() if v is not None}
 
 
+def send_six_unreadable_messages(peer):
+    # Unsigned noise: a random frame, random frames, frames without the delimiter.
+    peer.send_frames([os.urandom(64)])
+    peer.send_frames([os.urandom(8), os.urandom(300), os.urandom(1)])
+    peer.send_frames([b"{}", b"{}", b"{}", b"{}", b"{}"])
+    # A well-formed message with a wrong signature, and one with a signature for another key.
+    _, frames = peer.frames_of("status_request", {})
+    peer.send_frames([frames[0], b"0" * 64, *frames[2:]])
+    peer.send_frames([frames[0], sign(b"not-the-key", frames[2:]), *frames[2:]])
+    # Signed, but the header is not JSON.
+    junk = [b"not json", b"{}", b"{}", b"{}"]
+    peer.send_frames([b"<IDS|MSG>", sign(peer.key, junk), *junk])
+
+
 def test_garbage_on_the_port_is_dropped_and_the_server_keeps_serving(server, tmp_path):
     counter = tmp_path / "runs.log"
     root = write_files(tmp_path / "s", {"test_count.py": f"""
@@ -182,17 +196,7 @@ def test_garbage_on_the_port_is_dropped_and_the_server_keeps_serving(server, tmp
     """})
     log_before = server.log.read_text()
     with SignedPeer(server) as peer:
-        # Unsigned noise: a random frame, random frames, frames without the delimiter.
-        peer.send_frames([os.urandom(64)])
-        peer.send_frames([os.urandom(8), os.urandom(300), os.urandom(1)])
-        peer.send_frames([b"{}", b"{}", b"{}", b"{}", b"{}"])
-        # A well-formed message with a wrong signature, and one with a signature for another key.
-        _, frames = peer.frames_of("status_request", {})
-        peer.send_frames([frames[0], b"0" * 64, *frames[2:]])
-        peer.send_frames([frames[0], sign(b"not-the-key", frames[2:]), *frames[2:]])
-        # Signed, but the header is not JSON.
-        junk = [b"not json", b"{}", b"{}", b"{}"]
-        peer.send_frames([b"<IDS|MSG>", sign(peer.key, junk), *junk])
+        send_six_unreadable_messages(peer)
         assert peer.recv(timeout=1.0) is None  # nothing answers an unauthenticated peer
 
         # Signed, unknown type: an error reply that names it.

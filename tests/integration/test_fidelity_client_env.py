@@ -11,7 +11,7 @@ import pytest
 from conftest import PYTHON, ltest_binary, write_files
 from shadow_helpers import env_of, same_marked
 from shadow_helpers import server  # noqa: F401 (the module-scoped fixture)
-from test_fidelity import warm
+from fidelity_helpers import warm
 
 
 ENV_PROBE = """

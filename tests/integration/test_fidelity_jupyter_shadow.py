@@ -11,7 +11,7 @@ import pytest
 from conftest import write_files
 from shadow_helpers import env_of, junit_outcomes, lines, same_marked
 from shadow_helpers import server  # noqa: F401 (the module-scoped fixture)
-from test_fidelity import assert_same, cold, normalised, pty_both, warm
+from fidelity_helpers import assert_same, cold, normalised, pty_both, warm
 
 
 JUPYTER_PROBE = """

@@ -10,7 +10,7 @@ import pytest
 from conftest import ltest_binary, summary_line, write_files
 from shadow_helpers import USER_SITE, env_of, junit_outcomes, lines, same_marked
 from shadow_helpers import server  # noqa: F401 (the module-scoped fixture)
-from test_fidelity import assert_same, both, client_env, cold, warm
+from fidelity_helpers import assert_same, both, client_env, cold, warm
 
 
 WARNS_AT_IMPORT = {"test_legacy.py": """

@@ -85,27 +85,22 @@ TEST_CASE("a run's pipes carry bytes from the test process's ends to the server'
     CHECK(read_chunk(p.err).eof);  // a pty whose other side closed: EIO, taken as EOF
 }
 
-TEST_CASE("the hand-over socket gives a run's request and fds to the kernel", "[handover]") {
-    auto dir = std::filesystem::temp_directory_path() / ("ltest-unit-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    handover_socket h(dir / "h.sock");
-    CHECK_FALSE(h.connected());
+namespace {
 
+// The kernel's end of the hand-over socket at `path`.
+int connect_as_kernel(const std::filesystem::path& path) {
     int kernel = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, h.path().c_str(), sizeof addr.sun_path - 1);
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
     REQUIRE(::connect(kernel, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    h.accept_kernel();
-    REQUIRE(h.connected());
+    return kernel;
+}
 
-    run_pipes p = run_pipes::open(false, false, 80, 24);
-    std::string request(70000, 'r');  // more than one message's worth
-    h.send_run("run-1", request, p.child);
-    CHECK(p.child[0] == -1);  // the server's copies are gone once sent
-
+// A run's first message as the kernel reads it: the JSON header, and the
+// four fds passed with it into `fds`.
+nlohmann::json receive_with_fds(int kernel, int (&fds)[4]) {
     char buf[65536];
-    int fds[4] = {-1, -1, -1, -1};
     iovec iov{buf, sizeof buf};
     char control[CMSG_SPACE(sizeof fds)];
     msghdr msg{};
@@ -115,12 +110,34 @@ TEST_CASE("the hand-over socket gives a run's request and fds to the kernel", "[
     msg.msg_controllen = sizeof control;
     ssize_t n = ::recvmsg(kernel, &msg, 0);
     REQUIRE(n > 0);
-    auto header = nlohmann::json::parse(std::string(buf, static_cast<std::size_t>(n)));
-    CHECK(header.at("run") == "run-1");
-    CHECK(header.at("size") == request.size());
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     REQUIRE(c != nullptr);
     std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+    return nlohmann::json::parse(std::string(buf, static_cast<std::size_t>(n)));
+}
+
+}  // namespace
+
+TEST_CASE("the hand-over socket gives a run's request and fds to the kernel", "[handover]") {
+    auto dir = std::filesystem::temp_directory_path() / ("ltest-unit-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    handover_socket h(dir / "h.sock");
+    CHECK_FALSE(h.connected());
+
+    int kernel = connect_as_kernel(h.path());
+    h.accept_kernel();
+    REQUIRE(h.connected());
+
+    run_pipes p = run_pipes::open(false, false, 80, 24);
+    std::string request(70000, 'r');  // more than one message's worth
+    h.send_run("run-1", request, p.child);
+    CHECK(p.child[0] == -1);  // the server's copies are gone once sent
+
+    int fds[4] = {-1, -1, -1, -1};
+    auto header = receive_with_fds(kernel, fds);
+    CHECK(header.at("run") == "run-1");
+    CHECK(header.at("size") == request.size());
+    char buf[65536];
     std::size_t got = 0;
     while (got < request.size()) {
         ssize_t m = ::recv(kernel, buf, sizeof buf, 0);

@@ -161,22 +161,23 @@ TEST_CASE("wire deserializes a message serialized by jupyter_client", "[wire][py
     }
 }
 
-TEST_CASE("wire rejects malformed and wrongly signed frames with bad_message", "[wire]") {
-    wire w("hmac-sha256", key);
-    std::vector<std::string> good = w.serialize(sample_message());
-    std::vector<std::string> raw = good;  // 2 ids, delimiter at 2, signature at 3
-    const std::size_t sig = 3, header = 4, content = 7;
+// A signed message's frames, to be spoiled one defect at a time.
+struct signed_frames {
+    wire w{"hmac-sha256", key};
+    std::vector<std::string> raw = w.serialize(sample_message());  // 2 ids, delimiter at 2, signature at 3
+    static constexpr std::size_t sig = 3, header = 4, content = 7;
 
     // Signs four parts as the real key would, so only the targeted defect remains.
-    auto resigned = [&](std::vector<std::string> f) {
+    std::vector<std::string> resigned(std::vector<std::string> f) {
         f[sig] = w.sign(f[header], f[header + 1], f[header + 2], f[content]);
         return f;
-    };
-    auto expect_bad = [&](std::vector<std::string> f, const std::string& needle) {
-        std::vector<std::string> m = f;
-        kb_test::require_throws_containing<bad_message>([&] { w.deserialize(m); }, {needle});
-    };
+    }
+    void expect_bad(std::vector<std::string> f, const std::string& needle) {
+        kb_test::require_throws_containing<bad_message>([&] { w.deserialize(f); }, {needle});
+    }
+};
 
+TEST_CASE_METHOD(signed_frames, "wire rejects a wrong signature with bad_message", "[wire]") {
     SECTION("the untouched frames are accepted") {
         std::vector<std::string> m = raw;
         CHECK_NOTHROW(w.deserialize(m));
@@ -206,6 +207,9 @@ TEST_CASE("wire rejects malformed and wrongly signed frames with bad_message", "
         f[sig] += "0";
         expect_bad(f, "signature");
     }
+}
+
+TEST_CASE_METHOD(signed_frames, "wire rejects malformed frames with bad_message, signed or not", "[wire]") {
     SECTION("missing delimiter") {
         auto f = raw;
         f.erase(f.begin() + 2);
