@@ -46,21 +46,15 @@ def plugin_modules():
 
 
 def forget_rewritable_plugins():
-    """As ltest's preload does: drop the installed plugins' own modules (their
-    dependencies stay imported), so that pytest imports them again and can
-    rewrite their asserts; otherwise each run warns "Module already imported
-    so cannot be rewritten" (e.g. for xdist)."""
-    try:
-        from importlib.metadata import distributions
-        from _pytest.config import _iter_rewritable_modules
-    except ImportError:
-        return
-    names = set()
-    for dist in distributions():
-        if any(ep.group == "pytest11" for ep in dist.entry_points):
-            names.update(_iter_rewritable_modules(str(f) for f in dist.files or []))
-    for name in [n for n in sys.modules if n.split(".")[0] in names]:
-        del sys.modules[name]
+    """As ltest's preload does (share/ltest/ltest/installed_plugins.py, loaded
+    by its path: the runtime's package stays out of this process)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "share", "ltest", "ltest",
+                        "installed_plugins.py")
+    spec = importlib.util.spec_from_file_location("ltest_installed_plugins", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.forget(module.rewritable_plugin_roots())
 
 
 def vm_rss_kb(pid="self"):

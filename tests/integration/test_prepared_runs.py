@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import Server, ltest_binary, write_files
-from test_fidelity import client_env, cold, normalised, run_on_pty
+from fidelity_helpers import client_env, cold, normalised, run_on_pty
 
 PACKAGE = {
     "pytest.ini": "[pytest]\n",

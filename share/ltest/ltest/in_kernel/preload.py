@@ -5,7 +5,7 @@ import sys
 import time
 
 from . import forksafety
-from .. import learned
+from .. import installed_plugins, learned
 from .fidelity_preload import recording
 from .result import Reply, remember
 from ..sysdirs import system_dirs
@@ -58,22 +58,11 @@ def _pytest_plugin_modules():
 
 
 def _forget_rewritable_plugins():
-    """pytest rewrites the asserts of installed plugins as it imports them and
-    warns about a plugin imported before it could ("Module already imported
-    so cannot be rewritten"). Their dependencies stay warm; the plugins'
-    own modules are dropped so that each run imports them as pytest would."""
-    try:
-        from importlib.metadata import distributions
-        from _pytest.config import _iter_rewritable_modules
-    except ImportError:
-        return
-    names = set()
-    for dist in distributions():
-        if any(ep.group == "pytest11" for ep in dist.entry_points):
-            names.update(_iter_rewritable_modules(str(f) for f in dist.files or []))
+    """The installed plugins' own modules leave sys.modules, so that pytest
+    rewrites their asserts (installed_plugins.py); never preloaded again."""
+    names = installed_plugins.rewritable_plugin_roots()
     rewritable_plugins.update(names)
-    for name in [n for n in sys.modules if n.split(".")[0] in names]:
-        del sys.modules[name]
+    installed_plugins.forget(names)
 
 
 def watched_files(roots, modules=None, system=None):
