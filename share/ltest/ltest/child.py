@@ -329,7 +329,8 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
     sys.modules["__main__"] = _main_module(sys.argv[0])
     # fidelity.py: the rest of what a fresh interpreter would be.
-    fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid())
+    fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid(),
+                          spec)
     from .preload import rewritable_plugins
     import_record.start(rewritable_plugins)  # learn what the tests import (learned.py)
 
