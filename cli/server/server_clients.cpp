@@ -20,7 +20,11 @@ void server::drain_clients() {
     for (int i = 0; i < 64; ++i) {  // bounded, so the kernel side is not starved
         zmq::multipart_t frames;
         if (!frames.recv(router_, static_cast<int>(zmq::recv_flags::dontwait))) return;
-        int source_fd = frames.empty() ? -1 : connection_guard::source_fd(frames.front());
+        // The peer's frames carry its fd; the routing-id frame the ROUTER puts in front
+        // does not when libzmq (4.3.4) prefetched the message while polling: then a
+        // signed client stayed "unauthenticated" and was cut off after 10 s mid-run.
+        int source_fd = -1;
+        for (std::size_t i = 0; i < frames.size() && source_fd < 0; ++i) source_fd = connection_guard::source_fd(frames[i]);
         kb::message msg;
         try {
             msg = wire_.deserialize(kernel_bridge::take_frames(frames));
