@@ -23,6 +23,9 @@ SUITES = {
     "sklearn": ["preprocessing/tests/test_label.py", "utils/tests/test_validation.py",
                 "metrics/tests/test_regression.py"],
 }
+# The same by module name (the package then is imported from sys.path, where
+# the kernel's copy is already in sys.modules).
+PYARGS = {"sklearn-pyargs": ["sklearn.preprocessing.tests.test_encoders", "sklearn.metrics.tests.test_regression"]}
 # What a user of these suites would preload (-m): the packages and the
 # subpackages the modules test.
 PRELOADS = ("numpy", "scipy.linalg", "scipy.sparse", "scipy.special", "sklearn", "sklearn.preprocessing",
@@ -40,15 +43,22 @@ def server(tmp_path_factory):
         s.stop()
 
 
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("package", sorted(SUITES))
-def test_a_real_suite_equals_cold_test_by_test(server, tmp_path, package):
+def suite_args(package):
+    """The test modules' paths, or --pyargs and their dotted names."""
+    if package.endswith("-pyargs"):
+        return ["--pyargs", *PYARGS[package]]
     where = os.path.dirname(importlib.import_module(package).__file__)
     modules = [os.path.join(where, m) for m in SUITES[package]]
     missing = [m for m in modules if not os.path.exists(m)]
     assert not missing, f"the Debian package no longer ships {missing}"
+    return modules
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("package", sorted(SUITES) + sorted(PYARGS))
+def test_a_real_suite_equals_cold_test_by_test(server, tmp_path, package):
     w_xml, c_xml = tmp_path / "w.xml", tmp_path / "c.xml"
-    args = ("-q", "-p", "no:cacheprovider", "-p", "no:sugar", *modules)
+    args = ("-q", "-p", "no:cacheprovider", "-p", "no:sugar", *suite_args(package))
     env = client_env(server)
     w = warm(server, *args, f"--junitxml={w_xml}", cwd=tmp_path, env=env, timeout=600)
     c = cold(*args, f"--junitxml={c_xml}", cwd=tmp_path, env=env, timeout=600)
