@@ -66,6 +66,8 @@ protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
     mode_t mask = ::umask(0);  // reading the umask means setting it: put it back
     ::umask(mask);
     spec.umask = static_cast<int>(mask);
+    spec.rlimits = protocol::read_own_limits();  // ulimit and nice as a python started here would have them
+    spec.nice = protocol::read_own_nice();
     spec.client_pid = static_cast<int>(::getpid());
     spec.client_host = host_id();
     spec.stdin_isatty = ::isatty(0);

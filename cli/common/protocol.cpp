@@ -18,6 +18,8 @@ void to_json(json& j, const run_spec& r) {
              {"lines", r.lines},
              {"workers", r.workers}};
     if (r.umask >= 0) j["umask"] = r.umask;
+    if (!r.rlimits.empty()) j["rlimits"] = limits_to_json(r.rlimits);
+    if (r.nice) j["nice"] = *r.nice;
     if (r.client_pid > 0) j["client_pid"] = r.client_pid;
     if (!r.client_host.empty()) j["client_host"] = r.client_host;
 }
@@ -55,6 +57,8 @@ void from_json(const json& j, run_spec& r) {
     field(j, "umask", r.umask, false);
     field(j, "client_pid", r.client_pid, false);
     field(j, "client_host", r.client_host, false);
+    if (auto it = j.find("rlimits"); it != j.end()) r.rlimits = limits_from_json(*it);  // resource_limits.cpp
+    if (auto it = j.find("nice"); it != j.end()) r.nice = nice_from_json(*it);
     if (r.umask > 0777) throw std::invalid_argument("run_request \"umask\" must be at most 0777");
     if (r.workers < 0) throw std::invalid_argument("run_request \"workers\" must be >= 0");
     if (r.cwd.empty() || r.cwd[0] != '/') throw std::invalid_argument("run_request \"cwd\" must be an absolute path");

@@ -2,10 +2,13 @@
 // The ltest protocol (client <-> server): Jupyter's signed wire format over one
 // ROUTER socket. Message types and contents are documented in docs/protocol.md.
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "resource_limits.hpp"
 
 namespace ltest::protocol {
 
@@ -50,6 +53,9 @@ struct run_spec {
     int columns = 80, lines = 24;
     int workers = 1;  // 0 = one per CPU of the kernel's host
     int umask = -1;   // the client's; -1 = not sent
+    // The client's ulimits and nice value (resource_limits.hpp); empty/nullopt = not sent.
+    resource_limits rlimits;
+    std::optional<int> nice;
     // Who asks: a client on this host (same boot id) is watched through its
     // pid (a stopped client is not a lost one); 0/"" = not sent.
     int client_pid = 0;

@@ -114,6 +114,9 @@ void check_run_spec(const proto::run_spec& spec) {
     if (spec.cwd.empty() || spec.cwd[0] != '/') contract_broken("from_json", "accepted a relative cwd");
     if (spec.workers < 0) contract_broken("from_json", "accepted workers < 0");
     if (spec.umask > 0777) contract_broken("from_json", "accepted umask > 0777");
+    for (const auto& [name, pair] : spec.rlimits)
+        if (pair.soft > pair.hard) contract_broken("from_json", "accepted a soft limit above the hard one: " + name);
+    if (spec.nice && (*spec.nice < -20 || *spec.nice > 19)) contract_broken("from_json", "accepted nice outside -20..19");
     json again = spec;
     proto::run_spec back;
     try {
@@ -124,7 +127,8 @@ void check_run_spec(const proto::run_spec& spec) {
     bool same = back.args == spec.args && back.cwd == spec.cwd && back.env == spec.env &&
                 back.stdin_isatty == spec.stdin_isatty && back.stdout_isatty == spec.stdout_isatty &&
                 back.stderr_isatty == spec.stderr_isatty && back.columns == spec.columns && back.lines == spec.lines &&
-                back.workers == spec.workers && back.umask == (spec.umask < 0 ? -1 : spec.umask);
+                back.workers == spec.workers && back.umask == (spec.umask < 0 ? -1 : spec.umask) &&
+                back.rlimits == spec.rlimits && back.nice == spec.nice;
     if (!same) contract_broken("to_json/from_json", "round trip changed the spec: " + again.dump());
 }
 

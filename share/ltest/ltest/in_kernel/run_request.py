@@ -16,6 +16,8 @@ class RunRequest:
     workers: int = 1  # 0: one per CPU of this host
     umask: int = None  # the client's; None: keep this process's
     stdin_isatty: bool = False  # getpass then asks the client for a line without echo
+    rlimits: dict = None  # the client's ulimits, {"nofile": [soft, hard], ...}; None: keep this process's
+    nice: int = None  # the client's nice value; None: keep this process's (fidelity_limits.py)
 
     @classmethod
     def from_wire(cls, spec):
@@ -38,6 +40,9 @@ class RunRequest:
                 "workers": self.workers, "stdin_isatty": bool(self.stdin_isatty)}
         if self.umask is not None:
             spec["umask"] = int(self.umask)
+        for name in ("rlimits", "nice"):  # fidelity_limits.py applies them
+            if getattr(self, name) is not None:
+                spec[name] = getattr(self, name)
         return spec
 
 

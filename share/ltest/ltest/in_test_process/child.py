@@ -264,7 +264,8 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.orig_argv = [sys.executable, "-m", "pytest"] + list(spec.get("args", []))
     sys.modules["__main__"] = _main_module(sys.argv[0])
     # fidelity.py: the rest of what a fresh interpreter would be.
-    fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid())
+    fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid(),
+                          spec)
     from ..in_kernel.preload import rewritable_plugins
     import_record.start(rewritable_plugins)  # learn what the tests import (learned.py)
     STATE.modules_at_start = set(sys.modules)  # the project's layer is what the run adds (project_layer.py)
@@ -274,7 +275,7 @@ def request_key(spec):
     """What a test process set up ahead for spec depends on: a run with an
     equal key could have been set up the same way (prepared.py)."""
     return {k: spec.get(k) for k in ("args", "cwd", "env", "stdout_isatty", "stderr_isatty", "stdin_isatty",
-                                     "workers", "umask")}
+                                     "workers", "umask", "rlimits", "nice")}  # a lowered limit is not raised again
 
 
 def run_pytest(args, workers=1, main=None):

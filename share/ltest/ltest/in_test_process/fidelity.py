@@ -11,12 +11,13 @@ in its own module:
   fidelity_site           site directories and .pth files changed since the kernel started
   fidelity_threads        the kernel's thread pools (torch after a parallel op)
   fidelity_import_warnings  warnings preloaded modules emitted at import, replayed
+  fidelity_limits         the client's ulimits and nice value
 """
 import os
 import sys
 
 from . import (fidelity_checkouts, fidelity_environment, fidelity_import_warnings, fidelity_interpreter,
-               fidelity_jupyter, fidelity_site, fidelity_threads)
+               fidelity_jupyter, fidelity_limits, fidelity_site, fidelity_threads)
 from .. import sysdirs
 
 
@@ -26,7 +27,7 @@ def refusal(env):
     return (fidelity_environment.WRONG_INTERPRETER_EXIT, why) if why else None
 
 
-def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid):
+def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid, spec=None):
     """Applies every concern; says on stderr, one line each, what cannot apply."""
     notes = []
     notes.append(fidelity_threads.limit_pools(kernel_pid))
@@ -44,6 +45,7 @@ def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid):
     notes += fidelity_checkouts.use_checkouts(head_dirs, sysdirs.system_dirs())
     fidelity_site.see_new_installs()
     fidelity_import_warnings.install_replay()
+    notes += fidelity_limits.apply(spec or {})  # the run request's "rlimits" and "nice"
     for note in notes:
         if note:
             sys.stderr.write(f"ltest: warning: {note}\n")

@@ -1,0 +1,68 @@
+"""Real suites no one here wrote: test modules that Debian ships with numpy,
+scipy and scikit-learn, run through ltest with their packages preloaded in
+the kernel and cold, compared test by test (--junitxml), by exit code and by
+summary line (warnings counted). pandas' formatting suite is in
+test_fidelity_jupyter_shadow.py. The modules are small ones (seconds each
+cold) from different corners: printing, floating-point error state, random
+generators, deprecations, linear algebra, sparse matrices, special
+functions, input validation, encoders, metrics.
+"""
+import importlib
+import os
+
+import pytest
+
+from conftest import Server
+from shadow_helpers import junit_outcomes
+from test_fidelity import assert_same, client_env, cold, warm
+
+SUITES = {
+    "numpy": ["core/tests/test_arrayprint.py", "core/tests/test_errstate.py", "core/tests/test_print.py",
+              "core/tests/test_deprecations.py", "random/tests/test_random.py"],
+    "scipy": ["linalg/tests/test_basic.py", "sparse/tests/test_construct.py", "special/tests/test_basic.py"],
+    "sklearn": ["preprocessing/tests/test_label.py", "utils/tests/test_validation.py",
+                "metrics/tests/test_regression.py"],
+}
+# The same by module name (the package then is imported from sys.path, where
+# the kernel's copy is already in sys.modules).
+PYARGS = {"sklearn-pyargs": ["sklearn.preprocessing.tests.test_encoders", "sklearn.metrics.tests.test_regression"]}
+# What a user of these suites would preload (-m): the packages and the
+# subpackages the modules test.
+PRELOADS = ("numpy", "scipy.linalg", "scipy.sparse", "scipy.special", "sklearn", "sklearn.preprocessing",
+            "sklearn.utils", "sklearn.metrics")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("real"), modules=PRELOADS)
+    try:
+        s.start(timeout=300)
+        assert s.proc.poll() is None, s.log.read_text()
+        yield s
+    finally:
+        s.stop()
+
+
+def suite_args(package):
+    """The test modules' paths, or --pyargs and their dotted names."""
+    if package.endswith("-pyargs"):
+        return ["--pyargs", *PYARGS[package]]
+    where = os.path.dirname(importlib.import_module(package).__file__)
+    modules = [os.path.join(where, m) for m in SUITES[package]]
+    missing = [m for m in modules if not os.path.exists(m)]
+    assert not missing, f"the Debian package no longer ships {missing}"
+    return modules
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("package", sorted(SUITES) + sorted(PYARGS))
+def test_a_real_suite_equals_cold_test_by_test(server, tmp_path, package):
+    w_xml, c_xml = tmp_path / "w.xml", tmp_path / "c.xml"
+    args = ("-q", "-p", "no:cacheprovider", "-p", "no:sugar", *suite_args(package))
+    env = client_env(server)
+    w = warm(server, *args, f"--junitxml={w_xml}", cwd=tmp_path, env=env, timeout=600)
+    c = cold(*args, f"--junitxml={c_xml}", cwd=tmp_path, env=env, timeout=600)
+    assert_same(w, c)
+    assert w.returncode == 0, w.stdout[-3000:] + w.stderr[-3000:]
+    outcomes = junit_outcomes(w_xml)
+    assert len(outcomes) > 50 and outcomes == junit_outcomes(c_xml)
