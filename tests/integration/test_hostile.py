@@ -7,6 +7,7 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -142,11 +143,15 @@ def test_the_server_raises_its_fd_limit_and_the_kernel_keeps_the_usual_one(start
 
 
 def test_a_syntax_error_in_a_preloaded_module_is_shown_and_the_server_retries(start_server, tmp_path):
-    proj = write_files(tmp_path / "proj", {"mymod.py": "VALUE = 1\n",
-                                           "test_mod.py": "import mymod\ndef test_mod(): assert mymod.VALUE\n"})
-    server = start_server(modules=("mymod",), extra_env={"PYTHONPATH": str(proj)})
+    """A preloaded library (in a site directory: the user site here) edited
+    in place restarts the kernel; a restart that fails is answered, retried."""
+    user_base = tmp_path / "userbase"
+    site_dir = user_base / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    write_files(site_dir, {"mymod.py": "VALUE = 1\n"})
+    proj = write_files(tmp_path / "proj", {"test_mod.py": "import mymod\ndef test_mod(): assert mymod.VALUE\n"})
+    server = start_server(modules=("mymod",), extra_env={"PYTHONUSERBASE": str(user_base)})
     assert_passes(server, proj)
-    (proj / "mymod.py").write_text("VALUE = (\n")
+    (site_dir / "mymod.py").write_text("VALUE = (\n")
     r = server.run("-q", "-p", "no:cacheprovider", cwd=proj)
     assert r.returncode == 78, r.stdout + r.stderr
     line = r.stderr.strip().splitlines()[-1]
@@ -154,7 +159,7 @@ def test_a_syntax_error_in_a_preloaded_module_is_shown_and_the_server_retries(st
     assert server.proc.poll() is None, server.log.read_text()[-2000:]
     status = server.client("--status")
     assert status.returncode == 0 and "SyntaxError" in status.stdout, status.stdout
-    (proj / "mymod.py").write_text("VALUE = 2\n")
+    (site_dir / "mymod.py").write_text("VALUE = 2\n")
     assert_passes(server, proj)
 
 

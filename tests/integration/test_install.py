@@ -39,7 +39,7 @@ def test_installed_binary_finds_its_installed_runtime(prefix, tmp_path, monkeypa
 
 def test_load_ext_finds_the_installed_package(prefix):
     site = next(prefix.glob("lib/python3*/dist-packages"))
-    assert site.name == "dist-packages" and (site / "ltest" / "magic.py").exists()
+    assert site.name == "dist-packages" and (site / "ltest" / "in_kernel" / "magic.py").exists()
     r = subprocess.run(["/usr/bin/python3", "-c", "import ltest, sys; print(ltest.__file__); "
                         "from IPython.testing.globalipapp import start_ipython; ip = start_ipython(); "
                         "ip.run_line_magic('load_ext', 'ltest'); print('ltest' in ip.magics_manager.magics['line'])"],
