@@ -11,7 +11,7 @@ import types
 from ltest import eviction
 from ltest.in_test_process import child
 from ltest.state import STATE
-from ltest.in_kernel import result, runner
+from ltest.in_kernel import reaping, result, runner
 
 
 def test_sys_path_is_cwd_then_pythonpath_then_the_interpreters():
@@ -51,12 +51,12 @@ def test_exit_code_of_a_signal_death_is_128_plus_n():
     if pid == 0:
         os.kill(os.getpid(), signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
-    assert runner.exit_code_of(status) == 128 + signal.SIGKILL
+    assert reaping.exit_code_of(status) == 128 + signal.SIGKILL
     pid = os.fork()
     if pid == 0:
         os._exit(7)
     _, status = os.waitpid(pid, 0)
-    assert runner.exit_code_of(status) == 7
+    assert reaping.exit_code_of(status) == 7
 
 
 def test_relay_stdin_asks_for_a_line_only_when_read():

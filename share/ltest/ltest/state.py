@@ -15,6 +15,7 @@ class RuntimeState:
         self.modules_at_start = None  # sys.modules' names when a test process was set up (child.py)
         self.prediction = None  # the test process spec the next run is expected to have (spare.py)
         self.refill = None  # forks spares again, from the kernel's event loop (runner.prepare_spare)
+        self.unreaped = set()  # pids of test processes the kernel's event loop reaps (reaping.py)
         self.cell_names = None  # the notebook names a %%ltest cell may see (magic.py)
 
 

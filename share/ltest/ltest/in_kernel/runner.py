@@ -1,91 +1,18 @@
-"""The kernel side of a run: fork, let the child run pytest, relay its output.
-
-The parent (the kernel) writes the child's stdout and stderr to its own
-sys.stdout/sys.stderr, which ipykernel publishes as Jupyter `stream` messages
-on iopub under the current request's parent header: the ltest server and a
-notebook cell (`%ltest`) receive them the same way.
-"""
-import codecs
-import errno
+"""The kernel side of a run: take it (from the server's hand-over socket, or
+as a request to relay), start its test process in a spare or a fresh fork,
+and get spares ready for the next runs."""
 import gc
-import json
 import os
-import select
-import signal
 import sys
 import time
 
 from .. import eviction
 from ..in_test_process import child, fidelity, process_main, warmup
-from . import forksafety, handover, run_request, spare
+from . import forksafety, handover, reaping, relay, run_request, spare
 from .preload import preloaded_roots
 from .result import Reply, remember
 from ..state import STATE
 from ..sysdirs import ipython_shell
-
-
-def _open_output(tty, columns, lines):
-    """(read end, write end) for one output stream: a pty sized like the
-    client's terminal when that stream is a terminal (colours, width and
-    isatty() as in the user's shell), else a pipe."""
-    if not tty:
-        return os.pipe()
-    import fcntl
-    import struct
-    import termios
-    master, slave = os.openpty()
-    attrs = termios.tcgetattr(slave)
-    attrs[1] &= ~termios.OPOST  # no \n -> \r\n: the bytes stay as the test wrote them
-    termios.tcsetattr(slave, termios.TCSANOW, attrs)
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines or 24, columns or 80, 0, 0))
-    return master, slave
-
-
-def exit_code_of(status):
-    """A shell's view of a wait status: exit code, or 128+N for signal N."""
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
-class _Relay:
-    """Copies the child's bytes to the kernel's streams as they come."""
-
-    def __init__(self, fd, stream):
-        self.fd = fd
-        self.stream = stream
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def pump(self):
-        """Reads once; False at EOF (a pty reports EIO when the child is gone)."""
-        try:
-            data = os.read(self.fd, 65536)
-        except OSError as e:
-            if e.errno != errno.EIO:
-                raise
-            data = b""
-        text = self.decoder.decode(data, final=not data)
-        if text:
-            self.stream.write(text)
-            self.stream.flush()
-        return bool(data)
-
-
-def _answer_input(stdin_w, secret_prompt=None):
-    """The child waits for a line: ask the frontend (input_request on the
-    Jupyter stdin channel; a password one, with its prompt, for getpass) and
-    pass the answer on; EOF closes the child's stdin."""
-    try:
-        if secret_prompt is not None:
-            import getpass
-            value = getpass.getpass(secret_prompt)  # ipykernel's: input_request with password=True
-        else:
-            value = input("")
-    except Exception:  # EOFError, or a frontend that cannot answer
-        os.close(stdin_w)
-        return None
-    os.write(stdin_w, value.encode("utf-8", "replace") + b"\n")
-    return stdin_w
 
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
@@ -103,11 +30,11 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
 def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     """(exit code, state of the spare it ran in or None): a run whose output
     this process relays to its own streams."""
-    _reap_finished()
+    reaping.reap_finished()
     columns, lines = request.columns, request.lines
     spec = request.child_spec()
-    out_r, out_w = _open_output(request.stdout_isatty, columns, lines)
-    err_r, err_w = _open_output(request.stderr_isatty, columns, lines)
+    out_r, out_w = relay.open_output(request.stdout_isatty, columns, lines)
+    err_r, err_w = relay.open_output(request.stderr_isatty, columns, lines)
     in_r, in_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
     child_fds = (in_r, out_w, err_w, ctl_w)
@@ -116,11 +43,11 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare)
     for fd in child_fds:
         os.close(fd)
-    relay = _ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
+    child_relay = relay.ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
     try:
-        code = relay.wait()
+        code = child_relay.wait()
     finally:
-        relay.close()
+        child_relay.close()
     return code, state
 
 
@@ -152,154 +79,11 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     return pid, None
 
 
-class _ChildRelay:
-    """The kernel's side of one test process: output, input, interrupts, exit."""
-
-    def __init__(self, pid, out_r, err_r, stdin_w, ctl_r, stdout, stderr):
-        self.pid = pid
-        self.relays = {out_r: _Relay(out_r, stdout), err_r: _Relay(err_r, stderr)}
-        self.stdin_w = stdin_w
-        self.ctl_r = ctl_r
-        self.ctl_buffer = b""
-        self.exit_code = None  # as the child reported it
-        self.interrupts = 0
-        self.reaped = False
-
-    def wait(self):
-        open_fds = [*self.relays, self.ctl_r]
-        # Done when the output is closed and the exit code is in, or when
-        # everything is closed (the child died without a word).
-        while open_fds and not (self.exit_code is not None and not any(fd in open_fds for fd in self.relays)):
-            try:
-                # Once the exit code is in, output still open belongs to processes
-                # the tests left behind: a short grace, then they go with the group.
-                ready, _, _ = select.select(open_fds, [], [], None if self.exit_code is None else 1.0)
-                if not ready:
-                    _kill_group(self.pid, signal.SIGKILL)
-                    break
-                for fd in ready:
-                    if fd == self.ctl_r:
-                        if not self._control(open_fds):
-                            open_fds.remove(fd)
-                    elif not self.relays[fd].pump():
-                        open_fds.remove(fd)
-            except KeyboardInterrupt:
-                # Ctrl-C reached the kernel (also while it waited for input):
-                # the first interrupts the tests as in a terminal, the next kills them.
-                self.interrupts += 1
-                _kill_group(self.pid, signal.SIGINT if self.interrupts == 1 else signal.SIGKILL)
-        if self.exit_code is not None:
-            _reap_later(self.pid)  # its teardown is off the critical path
-            self.reaped = True
-            return self.exit_code
-        self.reaped = True
-        return exit_code_of(_reap(self.pid))
-
-    def _control(self, open_fds):
-        """Handles the child's requests: b"I" wants a line of input, b"X n" is
-        its exit code. False at EOF."""
-        data = os.read(self.ctl_r, 64)
-        if not data:
-            return False
-        self.ctl_buffer += data
-        *lines, self.ctl_buffer = self.ctl_buffer.split(b"\n")
-        for line in lines:
-            if line.startswith(b"X "):
-                self.exit_code = int(line[2:])
-            elif (line == b"I" or line.startswith(b"P ")) and self.stdin_w is not None:  # P: child_stdin.relay_getpass
-                for fd, relay in self.relays.items():  # the prompt first, then the question
-                    while fd in open_fds and select.select([fd], [], [], 0)[0] and relay.pump():
-                        pass
-                secret = json.loads(line[2:]) if line.startswith(b"P ") else None
-                self.stdin_w = _answer_input(self.stdin_w, secret)
-        return True
-
-    def close(self):
-        if not self.reaped:  # the relay itself failed: never leave the tests running
-            _kill_group(self.pid, signal.SIGKILL)
-            _reap(self.pid)
-        for fd in (*self.relays, self.ctl_r, self.stdin_w):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
-
-def _kill_group(pid, sig):
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _reap(pid):
-    """Waits for the test process; then kills what it left in its group."""
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except KeyboardInterrupt:
-            _kill_group(pid, signal.SIGKILL)
-        except ChildProcessError:
-            return 0
-    _kill_group(pid, signal.SIGKILL)
-    return status
-
-
-_unreaped = set()
-
-
-def _reap_finished():
-    """Reaps test processes that have exited; kills what they left behind."""
-    for pid in list(_unreaped):
-        status = None
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _unreaped.discard(pid)
-            _kill_group(pid, signal.SIGKILL)
-            handover.report_reaped(pid, exit_code_of(status) if done == pid and status is not None else 0)
-
-
-def _kernel_loop():
-    """The kernel's running asyncio loop, or None outside a kernel."""
-    import asyncio
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-def _reap_later(pid, stuck_after=10):
-    """Reaps pid from the kernel's event loop when it exits: a child that
-    reported its exit code (the reply need not wait for its teardown; killed
-    if still exiting stuck_after seconds later), or a test process handed
-    over to the server (stuck_after None: it runs as long as its tests)."""
-    loop = _kernel_loop()
-    if loop is None:  # not in a kernel (tests, a plain process): reap now
-        _reap(pid)
-        return
-    _unreaped.add(pid)
-    deadline = None if stuck_after is None else time.monotonic() + stuck_after
-
-    def check():
-        _reap_finished()
-        if pid in _unreaped:
-            if deadline is not None and time.monotonic() > deadline:  # stuck in exit: kill it
-                _kill_group(pid, signal.SIGKILL)
-            loop.call_later(0.02 if deadline is not None else 0.05, check)
-
-    loop.call_later(0.01, check)
-
-
 def prepare_spare():
     """Forks the next runs' test processes ahead of time, once this request
     is answered (from the kernel's event loop), off every run's critical
     path; a moment later one of them practises (spare.py)."""
-    loop = _kernel_loop()
+    loop = reaping.kernel_loop()
     if loop is None:
         return
 
@@ -311,7 +95,7 @@ def prepare_spare():
             directory = None
         practise = (lambda: warmup.warm_up(directory, preloaded_roots())) if directory else None
         for _ in range(spare.wanted()):
-            if spare.prefork(_reap_later, practise, preloaded_roots()) is None:
+            if spare.prefork(reaping.reap_later, practise, preloaded_roots()) is None:
                 break
         loop.call_later(spare.PRACTICE_DELAY, lambda: spare.practise_next(loop))
 
@@ -378,7 +162,7 @@ def take_run(run_id):
     finally:
         for fd in fds:
             os.close(fd)
-    _reap_later(pid, stuck_after=None)
+    reaping.reap_later(pid, stuck_after=None)
     prepare_spare()
     return remember(Reply(pid=pid, spare=state is not None, practised=state in ("ready", "prepared"),
                           prepared=state == "prepared", fork_unsafe=reasons,
