@@ -61,7 +61,8 @@ class RelayStdin(io.TextIOBase):
     def read(self, size=-1):
         parts = []
         while size is None or size < 0 or sum(map(len, parts)) < size:
-            line = self.readline()
+            # At most size characters, as io's read(size) promises: the rest stays buffered.
+            line = self.readline(-1 if size is None or size < 0 else size - sum(map(len, parts)))
             if not line:
                 break
             parts.append(line)
