@@ -25,3 +25,54 @@ def in_fork(fn):
     out = json.loads(data)
     assert "error" not in out, out["error"]
     return out["value"]
+
+
+class RunPipes:
+    """A run's stdio as the server makes it, on pipes: the test process's
+    ends (stdin, stdout, stderr, control) in .fds, this side's kept."""
+
+    def __init__(self):
+        self.in_r, self.in_w = os.pipe()
+        self.out_r, self.out_w = os.pipe()
+        self.err_r, self.err_w = os.pipe()
+        self.ctl_r, self.ctl_w = os.pipe()
+        self.fds = (self.in_r, self.out_w, self.err_w, self.ctl_w)
+
+    def handed_over(self):
+        """The test process holds its ends now: this side closes its copies,
+        so that reading sees EOF when the test process ends."""
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = ()
+
+    def finish(self, pid):
+        """(stdout, stderr, control bytes, exit status) once the test process ended."""
+        self.handed_over()
+        out, err, ctl = (_read_all(fd) for fd in (self.out_r, self.err_r, self.ctl_r))
+        _, status = os.waitpid(pid, 0)
+        return out.decode(), err.decode(), ctl, os.waitstatus_to_exitcode(status)
+
+    def close(self):
+        for fd in (*self.fds, self.in_w, self.out_r, self.err_r, self.ctl_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _read_all(fd):
+    """Everything until EOF. stdout, stderr and control are read in turn:
+    the suites these tests run write far less than a pipe holds."""
+    parts = []
+    while True:
+        part = os.read(fd, 65536)
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+
+
+def run_spec(cwd, args=("-q", "-p", "no:cacheprovider"), **extra):
+    """A run request's child spec for a run of pytest in cwd."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COLUMNS"))}
+    return {"args": list(args), "cwd": str(cwd), "env": env, "stdout_isatty": False, "stderr_isatty": False,
+            "workers": 1, "stdin_isatty": False, **extra}
