@@ -3,6 +3,7 @@ changes its process (pytest.main, spares, test processes) or must not run
 inside this test's captured streams."""
 import json
 import os
+import socket
 
 
 def in_fork(fn):
@@ -45,12 +46,18 @@ class RunPipes:
             os.close(fd)
         self.fds = ()
 
-    def finish(self, pid):
-        """(stdout, stderr, control bytes, exit status) once the test process ended."""
-        self.handed_over()
+    def output(self):
+        """(stdout, stderr, control bytes) once every test process holding them ended."""
+        if self.fds:
+            self.handed_over()
         out, err, ctl = (_read_all(fd) for fd in (self.out_r, self.err_r, self.ctl_r))
+        return out.decode(), err.decode(), ctl
+
+    def finish(self, pid):
+        """(stdout, stderr, control bytes, exit status) once the test process pid ended."""
+        out, err, ctl = self.output()
         _, status = os.waitpid(pid, 0)
-        return out.decode(), err.decode(), ctl, os.waitstatus_to_exitcode(status)
+        return out, err, ctl, os.waitstatus_to_exitcode(status)
 
     def close(self):
         for fd in (*self.fds, self.in_w, self.out_r, self.err_r, self.ctl_r):
@@ -76,3 +83,11 @@ def run_spec(cwd, args=("-q", "-p", "no:cacheprovider"), **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COLUMNS"))}
     return {"args": list(args), "cwd": str(cwd), "env": env, "stdout_isatty": False, "stderr_isatty": False,
             "workers": 1, "stdin_isatty": False, **extra}
+
+
+def send_run(sock, run_id, spec, fds, chunk):
+    """The server's side of the hand-over (in_kernel/handover.py's wire)."""
+    data = json.dumps(spec).encode()
+    socket.send_fds(sock, [json.dumps({"run": run_id, "size": len(data)}).encode()], fds)
+    for i in range(0, len(data), chunk):
+        sock.send(data[i:i + chunk])

@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+import forked
 from ltest.in_kernel import handover
 from ltest.state import STATE
 
@@ -35,10 +36,7 @@ def pipes():
 
 
 def send_run(sock, run_id, spec, fds):
-    data = json.dumps(spec).encode()
-    socket.send_fds(sock, [json.dumps({"run": run_id, "size": len(data)}).encode()], fds)
-    for i in range(0, len(data), handover.CHUNK):
-        sock.send(data[i:i + handover.CHUNK])
+    forked.send_run(sock, run_id, spec, fds, handover.CHUNK)
 
 
 def open_fds():

@@ -4,9 +4,14 @@ tests/notebook)."""
 import io
 import os
 import signal
+import socket
 import sys
 
-from ltest.in_kernel import runner
+import pytest
+
+from forked import RunPipes, run_spec, send_run
+from ltest.in_kernel import handover, result, run_request, runner
+from ltest.state import STATE
 
 
 def test_exit_code_of_a_signal_death_is_128_plus_n():
@@ -61,3 +66,64 @@ def test_run_in_a_terminal_gets_a_pty_with_the_clients_width(tmp_path):
                       stdout=out, stderr=io.StringIO())
     assert code == 0, out.getvalue()
     assert "\x1b[" in out.getvalue()  # pytest colours a terminal
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """The server's end of a real hand-over socket; the kernel's is handover.py's."""
+    server_end, kernel_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    monkeypatch.setattr(STATE, "handover_socket", kernel_end)
+    monkeypatch.setattr(STATE, "handover_waiting", {})
+    for name in ("prediction", "last_result", "refill"):
+        monkeypatch.setattr(STATE, name, None)
+    yield server_end
+    server_end.close()
+    handover.close()
+
+
+def test_a_run_handed_over_runs_on_the_servers_fds_and_is_predicted_to_come_again(server, tmp_path):
+    (tmp_path / "test_x.py").write_text("def test_out(): print('HANDED-OVER')\n")
+    pipes = RunPipes()
+    try:
+        wire = {**run_spec(tmp_path, args=["-s", "-p", "no:cacheprovider"]), "columns": 0}
+        wire["env"]["PYTHONHASHSEED"] = "4242"  # cannot apply in a warm kernel: the client is told
+        send_run(server, 5, wire, list(pipes.fds), handover.CHUNK)
+        pipes.handed_over()
+        reply = runner.take_run(5)  # outside a kernel it reaps the test process before it returns
+        out, err, ctl = pipes.output()
+    finally:
+        pipes.close()
+    assert reply["pid"] > 0 and reply["fork_unsafe"] == [] and reply["duration"] >= 0
+    assert (reply["spare"], reply["practised"], reply["prepared"]) == (False, False, False)
+    assert ctl == b"X 0\n" and "HANDED-OVER" in out and "1 passed" in out
+    assert "ltest: warning: PYTHONHASHSEED=4242 cannot apply in a warm kernel" in err
+    assert STATE.prediction == run_request.child_spec(wire) and result.last_result() is reply
+
+
+def test_a_relayed_run_writes_to_this_process_and_replies_with_the_exit_code(server, tmp_path, capsys):
+    (tmp_path / "test_x.py").write_text("def test_fail(): print('RELAYED'); assert 0\n")
+    spec = run_spec(tmp_path, args=["-s", "-p", "no:cacheprovider"])
+    reply = runner.serve(spec)
+    assert reply["exit_code"] == 1 and reply["spare"] is False and result.last_result() is reply
+    out = capsys.readouterr().out
+    assert "RELAYED" in out and "1 failed" in out
+    assert STATE.prediction == run_request.child_spec(spec)
+
+
+def test_a_run_in_several_workers_is_not_predicted(server, tmp_path):
+    (tmp_path / "test_x.py").write_text("def test_a(): pass\ndef test_b(): pass\n")
+    reply = runner.serve(run_spec(tmp_path, workers=2))
+    assert reply["exit_code"] == 0 and STATE.prediction is None
+
+
+def test_a_line_the_tests_read_is_asked_of_this_process_when_read(tmp_path, monkeypatch):
+    (tmp_path / "test_x.py").write_text("def test_in(): print('GOT', input('prompt> '))\n")
+    asked = []
+    # The kernel's input() asks the frontend; here runner's own name for it answers (builtins.input
+    # itself would be the fork's too: the test would read the fake, not the relay).
+    monkeypatch.setattr(runner, "input", lambda prompt="": asked.append(prompt) or "typed", raising=False)
+    out = io.StringIO()
+    code = runner.run(["-s", "-q", "-p", "no:cacheprovider"], cwd=str(tmp_path), env=run_spec(tmp_path)["env"],
+                      stdout=out, stderr=io.StringIO())
+    assert code == 0, out.getvalue()
+    assert asked == [""] and "prompt> GOT typed" in out.getvalue()
