@@ -16,21 +16,23 @@ SHARE = str(Path(__file__).resolve().parents[2] / "share" / "ltest")
 SUITE = """\
 import pytest
 
-def test_passes():
-    pass
+@pytest.fixture
+def needs_a_service():
+    raise RuntimeError("setup broke")
 
-def test_fails():
-    assert 6 * 7 == 41
+class TestShapes:
+    @pytest.mark.parametrize("n", [1])
+    def test_passes(self, n):
+        assert n
+
+    def test_fails(self):
+        assert 6 * 7 == 41
 
 @pytest.mark.skip(reason="the reason shown")
 def test_skipped():
     pass
 
-@pytest.fixture
-def broken():
-    raise RuntimeError("setup broke")
-
-def test_errors(broken):
+def test_errors(needs_a_service):
     pass
 
 @pytest.mark.xfail
@@ -63,8 +65,9 @@ def by_test(events):
 
 
 def test_the_collected_tests_come_first_then_each_starts_before_its_result(events):
-    names = ["test_passes", "test_fails", "test_skipped", "test_errors", "test_expected_to_fail"]
-    assert events[0] == {"event": "collected", "tests": [f"test_suite.py::{n}" for n in names]}
+    names = ["test_passes[1]", "test_fails", "test_skipped", "test_errors", "test_expected_to_fail"]
+    ids = ["TestShapes::test_passes[1]", "TestShapes::test_fails"] + names[2:]
+    assert events[0] == {"event": "collected", "tests": [f"test_suite.py::{n}" for n in ids]}
     order = [(e["event"], e["nodeid"].split("::")[-1]) for e in events[1:]]
     assert order == [pair for n in names for pair in (("start", n), ("result", n))]
 
@@ -72,7 +75,7 @@ def test_the_collected_tests_come_first_then_each_starts_before_its_result(event
 def test_each_test_has_one_outcome_as_pytest_counts_it(events):
     results = by_test(events)
     assert {n: (e["outcome"], e["when"]) for n, e in results.items()} == {
-        "test_passes": ("passed", "call"), "test_fails": ("failed", "call"), "test_skipped": ("skipped", "setup"),
+        "test_passes[1]": ("passed", "call"), "test_fails": ("failed", "call"), "test_skipped": ("skipped", "setup"),
         "test_errors": ("error", "setup"), "test_expected_to_fail": ("skipped", "call")}
     assert all(isinstance(e["duration"], float) and e["duration"] >= 0 for e in results.values())
 
@@ -82,7 +85,7 @@ def test_failures_carry_pytests_report_in_colour_and_skips_their_reason(events):
     assert "assert (6 * 7) == 41" in results["test_fails"]["longrepr"] and "\x1b[" in results["test_fails"]["longrepr"]
     assert "RuntimeError: setup broke" in results["test_errors"]["longrepr"]
     assert results["test_skipped"]["longrepr"] == "Skipped: the reason shown"
-    assert "longrepr" not in results["test_passes"]
+    assert "longrepr" not in results["test_passes[1]"]
 
 
 def test_a_module_that_cannot_be_collected_is_a_collect_error(tmp_path):
