@@ -81,7 +81,8 @@ def server(monkeypatch):
     handover.close()
 
 
-def test_a_run_handed_over_runs_on_the_servers_fds_and_is_predicted_to_come_again(server, tmp_path):
+def test_a_run_handed_over_runs_on_the_servers_fds_and_is_predicted_to_come_again(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "_warned", set())  # a cause is told once per kernel
     (tmp_path / "test_x.py").write_text("def test_out(): print('HANDED-OVER')\n")
     pipes = RunPipes()
     try:
