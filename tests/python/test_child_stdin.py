@@ -163,3 +163,12 @@ def test_stdout_keeps_its_errors_handler():
         return os.read(r, 100).decode()
 
     assert in_fork(in_child) == "refused"
+
+
+def test_sizes_count_characters_and_never_cut_one_in_two(relay):
+    stdin, data_w, _ = relay
+    os.write(data_w, "ééx\nààà\n".encode())
+    assert stdin.readline(2) == "éé"
+    assert stdin.readline() == "x\n"
+    assert stdin.read(2) == "àà"
+    assert stdin.read(2) == "à\n"

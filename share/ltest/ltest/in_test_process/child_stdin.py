@@ -45,10 +45,12 @@ class RelayStdin(io.TextIOBase):
             self._fill()
         nl = self._buf.find(b"\n")
         end = len(self._buf) if nl < 0 else nl + 1
-        if size is not None and size >= 0:
-            end = min(end, size)
-        line, self._buf = self._buf[:end], self._buf[end:]
-        return line.decode("utf-8", "replace")
+        line = self._buf[:end].decode("utf-8", "surrogateescape")
+        if size is not None and 0 <= size < len(line):
+            line = line[:size]  # characters, as io counts them: a multi-byte one is never cut
+        raw = line.encode("utf-8", "surrogateescape")
+        self._buf = self._buf[len(raw):]
+        return raw.decode("utf-8", "replace")
 
     def readline_secret(self, prompt):
         """A line the client reads without echo, for getpass: b"P <prompt
