@@ -1,10 +1,7 @@
-"""learned.py's pure parts and the import recorder, without a kernel."""
-import builtins
+"""learned.py's pure parts, without a kernel."""
 import json
 import os
-import sys
 
-from ltest.in_test_process import import_record
 from ltest import learned
 
 
@@ -43,28 +40,6 @@ def test_write_is_private_and_a_bad_file_reads_as_empty_with_a_warning(tmp_path)
     entries, warning = learned.read(path)
     assert entries == [] and path in warning
     assert learned.read(str(tmp_path / "missing.json")) == ([], None)
-
-
-def test_the_recorder_times_first_imports_of_third_party_top_level_names(tmp_path, monkeypatch):
-    saved = []
-    monkeypatch.setattr(learned, "_file", str(tmp_path / "f.json"))
-    monkeypatch.setattr(learned, "save", saved.extend)
-    monkeypatch.setattr(import_record, "_original_import", None)
-    monkeypatch.setattr(import_record, "_records", [])
-    monkeypatch.setattr(import_record, "_seen", set())
-    (tmp_path / "users_own.py").write_text("X = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    for name in ("users_own", "xml", "xml.dom"):
-        sys.modules.pop(name, None)
-    original = builtins.__import__
-    import_record.start()
-    try:
-        import users_own  # noqa: F401  (the user's code: never learned)
-        import xml.dom  # noqa: F401  (the standard library counts as the interpreter's)
-    finally:
-        import_record.finish()
-    assert builtins.__import__ is original
-    assert [r["module"] for r in saved] == ["xml"] and saved[0]["seconds"] >= 0
 
 
 def test_save_writes_only_news(tmp_path, monkeypatch):

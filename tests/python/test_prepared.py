@@ -2,7 +2,7 @@
 every fd that refers to one, after what the preparation wrote."""
 import os
 
-from ltest.in_test_process import child, prepared
+from ltest.in_test_process import prepared
 
 
 def test_the_runs_fds_replace_every_copy_of_a_placeholder_after_the_early_output():
@@ -38,12 +38,3 @@ def test_the_runs_fds_replace_every_copy_of_a_placeholder_after_the_early_output
                 os.close(fd)
             except OSError:
                 pass
-
-
-def test_a_request_matches_its_prediction_only_when_everything_set_up_ahead_is_equal():
-    spec = {"args": ["-q"], "cwd": "/p", "env": {"A": "1"}, "stdout_isatty": True, "stderr_isatty": True,
-            "stdin_isatty": True, "workers": 1}
-    assert child.request_key(spec) == child.request_key(dict(spec))
-    for change in ({"args": ["-q", "-x"]}, {"cwd": "/q"}, {"env": {"A": "2"}}, {"stdout_isatty": False},
-                   {"umask": 0o22}):
-        assert child.request_key({**spec, **change}) != child.request_key(spec), change

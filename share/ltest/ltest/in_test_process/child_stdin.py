@@ -45,10 +45,12 @@ class RelayStdin(io.TextIOBase):
             self._fill()
         nl = self._buf.find(b"\n")
         end = len(self._buf) if nl < 0 else nl + 1
-        if size is not None and size >= 0:
-            end = min(end, size)
-        line, self._buf = self._buf[:end], self._buf[end:]
-        return line.decode("utf-8", "replace")
+        line = self._buf[:end].decode("utf-8", "surrogateescape")
+        if size is not None and 0 <= size < len(line):
+            line = line[:size]  # characters, as io counts them: a multi-byte one is never cut
+        raw = line.encode("utf-8", "surrogateescape")
+        self._buf = self._buf[len(raw):]
+        return raw.decode("utf-8", "replace")
 
     def readline_secret(self, prompt):
         """A line the client reads without echo, for getpass: b"P <prompt
@@ -61,7 +63,8 @@ class RelayStdin(io.TextIOBase):
     def read(self, size=-1):
         parts = []
         while size is None or size < 0 or sum(map(len, parts)) < size:
-            line = self.readline()
+            # At most size characters, as io's read(size) promises: the rest stays buffered.
+            line = self.readline(-1 if size is None or size < 0 else size - sum(map(len, parts)))
             if not line:
                 break
             parts.append(line)
