@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Server, ltest_binary, write_files
+from conftest import ltest_binary, write_files
 from fidelity_helpers import client_env, cold, normalised, run_on_pty
 
 PACKAGE = {
@@ -26,13 +26,9 @@ PACKAGE = {
 PAUSES = (0.3, 0.6, 1, 2, 4, 8, 16)  # idle time for the background preparation, on a busy machine too
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("prepared"), modules=("json",))
-    s.start()
-    assert s.proc.poll() is None, s.log.read_text()
-    yield s
-    s.stop()
+@pytest.fixture
+def server(shared_server):
+    return shared_server  # one warm server (json preloaded) for the module
 
 
 def run(server, root, *args, env=None):
