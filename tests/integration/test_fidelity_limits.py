@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import PYTHON, Server, SignedPeer, header, ltest_binary, write_files
-from test_fidelity import assert_same, client_env
+from fidelity_helpers import assert_same, client_env
 from test_fidelity import server  # noqa: F401 (the module-scoped fixture)
 
 PROBE = """

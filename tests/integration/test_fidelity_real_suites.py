@@ -14,7 +14,7 @@ import pytest
 
 from conftest import Server
 from shadow_helpers import junit_outcomes
-from test_fidelity import assert_same, client_env, cold, warm
+from fidelity_helpers import assert_same, client_env, cold, warm
 
 SUITES = {
     "numpy": ["core/tests/test_arrayprint.py", "core/tests/test_errstate.py", "core/tests/test_print.py",
