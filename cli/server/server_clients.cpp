@@ -11,6 +11,7 @@
 #include "exit_codes.hpp"
 #include "log.hpp"
 #include "run_output.hpp"
+#include "run_signals.hpp"
 #include "server_core.hpp"
 
 namespace ltest {
@@ -167,7 +168,10 @@ void server::signal_run(run& r) {
         return;
     }
     while (r.pid > 0 && r.interrupts_sent < r.interrupts) {
-        ::kill(-r.pid, r.interrupts_sent == 0 ? SIGINT : SIGKILL);
+        if (r.interrupts_sent == 0)
+            interrupt_run_group(r.pid);
+        else
+            ::kill(-r.pid, SIGKILL);
         ++r.interrupts_sent;
     }
 }

@@ -6,7 +6,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <csignal>
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <string>
 
@@ -18,6 +22,7 @@
 #include "run.hpp"
 #include "run_output.hpp"
 #include "run_pipes.hpp"
+#include "run_signals.hpp"
 
 using namespace ltest;
 
@@ -161,4 +166,40 @@ TEST_CASE("the hand-over socket gives a run's request and fds to the kernel", "[
     h.read_reports();
     CHECK_FALSE(h.connected());  // the kernel went away
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("Ctrl-C reaches a run's test process and every process its tests started in its group", "[run]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t leader = ::fork();
+    REQUIRE(leader >= 0);
+    if (leader == 0) {  // the test process: its own group, one child of its own in it
+        ::setpgid(0, 0);
+        pid_t member = ::fork();
+        if (member == 0) {
+            ::pause();
+            ::_exit(0);
+        }
+        (void)!::write(fds[1], &member, sizeof member);
+        ::pause();
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    pid_t member = 0;
+    REQUIRE(::read(fds[0], &member, sizeof member) == static_cast<ssize_t>(sizeof member));
+    ::close(fds[0]);
+    interrupt_run_group(leader);
+    int status = 0;
+    REQUIRE(::waitpid(leader, &status, 0) == leader);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGINT);
+    // The member is not our child: it is gone once kill(pid, 0) fails (or it is a zombie awaiting init).
+    bool gone = false;
+    for (int i = 0; i < 10000 && !gone; ++i) {
+        std::ifstream stat("/proc/" + std::to_string(member) + "/stat");
+        std::string line;
+        gone = !std::getline(stat, line) || line.find(") Z ") != std::string::npos;
+        if (!gone) ::usleep(1000);
+    }
+    CHECK(gone);
 }

@@ -78,6 +78,10 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
         child.die_with_parent(kernel)  # at once: a kernel killed now must not leave this fork behind
         process_main.fresh(spec, child_fds, close_fds=close_fds)
     gc.unfreeze()
+    try:
+        os.setpgid(pid, pid)  # as the child does: its group exists before the server can signal it
+    except OSError:
+        pass
     return pid, None
 
 
