@@ -231,15 +231,18 @@ def hand_over(spec, fds):
     data = json.dumps(spec).encode()
     if _spares and (_spares[0].generation != _generation() or forksafety.unsafe_reasons()):
         discard()  # the kernel changed: every spare is stale
-    key = child.request_key(spec)
-    for spare in [s for s in _spares if s.generation != _generation() or not s.serves(key)]:
+    key, generation = child.request_key(spec), _generation()
+    usable = []
+    for spare in list(_spares):
+        if spare.generation == generation and spare.serves(key):
+            usable.append(spare)
+            continue
         other = spare.prediction is not None and spare.prediction != key  # (being) prepared for another request
-        if spare.state == "dead" or other or spare.generation != _generation():
+        if spare.state == "dead" or other or spare.generation != generation:
             _spares.remove(spare)  # the next prediction is this run's
             _drop(spare)
     if len(data) > MAX_SPEC:
         return None
-    usable = [s for s in _spares if s.serves(key)]
     usable.sort(key=lambda s: {"prepared": 0, "ready": 1}.get(s.state, 2))
     for spare in usable:
         _spares.remove(spare)
