@@ -35,7 +35,7 @@ import sys
 import tempfile
 import warnings
 
-from .. import eviction, sysdirs
+from .. import eviction
 
 _DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
 
@@ -60,7 +60,7 @@ def modules_to_record(before, modules, keep_roots, python_files=_DEFAULT_PYTHON_
     """[name, file] of the user's modules in modules that were not in
     before, in import order, minus test modules and conftest files."""
     new = {name: modules[name] for name in modules if name not in before}
-    mine = set(eviction.modules_to_evict(new, keep_roots, system_dirs=sysdirs.system_dirs()))
+    mine = set(eviction.modules_to_evict(new, keep_roots))
     return [[name, os.path.realpath(new[name].__file__)] for name in new
             if name in mine and not _is_test_or_conftest(name, new[name], python_files)]
 
