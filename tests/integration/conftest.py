@@ -161,17 +161,23 @@ class Server:
         return json.loads(r.stdout)
 
     def stop(self):
-        if self.proc is None:
-            return
-        sid = self.proc.pid
-        if self.proc.poll() is None:
+        self.stop_server()
+        self.kill_leftovers()
+
+    def stop_server(self):
+        """SIGTERM, as a user's Ctrl-C or `kill` would send, and its exit."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 pass
+
+    def kill_leftovers(self):
+        if self.proc is None:
+            return
         # Whatever is left of the server's session (it should be nothing).
-        for pid in pids_of_session(sid):
+        for pid in pids_of_session(self.proc.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -195,12 +201,21 @@ def start_server(tmp_path):
         return s
 
     yield start
+    outlived = []
     for s in servers:
-        s.stop()
-        kernel_pids = [p for p in _kernel_pids_for(s.runtime_dir)]
+        s.stop_server()
+        # The kernel's forks die with it (PR_SET_PDEATHSIG), but a signalled
+        # process takes its moment to exit: wait for that, then look.
+        wait_for(lambda: not _kernel_pids_for(s.runtime_dir), 15)
+        kernel_pids = _kernel_pids_for(s.runtime_dir)
+        outlived += kernel_pids
+        s.kill_leftovers()
         for pid in kernel_pids:
-            os.kill(pid, signal.SIGKILL)
-        assert not kernel_pids, "a kernel outlived its server"
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert not outlived, "a kernel (or a fork of it) outlived its server"
 
 
 def _kernel_pids_for(runtime_dir):
@@ -212,7 +227,7 @@ def _kernel_pids_for(runtime_dir):
             cmdline = (d / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if "ipykernel_launcher" in cmdline and str(runtime_dir) in cmdline:
+        if "ipykernel_launcher" in cmdline and str(runtime_dir) in cmdline and alive(int(d.name)):
             out.append(int(d.name))
     return out
 
