@@ -74,6 +74,7 @@ def test_on_a_terminal_too(server, tmp_path):
         time.sleep(pause)
         code, out = run_on_pty([ltest_binary(), "-p", str(server.port), "--json", "--", "-rA"], root, env, 97)
         lines = out.strip().splitlines()
+        assert lines and lines[-1].startswith("{"), f"no reply line (exit {code}):\n{out}"
         reply = json.loads(lines[-1])
         assert normalised("\n".join(lines[:-1])) == normalised("\n".join(expected.strip().splitlines()))
         if reply["prepared"]:
@@ -149,3 +150,28 @@ def test_runs_with_ltest_prepare_0_are_never_prepared(server, tmp_path):
         reply, out, code = run(server, root, "-q", env=env)
         check(out, code)
         assert not reply["prepared"], reply
+
+
+PLUGIN_FIXTURES = (
+    "import pytest\n\n@pytest.fixture(scope='session')\ndef from_plugin():\n    return 'plugin'\n\n"
+    "@pytest.fixture\ndef base():\n    return 1  # the conftest's base overrides it\n")
+LATE_FIXTURE = (
+    "\ndef pytest_configure(config):\n    @pytest.fixture\n    def added_at_configure():\n        return 'late'\n"
+    "    globals()['added_at_configure'] = added_at_configure\n")
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["plugin", "plugin-adding-a-fixture-at-configure"])
+@pytest.mark.parametrize("shown", ["--setup-show", "--fixtures"])
+def test_fixtures_of_plugins_and_conftests_resolve_as_cold(server, tmp_path, late, shown):
+    """The plugins' fixtures are parsed ahead (fixtures_ahead.py): which one
+    wins, their set-up order and pytest's listing of them are a cold run's."""
+    uses = "from_plugin, base, which" + (", added_at_configure" if late else "")
+    root = write_files(tmp_path, {**PACKAGE, "plug_fixtures.py": PLUGIN_FIXTURES + (LATE_FIXTURE if late else ""),
+                                  # two plugins with the same fixture: the one registered last wins
+                                  "plug_a.py": "import pytest\n\n@pytest.fixture\ndef which():\n    return 'a'\n",
+                                  "plug_b.py": "import pytest\n\n@pytest.fixture\ndef which():\n    return 'b'\n",
+                                  "tests/test_fixtures.py": (f"def test_f({uses}):\n    print('WHICH', which)\n"
+                                                             "    assert base == 10\n")})
+    args = ("-q", "-s", shown, "-p", "plug_fixtures", "-p", "plug_a", "-p", "plug_b", "-p", "no:cacheprovider",
+            "tests/test_fixtures.py")
+    runs_until_prepared(server, root, *args, check=same_as_cold(server, root, *args))

@@ -7,8 +7,11 @@ would first matter: child.become_test_process with placeholder stdio, then
 pytest's `_prepareconfig` (plugins loaded and registered, ini files read,
 options parsed, initial conftest files imported: the costly part of a
 session's set-up with many plugins installed), then the project's own
-modules the last run imported (project_layer.py). What is left for the run
-is what pytest.main does after `_prepareconfig`: `pytest_cmdline_main`.
+modules the last run imported (project_layer.py), then the plugins' fixture
+definitions (fixtures_ahead.py) and the `file` command's answer that
+pytest-benchmark asks at configure (file_command_memo.py). What is left for
+the run is what pytest.main does after `_prepareconfig`:
+`pytest_cmdline_main`, with that parse and that answer used.
 
 At the hand-over the spare swaps its placeholders for the run's fds in every
 place that holds one (fd 0-2, the duplicates pytest's capture saved, stdin's
@@ -29,7 +32,7 @@ import sys
 import time
 
 from .. import file_watch, sysdirs
-from . import child, project_layer
+from . import child, file_command_memo, fixtures_ahead, project_layer
 
 
 _TIMESTAMP_MARGIN_NS = 50_000_000
@@ -60,9 +63,11 @@ class _Placeholders:
 
 
 class Prepared:
-    def __init__(self, spec, config, placeholders, watch_fd, kinds):
+    def __init__(self, spec, config, placeholders, watch_fd, kinds, fixtures=None, file_memo=None):
         self.spec = spec
         self.config = config
+        self.fixtures = fixtures  # a fixtures_ahead.Ahead, or None
+        self.file_memo = file_memo  # a file_command_memo.Memo, or None
         self.placeholders = placeholders
         self.watch_fd = watch_fd
         self.kinds = kinds  # watch descriptor -> kind (file_watch.py)
@@ -89,6 +94,11 @@ def prepare(spec, keep_roots, layer_path):
     if layer and not project_layer.import_ahead(layer, (holders.out, holders.err), code_cache):
         project_layer.save(layer_path, [])  # the next spares prepare pytest alone for this directory
         return None
+    fixtures = fixtures_ahead.parse(config)  # before the watches: a plugin's lazy import is read too
+    try:
+        file_memo = file_command_memo.ask_ahead()
+    except Exception:
+        file_memo = None
     try:
         watch_fd, kinds, read = _watch_what_was_read(spec, config, before)
     except OSError:  # no inotify (or out of watches): nothing would tell an edit apart
@@ -96,7 +106,7 @@ def prepare(spec, keep_roots, layer_path):
     if _changed_since(start_ns, read):  # an edit before the watches were there: nothing else would see it
         os.close(watch_fd)
         return None
-    return Prepared(spec, config, holders, watch_fd, kinds)
+    return Prepared(spec, config, holders, watch_fd, kinds, fixtures, file_memo)
 
 
 def _changed_since(start_ns, read):
@@ -220,13 +230,16 @@ def run(prepared, spec, fds):
     if child.request_key(spec) != child.request_key(prepared.spec):
         raise child.SetupError("internal: a prepared test process was handed another run than it was prepared for")
     attach(prepared, fds)
-    return child.run_pytest(spec.get("args", []), main=lambda args, plugins: _cmdline_main(prepared.config))
+    return child.run_pytest(spec.get("args", []), main=lambda args, plugins: _cmdline_main(prepared))
 
 
-def _cmdline_main(config):
+def _cmdline_main(prepared):
     """pytest.main after its `_prepareconfig` (pytest 7's config/__init__.py)."""
     from _pytest._io import TerminalWriter
     from _pytest.config import ExitCode, UsageError
+    config = prepared.config
+    fixtures_ahead.use_at_session_start(config, prepared.fixtures)
+    file_command_memo.use_during_configure(config, prepared.file_memo)
     try:
         try:
             ret = config.hook.pytest_cmdline_main(config=config)
