@@ -175,3 +175,20 @@ def test_fixtures_of_plugins_and_conftests_resolve_as_cold(server, tmp_path, lat
     args = ("-q", "-s", shown, "-p", "plug_fixtures", "-p", "plug_a", "-p", "plug_b", "-p", "no:cacheprovider",
             "tests/test_fixtures.py")
     runs_until_prepared(server, root, *args, check=same_as_cold(server, root, *args))
+
+
+def test_an_edited_test_module_is_collected_from_its_new_bytes(server, tmp_path):
+    """The last run's test modules are compiled ahead (rewrite_ahead.py), by
+    their bytes: an edit, watched or not, gives the run the new code."""
+    root = write_files(tmp_path, PACKAGE)
+    args = ("-q", "-p", "no:cacheprovider", "tests/test_pkg.py")
+    runs_until_prepared(server, root, *args, check=same_as_cold(server, root, *args))
+    test_file = root / "tests" / "test_pkg.py"
+    test_file.write_text(test_file.read_text() + "\ndef test_added():\n    assert mypkg.value() == 2\n")
+    as_cold = same_as_cold(server, root, *args)
+
+    def check(out, code):
+        assert "FAILED tests/test_pkg.py::test_added" in out, out
+        as_cold(out, code)
+    check(*run(server, root, *args)[1:])
+    runs_until_prepared(server, root, *args, check=check)

@@ -50,6 +50,14 @@ def test_the_record_survives_a_round_trip_and_garbage_reads_as_empty(tmp_path):
     with open(path, "w") as f:
         f.write('{"modules": [["ok", "/p/ok.py"], "bare", 3, null, ["short"], ["x", 4]]}')
     assert project_layer.load(path) == [["ok", "/p/ok.py"]]
+    assert project_layer.load_rewritten(path) == []  # a record written before the rewritten files were kept
+    project_layer.save(path, [], ["/p/tests/test_a.py"])
+    assert project_layer.load_rewritten(path) == ["/p/tests/test_a.py"]
+    for garbage in ('[1, 2]', '{"modules": 5, "rewritten": "x"}', '{"rewritten": ["/p/t.py", 3]}'):
+        with open(path, "w") as f:
+            f.write(garbage)
+        assert project_layer.load(path) == []
+        assert project_layer.load_rewritten(path) == (["/p/t.py"] if "3]" in garbage else [])
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ would first matter: child.become_test_process with placeholder stdio, then
 pytest's `_prepareconfig` (plugins loaded and registered, ini files read,
 options parsed, initial conftest files imported: the costly part of a
 session's set-up with many plugins installed), then the project's own
-modules the last run imported (project_layer.py), then the plugins' fixture
-definitions (fixtures_ahead.py) and the `file` command's answer that
-pytest-benchmark asks at configure (file_command_memo.py). What is left for
-the run is what pytest.main does after `_prepareconfig`:
-`pytest_cmdline_main`, with that parse and that answer used.
+modules the last run imported (project_layer.py), then three parts of the
+session's set-up whose results are known ahead: the plugins' fixture
+definitions (fixtures_ahead.py), the `file` command's answer that
+pytest-benchmark asks at configure (file_command_memo.py) and the last
+run's test modules rewritten and compiled (rewrite_ahead.py). What is left
+for the run is what pytest.main does after `_prepareconfig`:
+`pytest_cmdline_main`, with those used.
 
 At the hand-over the spare swaps its placeholders for the run's fds in every
 place that holds one (fd 0-2, the duplicates pytest's capture saved, stdin's
@@ -32,7 +34,7 @@ import sys
 import time
 
 from .. import file_watch, sysdirs
-from . import child, file_command_memo, fixtures_ahead, project_layer
+from . import child, file_command_memo, fixtures_ahead, project_layer, rewrite_ahead
 
 
 _TIMESTAMP_MARGIN_NS = 50_000_000
@@ -63,11 +65,10 @@ class _Placeholders:
 
 
 class Prepared:
-    def __init__(self, spec, config, placeholders, watch_fd, kinds, fixtures=None, file_memo=None):
+    def __init__(self, spec, config, placeholders, watch_fd, kinds, set_up=None):
         self.spec = spec
         self.config = config
-        self.fixtures = fixtures  # a fixtures_ahead.Ahead, or None
-        self.file_memo = file_memo  # a file_command_memo.Memo, or None
+        self.set_up = set_up  # a _SetUpAhead, or None
         self.placeholders = placeholders
         self.watch_fd = watch_fd
         self.kinds = kinds  # watch descriptor -> kind (file_watch.py)
@@ -94,11 +95,7 @@ def prepare(spec, keep_roots, layer_path):
     if layer and not project_layer.import_ahead(layer, (holders.out, holders.err), code_cache):
         project_layer.save(layer_path, [])  # the next spares prepare pytest alone for this directory
         return None
-    fixtures = fixtures_ahead.parse(config)  # before the watches: a plugin's lazy import is read too
-    try:
-        file_memo = file_command_memo.ask_ahead()
-    except Exception:
-        file_memo = None
+    set_up = _SetUpAhead(config, layer_path)  # before the watches: a plugin's lazy import is read too
     try:
         watch_fd, kinds, read = _watch_what_was_read(spec, config, before)
     except OSError:  # no inotify (or out of watches): nothing would tell an edit apart
@@ -106,7 +103,25 @@ def prepare(spec, keep_roots, layer_path):
     if _changed_since(start_ns, read):  # an edit before the watches were there: nothing else would see it
         os.close(watch_fd)
         return None
-    return Prepared(spec, config, holders, watch_fd, kinds, fixtures, file_memo)
+    return Prepared(spec, config, holders, watch_fd, kinds, set_up)
+
+
+class _SetUpAhead:
+    """The parts of the session's set-up done ahead, and their use in the run."""
+
+    def __init__(self, config, layer_path):
+        self.fixtures = fixtures_ahead.parse(config)
+        try:
+            self.file_memo = file_command_memo.ask_ahead()
+        except Exception:
+            self.file_memo = None
+        rewritten = project_layer.load_rewritten(layer_path) if layer_path else []
+        self.compiled = rewrite_ahead.compile_ahead(rewritten, config)
+
+    def use(self, config):
+        fixtures_ahead.use_at_session_start(config, self.fixtures)
+        file_command_memo.use_during_configure(config, self.file_memo)
+        rewrite_ahead.use(self.compiled)
 
 
 def _changed_since(start_ns, read):
@@ -238,8 +253,8 @@ def _cmdline_main(prepared):
     from _pytest._io import TerminalWriter
     from _pytest.config import ExitCode, UsageError
     config = prepared.config
-    fixtures_ahead.use_at_session_start(config, prepared.fixtures)
-    file_command_memo.use_during_configure(config, prepared.file_memo)
+    if prepared.set_up is not None:
+        prepared.set_up.use(config)
     try:
         try:
             ret = config.hook.pytest_cmdline_main(config=config)

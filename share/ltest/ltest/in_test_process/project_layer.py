@@ -36,6 +36,7 @@ import tempfile
 import warnings
 
 from .. import eviction
+from . import rewrite_ahead
 
 _DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
 
@@ -66,18 +67,21 @@ def modules_to_record(before, modules, keep_roots, python_files=_DEFAULT_PYTHON_
 
 
 def record(directory, cwd, before, keep_roots):
-    """At the end of a run: what it added to the layer of runs from cwd."""
+    """At the end of a run: what it added to the layer of runs from cwd, and
+    the files pytest's rewriting loader imported (rewrite_ahead.py)."""
     if directory is None or before is None or not os.path.isdir(directory):
         return
-    save(record_path(directory, cwd), modules_to_record(before, sys.modules, keep_roots))
+    new = [module for name, module in list(sys.modules.items()) if name not in before]
+    save(record_path(directory, cwd), modules_to_record(before, sys.modules, keep_roots),
+         rewrite_ahead.rewritten_files(new))
 
 
-def save(path, names):
+def save(path, names, rewritten=()):
     """Writes the layer atomically (a spare may be reading the last one)."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".layer-")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump({"modules": names}, f)
+            json.dump({"modules": names, "rewritten": list(rewritten)}, f)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -86,12 +90,25 @@ def save(path, names):
 
 def load(path):
     """The layer's [name, file] pairs; [] for a missing or garbled record."""
-    try:
-        with open(path) as f:
-            entries = json.load(f).get("modules", [])
-    except (OSError, ValueError, AttributeError):
+    entries = _load(path).get("modules")
+    if not isinstance(entries, list):
         return []
     return [e for e in entries if isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e)]
+
+
+def load_rewritten(path):
+    """The files the last run's rewriting loader imported; [] if none is known."""
+    entries = _load(path).get("rewritten")
+    return [e for e in entries if isinstance(e, str)] if isinstance(entries, list) else []
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def importable_now(entries):

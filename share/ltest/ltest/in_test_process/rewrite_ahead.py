@@ -1,0 +1,82 @@
+"""The last run's test modules, rewritten and compiled ahead.
+
+pytest imports test modules (and conftest files below the initial ones) at
+collection through its assertion-rewriting loader, which parses, rewrites
+and compiles each one on every run where no rewritten pyc is cached (always,
+under PYTHONDONTWRITEBYTECODE): for a suite of large test files, much of a
+re-run's collection. A prepared spare rewrites and compiles the files the
+last run from its directory imported that way; in the run, pytest's
+`_rewrite_test` takes that code for a file whose path and bytes are the
+ones compiled (the rewrite depends on nothing else but the ini, which is
+the prepared configuration's), and rewrites any other file itself.
+
+A file whose rewrite or compile warns (pytest lists such warnings at
+collection) or fails is left to the run, so that it comes out as cold.
+"""
+import os
+import sys
+import time
+import warnings
+
+_BUDGET_S = 1.0  # of the spare's idle time; the files past it are compiled by the run
+
+
+def rewritten_files(modules):
+    """The files of modules that came through pytest's rewriting loader."""
+    return [m.__file__ for m in modules
+            if type(getattr(m, "__loader__", None)).__name__ == "AssertionRewritingHook"
+            and isinstance(getattr(m, "__file__", None), str)]
+
+
+def compile_ahead(paths, config):
+    """{(path, bytes): code} for those of paths that rewrite and compile
+    without a word, each from the bytes read once, as `_rewrite_test` does."""
+    import ast
+    from _pytest.assertion import rewrite
+    compiled = {}
+    deadline = time.monotonic() + _BUDGET_S
+    imported = {getattr(m, "__file__", None) for m in list(sys.modules.values())}  # the initial conftests
+    for path in paths:
+        if time.monotonic() > deadline:
+            break
+        if path in imported:
+            continue
+        source = _read(path)
+        if source is None:
+            continue
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                tree = ast.parse(source, filename=path)
+                rewrite.rewrite_asserts(tree, source, path, config)
+                code = compile(tree, path, "exec", dont_inherit=True)
+        except Exception:  # a syntax error: the run reports it
+            continue
+        if not caught:
+            compiled[(path, source)] = code
+    return compiled
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def use(compiled):
+    """From now on, pytest's rewrite of a file compiled ahead is that code."""
+    if not compiled:
+        return
+    from _pytest.assertion import rewrite
+    original = rewrite._rewrite_test
+
+    def _rewrite_test(fn, config):
+        stat = os.stat(fn)
+        code = compiled.get((str(fn), _read(fn)))
+        if code is None:
+            return original(fn, config)
+        return stat, code
+
+    rewrite._rewrite_test = _rewrite_test
