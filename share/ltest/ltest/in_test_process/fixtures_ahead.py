@@ -77,9 +77,11 @@ def parse(config):
 def use_at_session_start(config, ahead):
     """Until the next session start, fixtures' pytest_sessionstart adopts
     ahead's manager (if it is still exact) instead of making one."""
+    if ahead is None:
+        return
     from _pytest import fixtures
     impls = [i for i in config.hook.pytest_sessionstart.get_hookimpls() if i.plugin is fixtures]
-    if ahead is None or len(impls) != 1:
+    if len(impls) != 1:
         return
     impl = impls[0]
     original = impl.function

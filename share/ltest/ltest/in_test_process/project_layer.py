@@ -51,7 +51,7 @@ def record_path(directory, cwd):
 def _is_test_or_conftest(name, module, python_files):
     """pytest imports these itself: test modules and conftest files (and
     plugins marked for rewriting) come through its rewriting loader."""
-    if type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook":
+    if rewrite_ahead.came_through_rewriting(module):
         return True
     base = os.path.basename(getattr(module, "__file__", "") or "")
     return name.rpartition(".")[2] == "conftest" or any(fnmatch.fnmatch(base, p) for p in python_files)

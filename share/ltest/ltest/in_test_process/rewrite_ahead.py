@@ -21,11 +21,14 @@ import warnings
 _BUDGET_S = 1.0  # of the spare's idle time; the files past it are compiled by the run
 
 
+def came_through_rewriting(module):
+    """Was module imported by pytest's assertion-rewriting loader?"""
+    return type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+
+
 def rewritten_files(modules):
     """The files of modules that came through pytest's rewriting loader."""
-    return [m.__file__ for m in modules
-            if type(getattr(m, "__loader__", None)).__name__ == "AssertionRewritingHook"
-            and isinstance(getattr(m, "__file__", None), str)]
+    return [m.__file__ for m in modules if came_through_rewriting(m) and isinstance(getattr(m, "__file__", None), str)]
 
 
 def compile_ahead(paths, config):
@@ -71,8 +74,11 @@ def use(compiled):
         return
     from _pytest.assertion import rewrite
     original = rewrite._rewrite_test
+    paths = {path for path, _ in compiled}
 
     def _rewrite_test(fn, config):
+        if str(fn) not in paths:  # not compiled ahead: pytest reads it itself, once
+            return original(fn, config)
         stat = os.stat(fn)
         code = compiled.get((str(fn), _read(fn)))
         if code is None:
