@@ -99,6 +99,13 @@ def zombies_of(pid, settle=3.0):
         time.sleep(0.05)
 
 
+# Interrupted sleeps: a test that is to be interrupted sleeps in short steps
+# (for _ in range(N): time.sleep(0.05)). A SIGINT that lands after CPython's
+# last check for signals and before time.sleep's system call is seen only
+# when that call returns (in plain pytest too), and these tests send their
+# SIGINT just when the test they interrupt starts to sleep.
+
+
 def read_until(proc, mark, timeout=60):
     """Reads proc's stdout until mark appears (or EOF, or the timeout); returns what was read."""
     seen = b""

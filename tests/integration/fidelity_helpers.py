@@ -113,14 +113,26 @@ def run_on_pty(cmd, cwd, env, columns, lines=30, timeout=120):
         p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
     finally:
         os.close(slave)
+    code, out = read_pty(p, master, timeout)
+    return code, out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def read_pty(p, master, timeout, on_output=None):
+    """Everything process p writes to the pty whose master is `master` (then
+    closed), and p's exit code; on_output(what was read so far) after each read."""
     out = b""
     deadline = time.monotonic() + timeout
+    exited_at = None
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if not ready:
-                if p.poll() is not None and not select.select([master], [], [], 0.2)[0]:
-                    break
+            if not select.select([master], [], [], 0.5)[0]:
+                # What an exited writer wrote is in the pty, but the kernel moves it to
+                # the master's side on its own time: read on until EIO (no writer left),
+                # and give up on silence only if something else still holds the pty.
+                if p.poll() is not None:
+                    exited_at = exited_at or time.monotonic()
+                    if time.monotonic() - exited_at > 10:
+                        break
                 continue
             try:
                 chunk = os.read(master, 65536)
@@ -129,13 +141,15 @@ def run_on_pty(cmd, cwd, env, columns, lines=30, timeout=120):
             if not chunk:
                 break
             out += chunk
+            if on_output:
+                on_output(out)
         code = p.wait(timeout=max(1, deadline - time.monotonic()))
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
         os.close(master)
-    return code, out.decode("utf-8", "replace").replace("\r\n", "\n")
+    return code, out
 
 
 def normalised(text):

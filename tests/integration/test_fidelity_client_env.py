@@ -11,7 +11,7 @@ import pytest
 from conftest import PYTHON, ltest_binary, write_files
 from shadow_helpers import env_of, same_marked
 from shadow_helpers import server  # noqa: F401 (the module-scoped fixture)
-from fidelity_helpers import warm
+from fidelity_helpers import read_pty, warm
 
 
 ENV_PROBE = """
@@ -61,9 +61,7 @@ def on_a_terminal(cmd, cwd, env, prompt, answer, timeout=120):
     """Runs cmd with stdin, stdout and stderr on one pty that is its
     controlling terminal; types answer after prompt. (exit code, output)."""
     import fcntl
-    import select
     import termios
-    import time
     master, slave = os.openpty()
 
     def make_controlling():
@@ -72,28 +70,14 @@ def on_a_terminal(cmd, cwd, env, prompt, answer, timeout=120):
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
                          preexec_fn=make_controlling)
     os.close(slave)
-    out, typed = b"", False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not select.select([master], [], [], 0.5)[0]:
-                if p.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the last writer closed the slave
-                break
-            out += chunk
-            if not typed and prompt in out:
-                os.write(master, answer)
-                typed = True
-        return p.wait(timeout=max(1, deadline - time.monotonic())), out
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
+    typed = []
+
+    def type_after_prompt(out):
+        if not typed and prompt in out:
+            os.write(master, answer)
+            typed.append(True)
+
+    return read_pty(p, master, timeout, type_after_prompt)
 
 
 @pytest.mark.parametrize("args", [("-s",), ()], ids=["no-capture", "captured"])

@@ -11,7 +11,7 @@ SLEEPER = {"test_sleep.py": """
     import time
     def test_sleeps():
         print("SLEEPING", flush=True)
-        time.sleep(120)
+        for _ in range(2400): time.sleep(0.05)  # see conftest.py, interrupted sleeps
     def test_after():
         pass
 """}

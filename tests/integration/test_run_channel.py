@@ -107,7 +107,7 @@ def test_stop_during_a_run_gives_its_client_pytests_summary(start_server, tmp_pa
         import time
         def test_long():
             print("LONG", flush=True)
-            time.sleep(600)
+            for _ in range(12000): time.sleep(0.05)  # see conftest.py, interrupted sleeps
     """})
     p = server.popen("--", "-s", "-q", "-p", "no:cacheprovider", cwd=root, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE)

@@ -107,7 +107,8 @@ def test_ten_saves_in_100_ms_are_one_run(world, watcher, tmp_path):
 
 
 def test_a_save_during_a_run_restarts_it_and_ctrl_c_during_a_run_is_130(world, watcher, tmp_path):
-    slow = "import sys, time\ndef test_slow():\n    print('slow test started', flush=True)\n    time.sleep(60)\n"
+    # Interrupted: see conftest.py, interrupted sleeps.
+    slow = "import sys, time\ndef test_slow():\n    print('slow test started', flush=True)\n    for _ in range(1200): time.sleep(0.05)\n"
     proj = write_files(tmp_path / "proj", {"test_slow.py": slow})
     w = watcher(proj, "--", "-q", "-s")
     w.wait_for_text("slow test started")
