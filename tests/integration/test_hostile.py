@@ -207,7 +207,8 @@ def test_a_server_on_localhost_or_ipv6_loopback(start_server, tmp_path, ip):
 @pytest.mark.parametrize("stopped", ["kernel", "server"])
 def test_timeout_bounds_the_client_when_the_kernel_or_server_is_stopped(start_server, tmp_path, stopped):
     server = start_server()
-    root = write_files(tmp_path / "s", {"test_slow.py": "import time\ndef test_slow(): time.sleep(60)\n"})
+    # Interrupted: see conftest.py, interrupted sleeps.
+    root = write_files(tmp_path / "s", {"test_slow.py": "import time\ndef test_slow():\n    for _ in range(1200): time.sleep(0.05)\n"})
     client = server.popen("--timeout", "3", "--", "-q", "-p", "no:cacheprovider", cwd=root,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.monotonic()
