@@ -23,13 +23,31 @@ def wait_for_output(proc, mark):
     return seen
 
 
+def where_it_waits(server):
+    """For a run that does not end: the server's runs, its test processes'
+    signal state and kernel wait channel, and the server log's tail."""
+    status = server.status()
+    lines = [f"in flight: {status['in_flight']}"]
+    for run in status["in_flight"]:
+        proc = Path(f"/proc/{run['pid']}")
+        try:
+            sig = [line for line in (proc / "status").read_text().splitlines() if line.startswith(("State", "Sig", "Shd"))]
+            lines.append(f"pid {run['pid']}: {sig} wchan={(proc / 'wchan').read_text()}")
+        except OSError as e:
+            lines.append(f"pid {run['pid']}: {e}")
+    return "\n".join(lines + ["server log:", server.log.read_text()[-3000:]])
+
+
 def test_ctrl_c_interrupts_like_plain_pytest_and_the_next_run_works(shared_server, tmp_path):
     root = write_files(tmp_path, SLEEPER)
     p = shared_server.popen("--", "-s", "-q", cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for_output(p, b"SLEEPING")
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the run did not end after Ctrl-C\n" + where_it_waits(shared_server)) from None
     finally:
         if p.poll() is None:
             p.kill()
