@@ -216,7 +216,11 @@ def test_status_lists_the_runs_in_flight(shared_server, tmp_path):
     p = shared_server.popen("--", "-s", "-q", "-p", "no:cacheprovider", cwd=root, env={"GATE": str(gate)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert b"WAITING" in read_until(p, b"WAITING")
+        seen = read_until(p, b"WAITING")
+        if b"WAITING" not in seen:
+            out, err = p.communicate(timeout=60)
+            raise AssertionError(f"exit code {p.returncode}; out: {seen + out!r}; err: {err!r}\n"
+                                 + shared_server.log.read_text()[-3000:])
         (run,) = shared_server.status()["in_flight"]
         assert run["cwd"] == str(root) and run["args"][-1] == "no:cacheprovider"
         assert run["pid"] > 0 and run["age"] >= 0 and run["phase"] == "running"

@@ -1,8 +1,9 @@
 """prepared.py's hand-over: the run's fds take the placeholders' places in
-every fd that refers to one, after what the preparation wrote."""
+every fd that refers to one, after what the preparation wrote; a run it was
+not prepared for gets a clear error, not silence."""
 import os
 
-from ltest.in_test_process import prepared
+from ltest.in_test_process import prepared, process_main
 
 
 def test_the_runs_fds_replace_every_copy_of_a_placeholder_after_the_early_output():
@@ -38,3 +39,24 @@ def test_the_runs_fds_replace_every_copy_of_a_placeholder_after_the_early_output
                 os.close(fd)
             except OSError:
                 pass
+
+
+def test_a_run_it_was_not_prepared_for_ends_with_an_error_its_client_sees():
+    ready = prepared.Prepared({"args": ["-q"]}, None, prepared._Placeholders(), None, {})
+    pipes = [os.pipe() for _ in range(4)]  # the run's stdin, stdout, stderr, control
+    fds = (pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1])
+    pid = os.fork()
+    if pid == 0:
+        try:
+            process_main.from_prepared(ready, {"args": ["-rA"]}, fds)
+        finally:
+            os._exit(99)
+    for fd in fds:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    err, ctl = (os.read(pipes[i][0], 1000) for i in (2, 3))
+    assert os.waitstatus_to_exitcode(status) == 70
+    assert err == b"ltest: internal: a prepared test process was handed another run than it was prepared for\n"
+    assert ctl == b"X 70\n"
+    for fd in {fd for pair in pipes for fd in pair} - set(fds):  # the run's own ends were closed above
+        os.close(fd)

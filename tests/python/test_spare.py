@@ -198,6 +198,19 @@ def test_a_prepared_spare_is_dropped_when_the_run_differs_from_its_prediction(po
     assert pool.discarded == [prepared] and spare._spares == []
 
 
+def test_a_preparation_answered_but_not_yet_read_takes_only_the_run_it_was_prepared_for(pool, project, pipes):
+    spec = run_spec(project)
+    pool.fork()
+    STATE.prediction = spec
+    spare.practise_next()
+    preparing = spare._spares[0]
+    # Its answer has come, but the kernel has not read it yet (busy with the run that comes now).
+    assert select.select([preparing.sock], [], [], 60)[0] and preparing.state == "practising"
+    state, out, code = pool.run({**spec, "args": spec["args"] + ["-rA"]}, pipes())
+    assert (state, code) == ("waiting", 0) and "PASSED test_x.py::test_one" in out
+    assert pool.discarded == [preparing.pid] and spare._spares == []
+
+
 def test_an_edit_to_a_file_the_preparation_read_drops_the_prepared_spare(pool, project, pipes):
     spec = run_spec(project)
     prepared, waiting = prepare(pool, spec)

@@ -102,10 +102,14 @@ class _Spare:
         return self.state == "dead"
 
     def serves(self, key):
-        """Could it take a run whose request key is key?"""
+        """Could it take a run whose request key is key? First reads an
+        answer that came meanwhile: a spare may have become prepared (for
+        another request) since the kernel last looked."""
+        if not self.usable():
+            return False
         if self.state == "prepared":
             return self.prediction == key and not self.changed()
-        return self.usable()
+        return True
 
     def unwatch(self):
         if self.loop is not None:

@@ -243,9 +243,20 @@ def _write_all(fd, data):
 def run(prepared, spec, fds):
     """The run from where the preparation left it; returns the exit code."""
     if child.request_key(spec) != child.request_key(prepared.spec):
-        raise child.SetupError("internal: a prepared test process was handed another run than it was prepared for")
+        _refuse(prepared, fds)
     attach(prepared, fds)
     return child.run_pytest(spec.get("args", []), main=lambda args, plugins: _cmdline_main(prepared))
+
+
+def _refuse(prepared, fds):
+    """A run this process was not prepared for (the kernel should never hand
+    one over): its stderr and control pipe take fd 2's and the control
+    placeholder's places, so that the error line and the exit code reach its
+    client. What the preparation wrote is not that run's and stays behind."""
+    _, _, err_w, ctl_w = fds
+    os.dup2(err_w, 2)
+    os.dup2(ctl_w, prepared.placeholders.ctl)
+    raise child.SetupError("internal: a prepared test process was handed another run than it was prepared for")
 
 
 def _cmdline_main(prepared):
