@@ -211,6 +211,20 @@ def test_a_preparation_answered_but_not_yet_read_takes_only_the_run_it_was_prepa
     assert pool.discarded == [preparing.pid] and spare._spares == []
 
 
+def test_a_run_with_coverage_is_not_prepared_ahead_and_the_last_runs_data_is_left_alone(pool, project, pipes):
+    pytest.importorskip("pytest_cov")  # Debian's python3-pytest-cov, which tools/deps installs
+    data = project / ".coverage"
+    data.write_bytes(b"the last run's coverage data")
+    spec = run_spec(project, args=("-q", "-p", "no:cacheprovider", "--cov=."))
+    pool.fork()
+    STATE.prediction = spec
+    spare.practise_next()
+    assert pool.answered(spare._spares[0]) == "dead"  # pytest-cov would have erased the data file
+    assert data.read_bytes() == b"the last run's coverage data"
+    state, out, code = pool.run(spec, pipes())
+    assert (state, code) == ("waiting", 0) and "1 passed" in out and "coverage" in out
+
+
 def test_an_edit_to_a_file_the_preparation_read_drops_the_prepared_spare(pool, project, pipes):
     spec = run_spec(project)
     prepared, waiting = prepare(pool, spec)

@@ -87,8 +87,9 @@ def prepare(spec, keep_roots, layer_path):
         child.become_test_process(spec, os.dup(holders.stdin), os.dup(holders.out), os.dup(holders.err),
                                   holders.ctl, keep_roots)
         from _pytest.config import _prepareconfig
-        config = _prepareconfig(list(spec.get("args", [])), [])
-    except BaseException:  # a usage error, a conftest that fails: the run reports it, unprepared
+        with _no_coverage_ahead():
+            config = _prepareconfig(list(spec.get("args", [])), [])
+    except BaseException:  # a usage error, a conftest that fails, coverage on: the run reports it, unprepared
         return None
     layer = project_layer.importable_now(project_layer.load(layer_path)) if layer_path else []
     code_cache = os.path.join(os.path.dirname(layer_path), "code") if layer_path else None
@@ -104,6 +105,33 @@ def prepare(spec, keep_roots, layer_path):
         os.close(watch_fd)
         return None
     return Prepared(spec, config, holders, watch_fd, kinds, set_up)
+
+
+@contextlib.contextmanager
+def _no_coverage_ahead():
+    """pytest-cov starts coverage in its pytest_load_initial_conftests, and
+    erases the data file: done ahead, while the last run still writes its
+    own data there, that spoils the last run's report. A preparation for a
+    run with coverage on stops at that point instead (pytest-cov's hook is
+    registered when its module is loaded: the module's function, replaced
+    for the preparation, is the one registered)."""
+    plugin = sys.modules.get("pytest_cov.plugin")
+    original = getattr(plugin, "pytest_load_initial_conftests", None)
+    if original is None:  # not installed when the kernel started (it imports every installed plugin)
+        yield
+        return
+
+    def pytest_load_initial_conftests(early_config, parser, args):
+        if getattr(early_config.known_args_namespace, "cov_source", None):
+            raise RuntimeError("coverage is not started ahead of its run")
+        return original(early_config, parser, args)
+
+    pytest_load_initial_conftests.__dict__.update(original.__dict__)  # pluggy's marker: tryfirst
+    plugin.pytest_load_initial_conftests = pytest_load_initial_conftests
+    try:
+        yield
+    finally:
+        plugin.pytest_load_initial_conftests = original
 
 
 class _SetUpAhead:
