@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import pytest
+from jupyter_client import BlockingKernelClient
 
 from conftest import PYTHON, Server, summary_line, write_files
 
@@ -195,10 +196,23 @@ class RemoteKernel:
             assert self.proc.poll() is None, "kernel exited:\n" + self.log.read_text()
             try:
                 with socket.create_connection((self.host.remote_ip, self.info["shell_port"]), timeout=1):
-                    return self
+                    break
             except OSError:
                 time.sleep(0.1)
-        raise AssertionError("kernel not listening in time:\n" + self.log.read_text())
+        else:
+            raise AssertionError("kernel not listening in time:\n" + self.log.read_text())
+        # Listening is not ready: ipykernel rewrites its connection file after it binds (truncated,
+        # then written), so a copy taken now can be empty. It answers only once that is done.
+        client = BlockingKernelClient()
+        client.load_connection_info(self.info)
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=max(1, deadline - time.monotonic()))
+        except RuntimeError:
+            raise AssertionError("kernel not answering in time:\n" + self.log.read_text()) from None
+        finally:
+            client.stop_channels()
+        return self
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
