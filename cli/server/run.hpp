@@ -52,6 +52,7 @@ struct run {
     // The test process's part (handed-over runs).
     run_pipes pipes;
     utf8_text out_text, err_text;
+    bool out_hung_up = false, err_hung_up = false;  // a pty that said EIO: read again once the writer is done
     std::string ctl_buffer;
     std::optional<int> exit_code;  // as the test process reported it
     std::optional<std::chrono::steady_clock::time_point> exit_at;

@@ -116,7 +116,9 @@ private:
     void add_poll_items(run& r, std::vector<zmq::pollitem_t>& items);
     void pump(run& r);
     void pump_output(run& r, int reads);
-    bool read_stream(run& r, int& fd, utf8_text& text, const char* name);
+    bool read_stream(run& r, int& fd, bool& hung_up, utf8_text& text, const char* name);
+    void drain_hung_up(run& r, int& fd, bool& hung_up, utf8_text& text, const char* name);
+    void end_stream(run& r, int& fd, utf8_text& text, const char* name);
     std::vector<std::string> read_control(run& r);
     void write_input(run& r, const std::string& text);
     void finish_if_done(run& r);

@@ -137,6 +137,7 @@ def read_pty(p, master, timeout, on_output=None):
             try:
                 chunk = os.read(master, 65536)
             except OSError:  # EIO: every writer closed the slave
+                out += drain_hung_up_pty(master)
                 break
             if not chunk:
                 break
@@ -150,6 +151,22 @@ def read_pty(p, master, timeout, on_output=None):
             p.wait()
         os.close(master)
     return code, out
+
+
+def drain_hung_up_pty(master):
+    """What a pty still holds after its first EIO: Linux can answer EIO while
+    the slave's last writes are on their way to the master's side (as the
+    server's drain_hung_up explains); read until three reads find nothing."""
+    out, empty = b"", 0
+    while empty < 3:
+        select.select([master], [], [], 0)
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            chunk = b""
+        empty = 0 if chunk else empty + 1
+        out += chunk
+    return out
 
 
 def normalised(text):

@@ -101,3 +101,17 @@ def test_a_spare_handed_a_run_becomes_its_test_process(start, tmp_path):
         pipes.close()
     assert (status, ctl) == (0, b"X 0\n"), err
     assert "from the spare" in out and "1 passed" in out
+
+
+def test_a_run_handed_over_with_a_request_that_is_not_json_ends_with_an_error_its_client_sees(start):
+    pid, sock = start()
+    sock.send(spare_loop.PRACTISE)
+    assert answer(sock) == spare_loop.READY
+    pipes = RunPipes()
+    try:
+        socket.send_fds(sock, [b"{not json"], list(pipes.fds))
+        out, err, ctl, status = pipes.finish(pid)
+    finally:
+        pipes.close()
+    assert (status, ctl) == (70, b"X 70\n"), err
+    assert err.startswith("ltest: internal: the spare could not start the run") and err.count("\n") == 1, err

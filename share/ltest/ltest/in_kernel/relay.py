@@ -41,6 +41,7 @@ class _Relay:
         self.fd = fd
         self.stream = stream
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.hung_up = False  # a pty that said EIO: drained once the child is done
 
     def pump(self):
         """Reads once; False at EOF (a pty reports EIO when the child is gone)."""
@@ -49,12 +50,31 @@ class _Relay:
         except OSError as e:
             if e.errno != errno.EIO:
                 raise
-            data = b""
-        text = self.decoder.decode(data, final=not data)
+            self.hung_up = True
+            return False
+        self._write(data, final=not data)
+        return bool(data)
+
+    def drain(self):
+        """Linux can answer EIO while the slave's last writes are still on their
+        way to the master's side (the server's drain_hung_up says more): read
+        again until three reads in a row find nothing."""
+        empty = 0
+        while self.hung_up and empty < 3:
+            select.select([self.fd], [], [], 0)
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                data = b""
+            empty = 0 if data else empty + 1
+            self._write(data, final=False)
+        self._write(b"", final=True)
+
+    def _write(self, data, final):
+        text = self.decoder.decode(data, final=final)
         if text:
             self.stream.write(text)
             self.stream.flush()
-        return bool(data)
 
 
 def _answer_input(stdin_w, secret_prompt=None):
@@ -110,6 +130,8 @@ class ChildRelay:
                 # the first interrupts the tests as in a terminal, the next kills them.
                 self.interrupts += 1
                 kill_group(self.pid, signal.SIGINT if self.interrupts == 1 else signal.SIGKILL)
+        for relay in self.relays.values():
+            relay.drain()
         if self.exit_code is not None:
             reap_later(self.pid)  # its teardown is off the critical path
             self.reaped = True

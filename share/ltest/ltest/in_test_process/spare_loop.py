@@ -26,7 +26,7 @@ MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger runs fork afre
 def live(sock, kernel, practise, keep_roots):
     """Never returns. practise(): the practice run, True if the process is
     fit for a real run after it."""
-    ready = None
+    ready, fds = None, []
     try:
         # Its own process group: ipykernel's shutdown signals the children
         # in the kernel's group and waits until none is left, and a spare
@@ -54,11 +54,27 @@ def live(sock, kernel, practise, keep_roots):
         if not msg:  # discarded
             os._exit(0)
         spec = json.loads(msg)
-    except BaseException:
+    except BaseException as e:
+        _refuse_run(fds, e)
         os._exit(0)
     if ready is not None:
         process_main.from_prepared(ready, spec, fds)
     process_main.fresh(spec, fds)
+
+
+def _refuse_run(fds, error):
+    """A spare that failed after it received a run's fds (stdin, stdout,
+    stderr, control) ends that run with ltest's "internal" exit code and a
+    line on its stderr: its client must not read the spare's end as a pass."""
+    if len(fds) != 4:
+        return
+    for fd, line in ((fds[2], f"ltest: internal: the spare could not start the run: {error!r}\n"),
+                     (fds[3], "X 70\n")):
+        try:
+            os.write(fd, line.encode())
+        except OSError:
+            pass
+    os._exit(70)
 
 
 def _prepare(prediction, keep_roots):
