@@ -258,6 +258,26 @@ def test_an_edit_seen_by_the_kernels_event_loop_drops_the_prepared_spare_and_pre
         loop.close()
 
 
+def test_a_spare_whose_preparation_fails_is_dropped_by_the_kernels_event_loop_not_left_a_zombie(pool, project):
+    spec = run_spec(project, args=["--no-such-option"])  # pytest's usage error: no exact preparation
+    pool.fork()
+    STATE.prediction = spec
+    loop = asyncio.new_event_loop()
+    try:
+        failing = spare._spares[0]
+        spare.practise_next(loop)  # the loop reads the answer: the spare's end of its socket
+
+        async def until(condition):
+            while not condition():
+                await asyncio.sleep(0.01)  # a turn of the loop: its readers run
+
+        loop.run_until_complete(asyncio.wait_for(until(lambda: failing not in spare._spares), 60))
+        assert failing.state == "dead" and pool.discarded == [failing.pid]  # handed to the reaper
+        assert states() == ["waiting"]  # the plain spare stays for the run, which reports the error
+    finally:
+        loop.close()
+
+
 def test_every_spare_is_discarded_once_the_kernel_imported_a_module(pool, project, pipes, monkeypatch):
     pids = pool.fork()
     monkeypatch.setitem(sys.modules, "ltest_new_in_the_kernel", types.ModuleType("ltest_new_in_the_kernel"))

@@ -193,9 +193,16 @@ def practise_next(loop=None):
 
 
 def _on_answer(spare):
-    """The spare said it is ready or prepared (or died)."""
-    if spare.state == "practising":
-        spare._answer()
+    """The spare said it is ready or prepared (or died: its preparation could
+    not be exact). A dead one is reaped now, not at the next run: it would
+    stay a zombie until then. None is forked in its place (a preparation
+    that cannot be exact would fail again): the next run refills the pool."""
+    if spare.state != "practising":
+        return
+    spare._answer()
+    if spare.state == "dead" and spare in _spares:
+        _spares.remove(spare)
+        _drop(spare)
 
 
 def _on_change(spare):
