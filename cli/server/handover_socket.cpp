@@ -20,6 +20,8 @@ using nlohmann::json;
 
 // As handover.py: request bytes per message after the header.
 static constexpr std::size_t chunk = 32768;
+// As handover.py's MAX_ANSWER: the longest report the kernel writes.
+static constexpr std::size_t max_report = 65536;
 
 handover_socket::handover_socket(std::filesystem::path path) : path_(std::move(path)) {
     sockaddr_un addr{};
@@ -111,19 +113,31 @@ void handover_socket::flush() {
     }
 }
 
-std::vector<reaped_process> handover_socket::read_reports() {
-    std::vector<reaped_process> out;
-    char buf[512];
+kernel_reports handover_socket::read_reports() {
+    kernel_reports out;
+    static thread_local std::vector<char> buf(max_report);
     while (kernel_fd_ >= 0) {
-        ssize_t n = ::recv(kernel_fd_, buf, sizeof buf, 0);
+        ssize_t n = ::recv(kernel_fd_, buf.data(), buf.size(), MSG_TRUNC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
         if (n <= 0) {  // the kernel is gone (its death is handled elsewhere)
             drop_kernel();
             break;
         }
+        if (static_cast<std::size_t>(n) > buf.size()) {
+            log::kernel().warn("dropped a hand-over report of {} bytes", n);
+            continue;
+        }
         try {
-            json j = json::parse(std::string(buf, static_cast<std::size_t>(n)));
-            out.push_back({j.at("reaped").get<int>(), j.at("exit_code").get<int>()});
+            json j = json::parse(std::string(buf.data(), static_cast<std::size_t>(n)));
+            if (j.contains("taken")) {
+                taken_run t;
+                t.id = j.at("taken").get<std::string>();
+                if (j.contains("error")) t.error = j.at("error").get<std::string>();
+                else t.result = j.at("result");
+                out.taken.push_back(std::move(t));
+            } else {
+                out.reaped.push_back({j.at("reaped").get<int>(), j.at("exit_code").get<int>()});
+            }
         } catch (const json::exception& e) {
             log::kernel().warn("dropped an odd hand-over report: {}", e.what());
         }

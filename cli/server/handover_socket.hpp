@@ -1,9 +1,10 @@
 #pragma once
-// The server's side of share/ltest/ltest/handover.py: a Unix socket in the
-// runtime directory (owner-only) that the kernel connects to once; each run's
-// request and its test process's fds go over it (SCM_RIGHTS) before the
-// execute request that asks the kernel to take the run. The kernel writes
-// back how each test process it reaped ended.
+// The server's side of share/ltest/ltest/in_kernel/handover.py: a Unix socket
+// in the runtime directory (owner-only) that the kernel connects to once;
+// each run's request and its test process's fds go over it (SCM_RIGHTS), and
+// the kernel's event loop takes the run from there, with no execute request.
+// The kernel writes back each run it took (or could not) and how each test
+// process it reaped ended.
 #include <array>
 #include <deque>
 #include <filesystem>
@@ -11,11 +12,26 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ltest {
 
 struct reaped_process {
     int pid = 0;
     int exit_code = 0;
+};
+
+// The kernel took a run: its result (pid, whether it had a spare), or why it
+// could not start it.
+struct taken_run {
+    std::string id;
+    nlohmann::json result = nlohmann::json::object();
+    std::optional<std::string> error;
+};
+
+struct kernel_reports {
+    std::vector<taken_run> taken;
+    std::vector<reaped_process> reaped;
 };
 
 class handover_socket {
@@ -40,7 +56,7 @@ public:
     bool wants_write() const { return !outgoing_.empty(); }
     void flush();
     // What the kernel wrote (POLLIN on kernel_fd); closes a dead connection.
-    std::vector<reaped_process> read_reports();
+    kernel_reports read_reports();
 
 private:
     struct packet {

@@ -41,12 +41,14 @@ struct run {
     // The kernel's part.
     std::string execute_id;
     int pid = 0;                      // the test process (its process group), once the kernel said
-    nlohmann::json result = nlohmann::json::object();  // the kernel's take_run / serve result
+    nlohmann::json result = nlohmann::json::object();  // the kernel's taken report or serve result
     int interrupts = 0;               // asked by the client (Ctrl-C); applied once pid is known
     int interrupts_sent = 0;
     nlohmann::json input_request_header;  // relay: the kernel's pending input_request
-    bool reply_seen = false, idle_seen = false;  // the execute request is over
+    bool reply_seen = false, idle_seen = false;  // the execute request is over (relayed runs)
     bool kernel_started = false;  // the kernel began our execute request (its busy status)
+    bool taken = false;           // the kernel took the handed-over run (its result is in)
+    std::chrono::steady_clock::time_point handed_at;  // sent on the hand-over socket
     bool told_busy = false;       // the client knows the run waits for another request
 
     // The test process's part (handed-over runs).

@@ -88,7 +88,9 @@ void server::loop_once() {
     if (items[2].revents & ZMQ_POLLIN) handover_.accept_kernel();
     if (handover_.connected()) {
         handover_.flush();
-        for (const auto& r : handover_.read_reports()) reaped_[r.pid] = r.exit_code;
+        auto reports = handover_.read_reports();
+        for (const auto& r : reports.reaped) reaped_[r.pid] = r.exit_code;
+        for (const auto& t : reports.taken) on_taken(t);
     }
     for (auto& r : runs_) pump(r);
     if (kernel_.usable()) drain_kernel();
@@ -97,6 +99,7 @@ void server::loop_once() {
     guard_.tick();  // and closes connections that did not sign in time
     drain_clients();
     if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
+    abandon_handovers();
     if (auto file = watch_.changed(); file && !stale_) stale_ = file;
     runtime_file_.check();  // a removed runtime file is back within a second
     log::flush_dropped();   // the count of junk not logged (log.hpp)

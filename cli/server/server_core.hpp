@@ -51,6 +51,10 @@ inline json failed_run(int code, const std::string& why) {
 inline constexpr auto leftover_grace = std::chrono::seconds(1);
 // On --stop or Ctrl-C, how long runs in flight get to end after SIGINT.
 inline constexpr auto shutdown_grace = std::chrono::seconds(3);
+// A kernel that closes its hand-over socket is dying: its death answers the
+// runs it had not taken yet, with the reason. One that lives on has lost
+// them: they are answered after this long.
+inline constexpr auto handover_lost_grace = std::chrono::seconds(1);
 // A lost client's tests get SIGINT, then this long before SIGKILL.
 inline constexpr auto lost_kill_after = std::chrono::seconds(2);
 
@@ -134,6 +138,8 @@ private:
     void start_runs();
     bool any_execute_pending() const;
     void start_handed_over(run& r);
+    void on_taken(const taken_run& t);
+    void abandon_handovers();
     void start_relayed(run& r);
     // A fresh kernel first if a preload changed or a restart failed; false (the
     // run answered with the reason) if the kernel cannot be had now.

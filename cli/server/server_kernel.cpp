@@ -66,7 +66,9 @@ void server::on_iopub(const kb::message& m) {
         if (state == "idle") busy_with_others_.erase(m.parent_id());
         if (state == "busy")  // runs sent to the kernel but not started wait for that cell
             for (auto& waiting : runs_)
-                if (!waiting.execute_id.empty() && !waiting.kernel_started) tell_busy(waiting);
+                if ((!waiting.execute_id.empty() && !waiting.kernel_started) ||
+                    waiting.phase() == run_phase::handing_over)
+                    tell_busy(waiting);
     }
     if (!r) return;
     const std::string type = m.msg_type();
@@ -95,16 +97,38 @@ void server::on_execute_reply(const kb::message& m) {
         log::kernel().warn("the runtime failed: {}", why);
         if (r->phase() != run_phase::answered)
             answer(*r, failed_run(exit_code::internal, "ltest's runtime failed in the kernel: " + why));
-    } else if (r->phase() == run_phase::handing_over) {
-        r->result = runtime_result(c).value_or(json::object());
-        auto pid = r->result.find("pid");
-        r->pid = pid != r->result.end() && pid->is_number_integer() ? pid->get<int>() : 0;
-        r->set_phase(run_phase::running);
-        signal_run(*r);  // interrupts that came during the hand-over
     } else if (r->phase() == run_phase::relaying) {
         r->result = runtime_result(c).value_or(json::object());
     }
     finish_execute(*r);
+}
+
+// The kernel's event loop took a handed-over run (handover_socket.hpp).
+void server::on_taken(const taken_run& t) {
+    auto it = std::find_if(runs_.begin(), runs_.end(), [&](const run& r) { return r.id == t.id; });
+    if (it == runs_.end() || it->phase() != run_phase::handing_over) return;  // answered meanwhile
+    run& r = *it;
+    r.taken = true;
+    if (t.error) {
+        log::kernel().warn("the runtime failed: {}", *t.error);
+        answer(r, failed_run(exit_code::internal, "ltest's runtime failed in the kernel: " + *t.error));
+        return;
+    }
+    r.result = t.result.is_object() ? t.result : json::object();
+    auto pid = r.result.find("pid");
+    r.pid = pid != r.result.end() && pid->is_number_integer() ? pid->get<int>() : 0;
+    r.set_phase(run_phase::running);
+    signal_run(r);  // interrupts that came during the hand-over
+}
+
+// Runs sent on a hand-over socket the kernel closed, and it lives on: lost.
+void server::abandon_handovers() {
+    if (handover_.connected()) return;
+    auto now = steady_clock::now();
+    for (auto& r : runs_)
+        if (r.phase() == run_phase::handing_over && now - r.handed_at > handover_lost_grace)
+            answer(r, failed_run(exit_code::internal,
+                                 "the kernel closed ltest's hand-over socket before it took the run; run again"));
 }
 
 // A relayed run ends with its execute request (reply and idle status).
@@ -150,10 +174,9 @@ void server::start_handed_over(run& r) {
         answer(r, failed_run(exit_code::internal, std::string("cannot make the run's pipes: ") + e.what()));
         return;
     }
+    // The kernel's event loop takes it from the socket (on_taken): no execute request.
     handover_.send_run(r.id, json(r.spec).dump(-1, ' ', false, json::error_handler_t::replace), r.pipes.child);
-    kb::execute_options opts;
-    opts.user_expressions = runtime_result_expression();
-    r.execute_id = kernel_.client().send_execute(runtime_call_code("take_run", json(r.id)), opts);
+    r.handed_at = steady_clock::now();
     r.set_phase(run_phase::handing_over);
     if (!busy_with_others_.empty()) tell_busy(r);
     log::server().debug("run {} handed over: {}", r.id.substr(0, 8), json(r.spec.args).dump());

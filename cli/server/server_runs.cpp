@@ -139,8 +139,8 @@ void server::finish_if_done(run& r) {
         drain_hung_up(r, r.pipes.out, r.out_hung_up, r.out_text, "stdout");
         drain_hung_up(r, r.pipes.err, r.err_hung_up, r.err_text, "stderr");
     }
-    // The execute reply comes first: it says whether the run had a spare.
-    if (r.output_open() || (r.pipes.ctl >= 0 && !r.exit_code) || !r.reply_seen) return;
+    // The kernel's word that it took the run comes first: it says whether the run had a spare.
+    if (r.output_open() || (r.pipes.ctl >= 0 && !r.exit_code) || !r.taken) return;
     std::optional<int> code = r.exit_code;
     if (!code && r.pid > 0) {
         auto it = reaped_.find(r.pid);

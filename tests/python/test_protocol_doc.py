@@ -32,7 +32,7 @@ def test_every_exit_code_is_documented():
 def test_the_runtime_calls_the_server_makes_exist():
     sources = "".join(p.read_text() for p in (ROOT / "cli" / "server").glob("*.cpp"))
     calls = set(re.findall(r'runtime_call_code\("(\w+)"', sources))
-    assert {"take_run", "serve", "preload", "attach_server"} <= calls, calls
+    assert {"serve", "preload", "attach_server"} <= calls, calls
     init = (ROOT / "share" / "ltest" / "ltest" / "__init__.py").read_text()
     for name in calls:
         assert re.search(rf"\b{name}\b", init), f"ltest.{name} is not exported"

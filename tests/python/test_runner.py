@@ -2,6 +2,7 @@
 this process's streams (the kernel path is covered by tests/integration and
 tests/notebook)."""
 import io
+import json
 import os
 import socket
 import sys
@@ -59,7 +60,6 @@ def server(monkeypatch):
     """The server's end of a real hand-over socket; the kernel's is handover.py's."""
     server_end, kernel_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     monkeypatch.setattr(STATE, "handover_socket", kernel_end)
-    monkeypatch.setattr(STATE, "handover_waiting", {})
     for name in ("prediction", "last_result", "refill"):
         monkeypatch.setattr(STATE, name, None)
     yield server_end
@@ -74,17 +74,20 @@ def test_a_run_handed_over_runs_on_the_servers_fds_and_is_predicted_to_come_agai
     try:
         wire = {**run_spec(tmp_path, args=["-s", "-p", "no:cacheprovider"]), "columns": 0}
         wire["env"]["PYTHONHASHSEED"] = "4242"  # cannot apply in a warm kernel: the client is told
-        send_run(server, 5, wire, list(pipes.fds), handover.CHUNK)
+        send_run(server, "run-5", wire, list(pipes.fds), handover.CHUNK)
         pipes.handed_over()
-        reply = runner.take_run(5)  # outside a kernel it reaps the test process before it returns
+        assert handover.take_next(runner.take_run)  # outside a kernel it reaps the test process before it returns
         out, err, ctl = pipes.output()
     finally:
         pipes.close()
+    answer = json.loads(server.recv(handover.MAX_ANSWER))
+    reply = result.last_result()
+    assert answer == {"taken": "run-5", "result": json.loads(json.dumps(reply))}
     assert reply["pid"] > 0 and reply["fork_unsafe"] == [] and reply["duration"] >= 0
     assert (reply["spare"], reply["practised"], reply["prepared"]) == (False, False, False)
     assert ctl == b"X 0\n" and "HANDED-OVER" in out and "1 passed" in out
     assert "ltest: warning: PYTHONHASHSEED=4242 cannot apply in a warm kernel" in err
-    assert STATE.prediction == run_request.child_spec(wire) and result.last_result() is reply
+    assert STATE.prediction == run_request.child_spec(wire)
 
 
 def test_a_relayed_run_writes_to_this_process_and_replies_with_the_exit_code(server, tmp_path, capsys):

@@ -153,13 +153,24 @@ TEST_CASE("the hand-over socket gives a run's request and fds to the kernel", "[
     REQUIRE(::write(fds[1], "out", 3) == 3);  // the test process's stdout reaches the server
     CHECK(read_chunk(p.out).bytes == "out");
 
+    std::string taken = R"({"taken": "run-1", "result": {"pid": 7, "spare": true}})";
+    std::string failed = R"({"taken": "run-2", "error": "OSError: no fork"})";
     std::string report = R"({"reaped": 42, "exit_code": 139})";
-    REQUIRE(::send(kernel, report.data(), report.size(), 0) > 0);
+    std::string long_one(70000, ' ');  // longer than any report: dropped, logged
+    for (const auto* m : {&taken, &failed, &report, &long_one})
+        REQUIRE(::send(kernel, m->data(), m->size(), 0) > 0);
     REQUIRE(::send(kernel, "junk", 4, 0) > 0);  // dropped, logged
     auto reports = h.read_reports();
-    REQUIRE(reports.size() == 1);
-    CHECK(reports[0].pid == 42);
-    CHECK(reports[0].exit_code == 139);
+    REQUIRE(reports.reaped.size() == 1);
+    CHECK(reports.reaped[0].pid == 42);
+    CHECK(reports.reaped[0].exit_code == 139);
+    REQUIRE(reports.taken.size() == 2);
+    CHECK(reports.taken[0].id == "run-1");
+    CHECK(reports.taken[0].result.at("pid") == 7);
+    CHECK_FALSE(reports.taken[0].error);
+    CHECK(reports.taken[1].id == "run-2");
+    CHECK(reports.taken[1].error == std::optional<std::string>("OSError: no fork"));
+    CHECK(h.connected());  // odd reports do not end the connection
 
     for (int fd : fds) ::close(fd);
     ::close(kernel);

@@ -7,7 +7,7 @@ class RuntimeState:
     def __init__(self):
         self.last_result = None  # the Reply of the latest preload or run (result.py)
         self.handover_socket = None  # the kernel's end of the server's hand-over socket (handover.py)
-        self.handover_waiting = {}  # run id -> (request, fds) received while looking for another run
+        self.handover_loop = None  # (event loop, fd) watching that socket for runs (handover.serve)
         self.baseline_threads = None  # threads when the kernel was warm (forksafety.py)
         self.practice_directory = None  # the spares' practice suite (warmup.py)
         self.module_kind = {}  # module name -> (id of the module, is it the user's code) (eviction.py)

@@ -2,17 +2,21 @@
 
 The server owns each run's stdio: it makes the pty or pipes, keeps its ends
 and sends the test process's ends (stdin, stdout, stderr, control) to the
-kernel over one Unix socket, with the run request, before it asks the kernel
-(one short execute request) to take that run. The kernel hands them to the
-spare or a fork and is free again: the test process and the server then talk
-through those fds alone, with no relay in the kernel and nothing on iopub.
-The kernel writes back one line per test process it reaps (its exit status),
-for a test process that died without reporting its exit code.
+kernel over one Unix socket, with the run request. The kernel's event loop
+watches that socket and takes each run as it comes (no execute request: a
+Jupyter request's dispatch and IPython's cell machinery would cost more than
+the hand-over itself). It hands the run to the spare or a fork and is free
+again: the test process and the server then talk through those fds alone,
+with no relay in the kernel and nothing on iopub. A run that comes while a
+cell runs waits for the cell, as an execute request would.
 
-Wire (SOCK_SEQPACKET, one direction each):
+Wire (SOCK_SEQPACKET, one message each):
   server -> kernel: {"run": ID, "size": N} with 4 fds, then N bytes of the
                     run request as JSON in messages of at most CHUNK bytes
-  kernel -> server: {"reaped": PID, "exit_code": N}
+  kernel -> server: {"taken": ID, "result": {...}} once the run's test process
+                    has it (the result says whether it had a spare), or
+                    {"taken": ID, "error": "..."} when it could not start;
+                    {"reaped": PID, "exit_code": N} for each test process it reaps
 """
 import json
 import os
@@ -21,14 +25,22 @@ import socket
 from ..state import STATE
 
 CHUNK = 32768
+MAX_ANSWER = 65536  # the server's read buffer
 _FDS = 4  # stdin (read end), stdout, stderr (write ends), control (write end)
 
+
+class RefusedRun(ValueError):
+    """A run the kernel cannot take as sent (its fds were closed here)."""
+
+    def __init__(self, run_id, why):
+        super().__init__(why)
+        self.run_id = run_id
 
 
 def connect(path):
     """Connects to the server's hand-over socket; False if it cannot (the
     kernel is on another host: runs then go through the Jupyter relay)."""
-    close()
+    disconnect()
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sock.connect(path)
@@ -43,8 +55,18 @@ def connected():
     return STATE.handover_socket is not None
 
 
+def disconnect():
+    """The kernel stops taking runs and closes the socket."""
+    stop_serving()
+    close()
+
+
 def close():
-    """Closes the socket (also what a test process does: it must not hold it)."""
+    """Closes the socket (also what a spare or test process does: it must
+    not hold it). The event loop's watch is forgotten, not removed: a forked
+    process shares the kernel's epoll set, and removing it there would stop
+    the kernel's watch."""
+    STATE.handover_loop = None
     sock, STATE.handover_socket = STATE.handover_socket, None
     if sock is not None:
         try:
@@ -69,20 +91,69 @@ def _receive_one():
     if len(fds) != _FDS:
         for fd in fds:
             os.close(fd)
-        raise ValueError(f"run {meta['run']} came with {len(fds)} file descriptors, not {_FDS}")
-    return meta["run"], json.loads(data), fds
+        raise RefusedRun(meta["run"], f"run {meta['run']} came with {len(fds)} file descriptors, not {_FDS}")
+    try:
+        spec = json.loads(data)
+    except ValueError as e:
+        for fd in fds:
+            os.close(fd)
+        raise RefusedRun(meta["run"], f"run {meta['run']}'s request is not JSON: {e}") from None
+    return meta["run"], spec, fds
 
 
-def receive(run_id):
-    """The spec and fds of run run_id, which the server sent before asking
-    for it (runs of several clients may come in any order of asking)."""
+def take_next(take):
+    """Takes the next run the server sent: take(spec, fds) starts its test
+    process (and closes the fds) and returns its result; the server is told
+    either way. False once the server is gone (the socket is closed)."""
     if STATE.handover_socket is None:
-        raise ConnectionError("no hand-over socket (the server did not connect one)")
-    waiting = STATE.handover_waiting
-    while run_id not in waiting:
-        rid, spec, fds = _receive_one()
-        waiting[rid] = (spec, fds)
-    return waiting.pop(run_id)
+        return False
+    try:
+        run_id, spec, fds = _receive_one()
+    except RefusedRun as e:
+        _answer({"taken": e.run_id, "error": str(e)})
+        return True
+    except (ConnectionError, OSError, ValueError, KeyError, TypeError):  # the server left, or a message no server sends
+        disconnect()
+        return False
+    try:
+        answer = {"taken": run_id, "result": dict(take(spec, fds))}
+    except Exception as e:  # the run cannot start: its client says why; the kernel goes on
+        answer = {"taken": run_id, "error": f"{type(e).__name__}: {e}"}
+    _answer(answer)
+    return True
+
+
+def _answer(message):
+    data = json.dumps(message).encode()
+    if len(data) > MAX_ANSWER and "result" in message:  # only the fork warnings can be that long
+        message["result"].pop("fork_unsafe", None)
+        data = json.dumps(message).encode()
+    try:
+        STATE.handover_socket.send(data, socket.MSG_DONTWAIT)
+    except (OSError, AttributeError):  # the server is gone: its runs end with it
+        pass
+
+
+def serve(loop, take):
+    """Takes runs from the kernel's event loop as they come (take_next)."""
+    stop_serving()
+    sock = STATE.handover_socket
+
+    def readable():
+        take_next(take)  # a server gone: it stopped the watch
+
+    loop.add_reader(sock.fileno(), readable)
+    STATE.handover_loop = (loop, sock.fileno())
+
+
+def stop_serving():
+    served, STATE.handover_loop = STATE.handover_loop, None
+    if served is not None:
+        loop, fd = served
+        try:
+            loop.remove_reader(fd)
+        except (ValueError, RuntimeError, OSError):  # a loop already closed
+            pass
 
 
 def report_reaped(pid, exit_code):
@@ -97,7 +168,13 @@ def report_reaped(pid, exit_code):
 
 
 def attach(path):
-    """The server's call at warm-up: connect to its hand-over socket (the
-    Reply says whether runs can be handed over)."""
+    """The server's call at warm-up: connect to its hand-over socket and take
+    runs from it in the kernel's event loop (the Reply says whether runs can
+    be handed over: not without a running loop, nor across hosts)."""
+    from . import reaping, runner
     from .result import Reply, remember
-    return remember(Reply(handover=connect(path)))
+    loop = reaping.kernel_loop()
+    connected = loop is not None and connect(path)
+    if connected:
+        serve(loop, runner.take_run)
+    return remember(Reply(handover=connected))

@@ -8,7 +8,7 @@ import time
 
 from .. import eviction
 from ..in_test_process import child, fidelity, process_main, warmup
-from . import forksafety, handover, reaping, relay, run_request, spare
+from . import forksafety, reaping, relay, run_request, spare
 from .preload import preloaded_roots
 from .result import Reply, remember
 from ..state import STATE
@@ -154,12 +154,12 @@ def _predict_next(spec):
     STATE.prediction = spec if wanted else None
 
 
-def take_run(run_id):
-    """A run the server handed over (handover.py): starts its test process
-    with the server's fds and returns at once, so the kernel is busy for the
-    hand-over only. The server reads the output and the exit code itself."""
+def take_run(spec, fds):
+    """A run the server handed over (handover.py, from the kernel's event
+    loop): starts its test process with the server's fds (closed here) and
+    returns at once, so the kernel is busy for the hand-over only. The
+    server reads the output and the exit code itself."""
     start = time.perf_counter()
-    spec, fds = handover.receive(run_id)
     try:
         reasons = _warn_about_fork(spec, fd=fds[2])
         spec = run_request.child_spec(spec)
