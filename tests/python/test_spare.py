@@ -273,7 +273,31 @@ def test_a_spare_whose_preparation_fails_is_dropped_by_the_kernels_event_loop_no
 
         loop.run_until_complete(asyncio.wait_for(until(lambda: failing not in spare._spares), 60))
         assert failing.state == "dead" and pool.discarded == [failing.pid]  # handed to the reaper
+        assert not failing.edited  # nothing to prepare again: it would fail the same way
         assert states() == ["waiting"]  # the plain spare stays for the run, which reports the error
+    finally:
+        loop.close()
+
+
+def test_a_preparation_that_an_edit_cut_short_is_prepared_again(pool, project):
+    # The conftest edits itself while the preparation imports it: before the watches are set.
+    (project / "conftest.py").write_text("import os\nos.utime(__file__)\n")
+    refills = []
+    STATE.refill = lambda: refills.append(len(spare._spares))
+    pool.fork()
+    STATE.prediction = run_spec(project)
+    loop = asyncio.new_event_loop()
+    try:
+        cut = spare._spares[0]
+        spare.practise_next(loop)
+
+        async def until(condition):
+            while not condition():
+                await asyncio.sleep(0.01)  # a turn of the loop: its readers and timers run
+
+        loop.run_until_complete(asyncio.wait_for(until(lambda: refills), 60))
+        assert cut.state == "dead" and cut.edited and pool.discarded == [cut.pid]
+        assert refills == [1]  # asked once, with the plain spare still in the pool
     finally:
         loop.close()
 

@@ -41,7 +41,7 @@ import sys
 from . import forksafety
 from .. import file_watch
 from ..in_test_process import child, spare_loop
-from ..in_test_process.spare_loop import MAX_SPEC, PRACTISE, PREPARED, READY
+from ..in_test_process.spare_loop import EDITED, MAX_SPEC, PRACTISE, PREPARED, READY
 from ..state import STATE
 from ..sysdirs import ipython_shell
 
@@ -66,6 +66,7 @@ class _Spare:
         self.watch_fd = None  # prepared: its inotify fd (file_watch.py)
         self.kinds = {}
         self.loop = None  # the event loop that watches it, while it does
+        self.edited = False  # it died because a file was edited while it prepared
 
     def usable(self):
         """Can a run be handed over now, without waiting? Never blocks."""
@@ -84,8 +85,9 @@ class _Spare:
             self.state = "prepared"
             self.watch_fd = fds[0]
             self.kinds = {int(wd): kind for wd, kind in json.loads(msg[1:]).items()}
-        else:  # b"": its practice or preparation failed, and it exited
+        else:  # b"E" or b"": its preparation was cut short by an edit, or failed; it exited
             self.state = "dead"
+            self.edited = msg == EDITED and not fds
             for fd in fds:
                 os.close(fd)
         if self.loop is not None:  # it was watched for this answer
@@ -195,14 +197,20 @@ def practise_next(loop=None):
 def _on_answer(spare):
     """The spare said it is ready or prepared (or died: its preparation could
     not be exact). A dead one is reaped now, not at the next run: it would
-    stay a zombie until then. None is forked in its place (a preparation
-    that cannot be exact would fail again): the next run refills the pool."""
+    stay a zombie until then. One that an edit cut short is prepared again,
+    as after an edit to a prepared spare (_on_change), so that the run after
+    the edit finds the new code prepared. For any other failure none is
+    forked in its place (a preparation that cannot be exact would fail
+    again): the next run refills the pool."""
     if spare.state != "practising":
         return
+    loop = spare.loop
     spare._answer()
     if spare.state == "dead" and spare in _spares:
         _spares.remove(spare)
         _drop(spare)
+        if spare.edited and STATE.refill is not None and loop is not None:
+            loop.call_later(REPREPARE_DELAY, STATE.refill)
 
 
 def _on_change(spare):

@@ -40,6 +40,11 @@ from . import child, file_command_memo, fixtures_ahead, project_layer, rewrite_a
 _TIMESTAMP_MARGIN_NS = 50_000_000
 
 
+class EditedWhileReading(Exception):
+    """A file the preparation read changed while it read (before its watches
+    were set): this preparation cannot be exact, and the next one can."""
+
+
 class _Placeholders:
     """Stand-ins for the run's stdin, stdout, stderr and control fds: a pipe
     at EOF, two memfds that keep what is written, a pipe nobody reads."""
@@ -78,7 +83,8 @@ def prepare(spec, keep_roots, layer_path):
     """Becomes the predicted run's test process as far as pytest's
     configuration and the project's layer; a Prepared, or None when the
     result would not be exact (the caller then must end this process: it is
-    no longer a plain spare)."""
+    no longer a plain spare). Raises EditedWhileReading when an edit made
+    while it read spoiled it (the caller ends this process too)."""
     holders = _Placeholders()
     before = set(sys.modules)
     # Coarse file timestamps may lag the clock by a few ms: a margin before the start.
@@ -103,7 +109,7 @@ def prepare(spec, keep_roots, layer_path):
         return None
     if _changed_since(start_ns, read):  # an edit before the watches were there: nothing else would see it
         os.close(watch_fd)
-        return None
+        raise EditedWhileReading()
     return Prepared(spec, config, holders, watch_fd, kinds, set_up)
 
 

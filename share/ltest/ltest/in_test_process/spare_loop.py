@@ -7,6 +7,8 @@ The kernel (in_kernel/spare.py) talks to the spare over a socketpair:
                                      b"D" + watch kinds, with the inotify fd
                    a run's spec      (JSON) with its 4 fds: become it
                    nothing (closed)  discarded: exit
+                                     (or says b"E" and exits: a file it
+                                     read was edited while it read)
 A spare that cannot practise or prepare exits: its socket's EOF tells the
 kernel, and runs go to another spare or a fresh fork.
 """
@@ -20,6 +22,7 @@ from ..state import STATE
 PRACTISE = b"P"
 READY = b"R"
 PREPARED = b"D"
+EDITED = b"E"
 MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger runs fork afresh
 
 
@@ -47,7 +50,7 @@ def live(sock, kernel, practise, keep_roots):
             if len(msg) == 1:
                 sock.send(READY)
                 continue
-            ready = _prepare(json.loads(msg[1:]), keep_roots)
+            ready = _prepare(json.loads(msg[1:]), keep_roots, sock)
             socket.send_fds(sock, [PREPARED + json.dumps(ready.kinds).encode()], [ready.watch_fd])
             os.close(ready.watch_fd)  # the kernel's copy is the one read
         sock.close()
@@ -77,10 +80,15 @@ def _refuse_run(fds, error):
     os._exit(70)
 
 
-def _prepare(prediction, keep_roots):
+def _prepare(prediction, keep_roots, sock):
     directory = STATE.practice_directory
     cwd = prediction.get("cwd") or os.getcwd()
-    ready = prepared.prepare(prediction, keep_roots, project_layer.record_path(directory, cwd) if directory else None)
+    try:
+        ready = prepared.prepare(prediction, keep_roots,
+                                 project_layer.record_path(directory, cwd) if directory else None)
+    except prepared.EditedWhileReading:  # the kernel prepares another, with the edit
+        sock.send(EDITED)
+        os._exit(0)
     if ready is None:  # no longer a plain spare, not prepared either
         os._exit(0)
     return ready
