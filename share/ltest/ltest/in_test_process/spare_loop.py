@@ -5,10 +5,10 @@ The kernel (in_kernel/spare.py) talks to the spare over a socketpair:
                    b"P" + prediction practise if not yet, then prepare for
                                      that request (prepared.py), then say
                                      b"D" + watch kinds, with the inotify fd
+                                     (or say b"E" and exit: a file it read
+                                     was edited while it read)
                    a run's spec      (JSON) with its 4 fds: become it
                    nothing (closed)  discarded: exit
-                                     (or says b"E" and exits: a file it
-                                     read was edited while it read)
 A spare that cannot practise or prepare exits: its socket's EOF tells the
 kernel, and runs go to another spare or a fresh fork.
 """
