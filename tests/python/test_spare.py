@@ -234,6 +234,11 @@ def test_an_edit_to_a_file_the_preparation_read_drops_the_prepared_spare(pool, p
     assert pool.discarded == [prepared]
 
 
+async def until(condition):
+    while not condition():
+        await asyncio.sleep(0.01)  # a turn of the loop: its readers and timers run
+
+
 def test_an_edit_seen_by_the_kernels_event_loop_drops_the_prepared_spare_and_prepares_again(pool, project):
     spec = run_spec(project)
     pool.fork()
@@ -244,10 +249,6 @@ def test_an_edit_seen_by_the_kernels_event_loop_drops_the_prepared_spare_and_pre
         STATE.refill = lambda: refilled.set_result(True)
         prepared = spare._spares[0]
         spare.practise_next(loop)  # the loop reads the answer
-
-        async def until(condition):
-            while not condition():
-                await asyncio.sleep(0.01)  # a turn of the loop: its readers run
 
         loop.run_until_complete(asyncio.wait_for(until(lambda: prepared.state != "practising"), 60))
         assert prepared.state == "prepared"
@@ -266,10 +267,6 @@ def test_a_spare_whose_preparation_fails_is_dropped_by_the_kernels_event_loop_no
     try:
         failing = spare._spares[0]
         spare.practise_next(loop)  # the loop reads the answer: the spare's end of its socket
-
-        async def until(condition):
-            while not condition():
-                await asyncio.sleep(0.01)  # a turn of the loop: its readers run
 
         loop.run_until_complete(asyncio.wait_for(until(lambda: failing not in spare._spares), 60))
         assert failing.state == "dead" and pool.discarded == [failing.pid]  # handed to the reaper
@@ -290,10 +287,6 @@ def test_a_preparation_that_an_edit_cut_short_is_prepared_again(pool, project):
     try:
         cut = spare._spares[0]
         spare.practise_next(loop)
-
-        async def until(condition):
-            while not condition():
-                await asyncio.sleep(0.01)  # a turn of the loop: its readers and timers run
 
         loop.run_until_complete(asyncio.wait_for(until(lambda: refills), 60))
         assert cut.state == "dead" and cut.edited and pool.discarded == [cut.pid]

@@ -128,9 +128,16 @@ def _answer(message):
     if len(data) > MAX_ANSWER and "result" in message:  # only the fork warnings can be that long
         message["result"].pop("fork_unsafe", None)
         data = json.dumps(message).encode()
+    _send(data)
+
+
+def _send(data):
+    """One message to the server, never blocking the kernel."""
+    if STATE.handover_socket is None:
+        return
     try:
         STATE.handover_socket.send(data, socket.MSG_DONTWAIT)
-    except (OSError, AttributeError):  # the server is gone: its runs end with it
+    except OSError:  # the server is gone or not reading: its runs end with it
         pass
 
 
@@ -159,12 +166,7 @@ def stop_serving():
 def report_reaped(pid, exit_code):
     """Tells the server how a test process ended (it uses it when the process
     died without a word: a signal, os._exit in a test)."""
-    if STATE.handover_socket is None:
-        return
-    try:
-        STATE.handover_socket.send(json.dumps({"reaped": pid, "exit_code": exit_code}).encode(), socket.MSG_DONTWAIT)
-    except OSError:  # the server is gone or not reading: nothing to tell
-        pass
+    _send(json.dumps({"reaped": pid, "exit_code": exit_code}).encode())
 
 
 def attach(path):
