@@ -17,7 +17,7 @@ from ..sysdirs import ipython_shell
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
         stdout=None, stderr=None, workers=1, use_spare=False, umask=None, stdin_isatty=False, rlimits=None,
-        nice=None):
+        nice=None, stdin_direct=False):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
     workers > 1 splits the collected tests over that many forked workers.
@@ -25,7 +25,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     return _relayed_run(run_request.RunRequest(list(args), cwd or os.getcwd(),
                                                dict(env if env is not None else os.environ), stdout_isatty,
                                                stderr_isatty, columns, lines, workers, umask, stdin_isatty,
-                                               rlimits, nice),
+                                               rlimits, nice, stdin_direct),
                         stdout, stderr, use_spare)[0]
 
 

@@ -14,7 +14,7 @@ import warnings
 from . import fidelity, import_record
 from .. import eviction, sysdirs
 from ..state import STATE
-from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdio_encoding
+from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdin_stream, stdio_encoding
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
 # the kernel's own PYTHONPATH: the part `python -m pytest` would also have.
@@ -247,7 +247,10 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     encoding, errors = stdio_encoding(env, ctype_locale)
     sys.stdout = sys.__stdout__ = _text_stream(1, bool(spec.get("stdout_isatty")), encoding, errors)
     sys.stderr = sys.__stderr__ = _text_stream(2, bool(spec.get("stderr_isatty")), encoding)
-    sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd)
+    if spec.get("stdin_direct"):  # the client's own stdin (the server passed it): as CPython opens it
+        sys.stdin = sys.__stdin__ = stdin_stream(0, encoding, errors)
+    else:  # lines the client reads when asked: a terminal, or a client on another host
+        sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd, encoding, errors)
     _restore_kernel_hooks()
     if spec.get("stdin_isatty"):  # else getpass falls back to stdin with a warning, as without a terminal
         import getpass
@@ -275,7 +278,7 @@ def request_key(spec):
     """What a test process set up ahead for spec depends on: a run with an
     equal key could have been set up the same way (prepared.py)."""
     return {k: spec.get(k) for k in ("args", "cwd", "env", "stdout_isatty", "stderr_isatty", "stdin_isatty",
-                                     "workers", "umask", "rlimits", "nice")}  # a lowered limit is not raised again
+                                     "stdin_direct", "workers", "umask", "rlimits", "nice")}  # a lowered limit is not raised again
 
 
 def run_pytest(args, workers=1, main=None):
