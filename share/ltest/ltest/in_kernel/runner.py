@@ -42,7 +42,8 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare)
+    pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare,
+                                    wire=vars(request))  # its lists and dicts are the request's as received
     for fd in child_fds:
         os.close(fd)
     child_relay = relay.ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
@@ -60,11 +61,12 @@ def _plan_for_fork():
     fidelity.plan_in_kernel()
 
 
-def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
+def start_test_process(spec, child_fds, close_fds=(), use_spare=True, wire=None):
     """Starts pytest for spec with child_fds (stdin, stdout, stderr, control)
     in the spare if it is current, else in a fresh fork; close_fds are the
-    caller's own ends, which the fork inherits. Returns (pid, the spare's
-    state or None when forked afresh)."""
+    caller's own ends, which the fork inherits; wire: the request as
+    received, which a fresh fork empties with spec. Returns (pid, the
+    spare's state or None when forked afresh)."""
     taken = spare.hand_over(spec, child_fds) if use_spare else None
     if taken is not None:
         return taken.pid, taken.state
@@ -76,7 +78,7 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     pid = os.fork()
     if pid == 0:
         child.die_with_parent(kernel)  # at once: a kernel killed now must not leave this fork behind
-        process_main.fresh(spec, child_fds, close_fds=close_fds)
+        process_main.fresh(spec, child_fds, close_fds=close_fds, wire=wire)
     gc.unfreeze()
     try:
         os.setpgid(pid, pid)  # as the child does: its group exists before the server can signal it
@@ -160,10 +162,11 @@ def take_run(spec, fds):
     returns at once, so the kernel is busy for the hand-over only. The
     server reads the output and the exit code itself."""
     start = time.perf_counter()
+    wire = spec  # handover.take_next's frame holds it: a fork empties it (forget_request.py)
     try:
         reasons = _warn_about_fork(spec, fd=fds[2])
         spec = run_request.child_spec(spec)
-        pid, state = start_test_process(spec, fds)
+        pid, state = start_test_process(spec, fds, wire=wire)
         _predict_next(spec)
     finally:
         for fd in fds:
