@@ -8,7 +8,7 @@ import time
 
 from .. import eviction
 from ..in_test_process import child, fidelity, process_main, warmup
-from . import forksafety, reaping, relay, run_request, spare
+from . import forksafety, kernel_fds, reaping, relay, run_request, spare  # kernel_fds: its record, now
 from .preload import preloaded_roots
 from .result import Reply, remember
 from ..state import STATE
@@ -54,9 +54,25 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     return code, state
 
 
+def load_whole_runtime():
+    """Imports every module of ltest's runtime here, once, before the first
+    fork: a test process then needs no import finder of ltest's in
+    sys.meta_path (inherited_fds.drop_runtime_finder), as a fresh python
+    has none. A module that fails to import keeps the finder in place."""
+    finder = next((f for f in sys.meta_path if type(f).__name__ == "LtestRuntimeFinder"), None)
+    import importlib
+    for name in sorted(getattr(finder, "sources", ())):
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+
 def _plan_for_fork():
     """What the next fork would otherwise scan sys.modules for: the modules
     it evicts, and fidelity.py's lookups."""
+    load_whole_runtime()  # a few dict lookups once it is all there
     eviction.warm_module_cache(preloaded_roots())
     fidelity.plan_in_kernel()
 

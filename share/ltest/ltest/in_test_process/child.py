@@ -11,7 +11,7 @@ import sys
 import types
 import warnings
 
-from . import fidelity, import_record
+from . import fidelity, import_record, inherited_fds
 from .. import eviction, sysdirs
 from ..state import STATE
 from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdin_stream, stdio_encoding
@@ -198,6 +198,16 @@ def _leave_kernel_event_loop():
     asyncio.set_event_loop_policy(None)
 
 
+def _without_kernel_faulthandler():
+    """ipykernel enables faulthandler on its own copy of the kernel's stderr
+    (the kernel's log), which the test process closes; a fresh python has
+    it off unless asked (PYTHONFAULTHANDLER here, -X dev in
+    fidelity_environment, pytest's plugin on the run's stderr)."""
+    import faulthandler
+    if faulthandler.is_enabled():
+        faulthandler.disable()
+
+
 def die_with_parent(parent=None):
     """PR_SET_PDEATHSIG: no orphan if the kernel dies. parent: the kernel's
     pid as the fork's parent saw it; a kernel that died between the fork and
@@ -225,6 +235,9 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     for fd in {stdin_fd, stdout_fd, stderr_fd}:
         if fd > 2:
             os.close(fd)
+    _without_kernel_faulthandler()  # before its fd closes
+    inherited_fds.close_kernels(keep=(ctl_fd,))
+    inherited_fds.drop_runtime_finder()
     _reset_signals()
 
     env = spec.get("env") or dict(os.environ)
@@ -251,6 +264,9 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
         sys.stdin = sys.__stdin__ = stdin_stream(0, encoding, errors)
     else:  # lines the client reads when asked: a terminal, or a client on another host
         sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd, encoding, errors)
+    if env.get("PYTHONFAULTHANDLER"):
+        import faulthandler
+        faulthandler.enable()  # on the run's stderr, as a fresh python's -X faulthandler
     _restore_kernel_hooks()
     if spec.get("stdin_isatty"):  # else getpass falls back to stdin with a warning, as without a terminal
         import getpass
