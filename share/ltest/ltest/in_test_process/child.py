@@ -5,13 +5,14 @@ Everything here runs in the forked child only. The pure functions at the top
 """
 import asyncio
 import builtins
+import functools
 import os
 import signal
 import sys
 import types
 import warnings
 
-from . import fidelity, import_record, inherited_fds
+from . import fidelity, import_record, inherited_fds, main_frames
 from .. import eviction, sysdirs
 from ..state import STATE
 from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdin_stream, stdio_encoding
@@ -307,7 +308,8 @@ def run_pytest(args, workers=1, main=None):
         from .shard import ShardPlugin
         plugins.append(ShardPlugin(workers))
     try:
-        code = (main or pytest.main)(list(args), plugins=plugins)
+        # Under the frames a cold run has above pytest's main (main_frames.py).
+        code = main_frames.call(pytest_argv0(), functools.partial(main or pytest.main, list(args), plugins=plugins))
         code = _flush_like_console_main(code)
     except SystemExit as e:  # e.g. sys.exit() in a conftest
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -345,9 +347,10 @@ def _print_error(message=None):
     """The message, else the current traceback, on stderr; a test may have
     closed fd 2, which must not change the exit code."""
     try:
-        if message is None:
+        if message is None:  # from where a cold run's traceback starts
             import traceback
-            traceback.print_exc()
+            kind, value, tb = sys.exc_info()
+            traceback.print_exception(kind, value, main_frames.trimmed(tb))
         else:
             print(message, file=sys.stderr)
     except Exception:
