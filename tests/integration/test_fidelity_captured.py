@@ -3,6 +3,7 @@ the run's (fidelity_captured.py), whether the kernel preloaded it or not:
 hypothesis's example database is the `.hypothesis` of the directory the run
 starts in, and a failing example stored there by a cold run is replayed
 first by ltest, and the reverse. Against a cold `python -m pytest`."""
+import json
 import os
 import subprocess
 
@@ -74,3 +75,29 @@ def test_the_example_database_is_the_runs_directorys(kernel, tmp_path):
 
 def first_tried(output):
     return int(lines(output, "TRIED ")[0].split()[1])
+
+
+def test_the_example_database_is_the_runs_directorys_with_hypothesis_learned(tmp_path):
+    """An auto-started server (in the project's root) learns hypothesis from
+    a run in tests/, and the next server preloads it: runs from tests/ still
+    keep their examples in tests/.hypothesis."""
+    from conftest import alive, wait_for
+    from zeroconf import World
+    world = World(tmp_path)
+    try:
+        root = write_files(tmp_path / "proj", PROJECT)
+        tests = root / "tests"
+        first = world.ltest("--", *ARGS, cwd=tests)
+        assert first.returncode == 1, first.stdout + first.stderr
+        [server] = world.servers()
+        assert world.ltest("--stop", cwd=tests).returncode == 0
+        assert wait_for(lambda: not alive(server["pid"]), 30)
+        learned = world.ltest("--", *ARGS, cwd=tests)
+        status = json.loads(world.ltest("--status", "--json", cwd=tests).stdout)
+        assert {"module": "hypothesis", "source": "learned"}.items() <= next(
+            (p for p in status["preloaded"] if p["module"] == "hypothesis"), {}).items(), status["preloaded"]
+        assert learned.returncode == 1, learned.stdout + learned.stderr
+        assert str(tests / ".hypothesis") in lines(learned.stdout, "DB ")[0] and not (root / ".hypothesis").exists()
+        assert first_tried(learned.stdout) >= 1000, learned.stdout  # the example the first run stored
+    finally:
+        world.kill_all()
