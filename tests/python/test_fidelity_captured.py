@@ -18,18 +18,18 @@ def test_hypothesis_home_is_the_runs_cwd_and_fixed_again_on_first_use():
     configuration = module("hypothesis.configuration", __hypothesis_home_directory_default="/server/.hypothesis",
                            __hypothesis_home_directory="/server/.hypothesis")
     modules = {"hypothesis": module("hypothesis"), "hypothesis.configuration": configuration}
-    fc.rederive({}, "/client/tests", modules, kernel_env={})
+    fc.rederive({}, "/client/tests", {}, "/server", modules)
     assert configuration.__dict__["__hypothesis_home_directory_default"] == "/client/tests/.hypothesis"
     assert configuration.__dict__["__hypothesis_home_directory"] is None
     configuration.__dict__["__hypothesis_home_directory_default"] = pathlib.Path("/server/.hypothesis")
-    fc.rederive({}, "/c", modules, kernel_env={})
+    fc.rederive({}, "/c", {}, "/server", modules)
     assert configuration.__dict__["__hypothesis_home_directory_default"] == pathlib.Path("/c/.hypothesis")
 
 
 def test_a_hypothesis_without_those_names_is_evicted():
     modules = {"hypothesis": module("hypothesis"), "hypothesis.configuration": module("hypothesis.configuration"),
                "hypothesis.core": module("hypothesis.core"), "hypothesis_extra": module("hypothesis_extra")}
-    fc.rederive({}, "/c", modules, kernel_env={})
+    fc.rederive({}, "/c", {}, "/server", modules)
     assert list(modules) == ["hypothesis_extra"]
 
 
@@ -40,7 +40,7 @@ def test_multiprocessing_and_sklearn_take_the_runs_cwd_and_variables():
                     _threadlocal=local)
     process = module("multiprocessing.process", ORIGINAL_DIR="/server")
     modules = {"sklearn._config": config, "multiprocessing.process": process}
-    fc.rederive({"SKLEARN_ASSUME_FINITE": "1", "SKLEARN_WORKING_MEMORY": "64"}, "/client", modules, kernel_env={})
+    fc.rederive({"SKLEARN_ASSUME_FINITE": "1", "SKLEARN_WORKING_MEMORY": "64"}, "/client", {}, "/server", modules)
     assert config._global_config == {"assume_finite": True, "working_memory": 64}
     assert not hasattr(local, "global_config")
     assert process.ORIGINAL_DIR == "/client"
@@ -49,5 +49,10 @@ def test_multiprocessing_and_sklearn_take_the_runs_cwd_and_variables():
 def test_matplotlib_imported_with_another_home_is_named(tmp_path):
     modules = {"matplotlib": module("matplotlib")}
     same = {"HOME": "/h"}
-    notes = fc.rederive({"HOME": "/other"}, str(tmp_path), modules, kernel_env=same)
+    assert fc.rederive(same, str(tmp_path), same, str(tmp_path), modules) == []
+    notes = fc.rederive({"HOME": "/other"}, str(tmp_path), same, str(tmp_path), modules)
     assert len(notes) == 1 and "matplotlib" in notes[0] and "HOME" in notes[0]
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "matplotlibrc").write_text("backend: agg\n")
+    notes = fc.rederive(same, str(tmp_path / "here"), same, str(tmp_path), modules)
+    assert len(notes) == 1 and "matplotlibrc" in notes[0]

@@ -241,6 +241,7 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     inherited_fds.drop_runtime_finder()
     _reset_signals()
 
+    kernel_context = (dict(os.environ), os.getcwd())  # where preloaded modules were imported (fidelity_captured)
     env = spec.get("env") or dict(os.environ)
     refused = fidelity.refusal(env)  # fidelity.py: e.g. an activated virtualenv that is not the kernel's
     if refused:
@@ -285,7 +286,7 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.modules["__main__"] = _main_module(sys.argv[0])
     # fidelity.py: the rest of what a fresh interpreter would be.
     fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid(),
-                          spec)
+                          spec, kernel_context)
     from ..in_kernel.preload import rewritable_plugins
     import_record.start(rewritable_plugins)  # learn what the tests import (learned.py)
     STATE.modules_at_start = set(sys.modules)  # the project's layer is what the run adds (project_layer.py)

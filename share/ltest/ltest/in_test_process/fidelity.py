@@ -28,7 +28,7 @@ def refusal(env):
     return (fidelity_environment.WRONG_INTERPRETER_EXIT, why) if why else None
 
 
-def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid, spec=None):
+def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid, spec=None, kernel_context=(None, None)):
     """Applies every concern; says on stderr, one line each, what cannot apply."""
     notes = []
     notes.append(fidelity_threads.limit_pools(kernel_pid))
@@ -47,7 +47,7 @@ def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid, spec=None):
     fidelity_site.see_new_installs()
     fidelity_import_warnings.install_replay()
     notes += fidelity_limits.apply(spec or {})  # the run request's "rlimits" and "nice"
-    notes += fidelity_captured.rederive(env, cwd)
+    notes += fidelity_captured.rederive(env, cwd, *kernel_context)  # the kernel's (environment, cwd)
     for note in notes:
         if note:
             sys.stderr.write(f"ltest: warning: {note}\n")

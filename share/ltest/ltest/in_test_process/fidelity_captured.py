@@ -21,29 +21,20 @@ import os
 import sys
 
 
-def rederive(env, cwd, modules=None, kernel_env=None):
-    """Applies every recipe for the modules present; returns warnings."""
+def rederive(env, cwd, kernel_env, kernel_cwd, modules=None):
+    """Applies every recipe for the modules present; returns warnings.
+    kernel_env, kernel_cwd: the context the kernel imported them in (None:
+    the run's own)."""
     modules = sys.modules if modules is None else modules
-    kernel_env = _kernel_env() if kernel_env is None else kernel_env
+    kernel_env = env if kernel_env is None else kernel_env
+    kernel_cwd = cwd if kernel_cwd is None else kernel_cwd
     notes = []
     _hypothesis(modules, cwd)
     _multiprocessing(modules, cwd)
     _user_base(modules, env, kernel_env)
     _sklearn(modules, env)
-    notes.append(_matplotlib(modules, env, cwd, kernel_env))
+    notes.append(_matplotlib(modules, env, cwd, kernel_env, kernel_cwd))
     return [n for n in notes if n]
-
-
-def _kernel_env():
-    """The kernel's environment when it started (the server's): its
-    /proc/<kernel>/environ; {} when unreadable."""
-    try:
-        with open(f"/proc/{os.getppid()}/environ", "rb") as f:
-            data = f.read()
-    except OSError:
-        return {}
-    pairs = (item.split(b"=", 1) for item in data.split(b"\0") if b"=" in item)
-    return {os.fsdecode(k): os.fsdecode(v) for k, v in pairs}
 
 
 def _evict(modules, root):
@@ -113,17 +104,13 @@ def _sklearn(modules, env):
 _MPL_VARIABLES = ("HOME", "MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "MATPLOTLIBRC")
 
 
-def _matplotlib(modules, env, cwd, kernel_env):
+def _matplotlib(modules, env, cwd, kernel_env, kernel_cwd):
     """matplotlib read its matplotlibrc (the cwd's first), configuration and
     cache directories when the kernel imported it."""
     mpl = modules.get("matplotlib")
     if mpl is None:
         return None
     changed = [k for k in _MPL_VARIABLES if env.get(k) != kernel_env.get(k)]
-    try:
-        kernel_cwd = os.readlink(f"/proc/{os.getppid()}/cwd")
-    except OSError:
-        kernel_cwd = cwd
     rc_differs = os.path.realpath(cwd) != os.path.realpath(kernel_cwd) and any(
         os.path.exists(os.path.join(d, "matplotlibrc")) for d in (cwd, kernel_cwd))
     if not changed and not rc_differs:
