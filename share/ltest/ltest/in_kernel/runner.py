@@ -7,7 +7,7 @@ import sys
 import time
 
 from .. import eviction
-from ..in_test_process import child, fidelity, process_main, warmup
+from ..in_test_process import child, fidelity, main_frames, process_main, warmup
 from . import forksafety, kernel_fds, reaping, relay, run_request, spare  # kernel_fds: its record, now
 from .preload import preloaded_roots
 from .result import Reply, remember
@@ -73,6 +73,7 @@ def _plan_for_fork():
     """What the next fork would otherwise scan sys.modules for: the modules
     it evicts, and fidelity.py's lookups."""
     load_whole_runtime()  # a few dict lookups once it is all there
+    main_frames.prepare(child.pytest_argv0())  # once: every fork has them built
     eviction.warm_module_cache(preloaded_roots())
     fidelity.plan_in_kernel()
 

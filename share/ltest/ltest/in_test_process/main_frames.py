@@ -71,14 +71,19 @@ def _chain(argv0):
 _chains = {}
 
 
-def call(argv0, main, *args):
-    """main(*args) under the cold run's frames."""
+def prepare(argv0):
+    """Builds the frames once (the kernel does, before it forks)."""
     if argv0 not in _chains:
         try:
             _chains[argv0] = _chain(argv0)
         except Exception:
             _chains[argv0] = []
-    frames = _chains[argv0]
+    return _chains[argv0]
+
+
+def call(argv0, main, *args):
+    """main(*args) under the cold run's frames."""
+    frames = prepare(argv0)
     if not frames:
         return main(*args)
     call_next = main
