@@ -26,19 +26,23 @@ phase (collection) of the same test module. A module the test process
 imports afresh anyway (the user's own package, evicted) warns itself: its
 recorded warnings are not replayed.
 """
+import functools
 import importlib.machinery
 import sys
 import warnings
 
-# (category, message text, filename, lineno, importers, module, at_importer)
-# in emission order. at_importer: the warning points at the import statement
-# (stacklevel=2 in a module's top level, the usual "this module is
+# (category, message text, filename, lineno, importers, module, at_importer,
+# source) in emission order. at_importer: the warning points at the import
+# statement (stacklevel=2 in a module's top level, the usual "this module is
 # deprecated"): replayed at the test process's import statement instead.
+# source: (file, line) of the module's own statement that warned, where a
+# traceback shows the warning raised (under -W error).
 _recorded = []
 
 
-def record(category, message, filename, lineno, importers, module=None, at_importer=False):
-    _recorded.append((category, str(message), filename, lineno, tuple(importers), module, at_importer))
+def record(category, message, filename, lineno, importers, module=None, at_importer=False, source=None):
+    _recorded.append((category, str(message), filename, lineno, tuple(importers), module, at_importer,
+                      source or (filename, lineno)))
 
 
 def module_of(filename, modules):
@@ -119,15 +123,28 @@ def importer_frame(frame):
 
 
 def warn_at(frame, message, category):
-    """warnings.warn(message, category) as if raised by the code running in
-    frame: its file, line, module name and registry."""
-    if frame is None:
-        warnings.warn(message, category)
-        return
+    """warnings.warn_explicit's arguments for warnings.warn(message, category)
+    as if called by the code running in frame: its file, line, module name
+    and registry."""
     globals_ = frame.f_globals
     registry = globals_.setdefault("__warningregistry__", {})
-    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
-                           module=globals_.get("__name__", "<string>"), registry=registry, module_globals=globals_)
+    return functools.partial(warnings.warn_explicit, message, category, frame.f_code.co_filename, frame.f_lineno,
+                             module=globals_.get("__name__", "<string>"), registry=registry,
+                             module_globals=globals_)
+
+
+def _raised_at(source, module_name):
+    """A code object that, run, calls its `warn` at the line of source (file,
+    line): a traceback (a warning turned error) shows the module's own
+    statement, as cold, with no frame of ours (warn is a C partial)."""
+    filename, lineno = source
+    return compile("\n" * max(0, lineno - 1) + "warn()", filename, "exec"), {"__name__": module_name}
+
+
+def _call_with_frames_removed(f, *args, **kwds):
+    """importlib's own marker: CPython cuts an import's traceback of the
+    importlib frames up to and including a function of this name."""
+    return f(*args, **kwds)
 
 
 class HeldLoader:
@@ -145,11 +162,23 @@ class HeldLoader:
         if held is not None:
             module.__spec__ = held  # module_from_spec gave it ours
         frame = importer_frame(sys._getframe(1))
-        for category, message, filename, lineno, _, name, at_importer in self.finder.warnings.pop(self.root, ()):
-            if at_importer:
-                warn_at(frame, message, category)
+        for category, message, filename, lineno, importers, name, at_importer, source in \
+                self.finder.warnings.pop(self.root, ()):
+            if at_importer and frame is not None:
+                warn = warn_at(frame, message, category)
             else:
-                warnings.warn_explicit(message, category, filename, lineno, module=name)
+                warn = functools.partial(warnings.warn_explicit, message, category, filename, lineno, module=name)
+            code, globals_ = _raised_at(source, importers[-1])
+            globals_["warn"] = warn
+            _call_with_frames_removed(exec, code, globals_)
+
+
+# Our loader's frames are import machinery: named as importlib's, warnings'
+# stacklevel skips them and CPython trims them from an import's traceback,
+# as it does importlib's own (a warning turned error shows the test's import
+# statement, then the module's line that warned, as cold).
+for _function in (HeldLoader.exec_module, _call_with_frames_removed):
+    _function.__code__ = _function.__code__.replace(co_filename="<frozen importlib._bootstrap_external>")
 
 
 class HeldFinder:
@@ -243,4 +272,13 @@ def showwarning_recorder(message, category, filename, lineno, file=None, line=No
     if importers and not kernel_only(importers):  # a warning from a thread or a callback is no import's
         own_file = getattr(sys.modules.get(importers[-1]), "__file__", None)
         record(category, message, filename, lineno, importers, module_of(filename, sys.modules),
-               at_importer=filename != own_file)
+               at_importer=filename != own_file, source=_statement_of(sys._getframe(1), importers[-1]))
+
+
+def _statement_of(frame, name):
+    """(file, line) that the top level of module `name` is running."""
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == name:
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
