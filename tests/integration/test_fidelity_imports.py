@@ -165,3 +165,21 @@ def test_sympys_deprecated_submodule_and_its_neighbours_as_cold(server, tmp_path
     assert ("test_compatibility", "test_compatibility_submodule", ()) in outcomes
     assert outcomes == junit_outcomes(c_xml)
     as_cold_prepared_or_not(server, tmp_path, *base)
+
+
+FINALIZED = {"test_finalized_fid.py": """
+    class Noisy:
+        def __del__(self):
+            print("DEL ran")  # a builtin: the module's globals are cleared by then
+
+    KEPT = Noisy()  # alive at the end of the session: finalized at the interpreter's exit
+
+    def test_keeps_an_object():
+        assert KEPT
+"""}
+
+
+def test_an_object_alive_at_the_end_is_finalized_at_exit(server, tmp_path):
+    root = write_files(tmp_path, FINALIZED)
+    c = as_cold_prepared_or_not(server, root, "-q", "-p", "no:cacheprovider")
+    assert c.stdout.rstrip().endswith("DEL ran"), c.stdout

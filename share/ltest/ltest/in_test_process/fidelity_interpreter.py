@@ -112,3 +112,32 @@ def _forget_kernel_multiprocessing(modules, util):
         process._children.clear()
         current = process.current_process()
         current._config.pop("tempdir", None)  # /tmp/pymp-*: the test process makes (and removes) its own
+
+
+def finalize_run_modules(before, modules=None):
+    """What a fresh interpreter's shutdown does to the modules the run
+    imported (test modules, conftest files, the user's code, libraries the
+    kernel lacked): their globals are cleared, latest import first, so that
+    the objects only they hold are finalized (`__del__`, weakref callbacks)
+    while stdout still works, as at CPython's exit. Dunder names stay (the
+    project's layer is recorded from them after the exit code went out).
+    Modules the kernel held are not touched: their objects are the kernel's.
+    Only the young generations are collected: a full collection would walk,
+    and copy on write, the kernel's whole heap."""
+    if before is None:
+        return
+    modules = sys.modules if modules is None else modules
+    ours = [module for name, module in list(modules.items()) if name not in before]
+    for module in reversed(ours):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        try:
+            for key in [k for k in namespace if isinstance(k, str) and not (k.startswith("__") and k.endswith("__"))]:
+                namespace[key] = None  # as CPython's _PyModule_ClearDict: a __del__ may still look its name up
+        except Exception:
+            pass
+    try:
+        gc.collect(1)
+    except Exception:
+        pass
