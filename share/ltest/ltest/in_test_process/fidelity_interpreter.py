@@ -114,20 +114,29 @@ def _forget_kernel_multiprocessing(modules, util):
         current._config.pop("tempdir", None)  # /tmp/pymp-*: the test process makes (and removes) its own
 
 
-def finalize_run_modules(before, modules=None):
-    """What a fresh interpreter's shutdown does to the modules the run
-    imported (test modules, conftest files, the user's code, libraries the
-    kernel lacked): their globals are cleared, latest import first, so that
-    the objects only they hold are finalized (`__del__`, weakref callbacks)
-    while stdout still works, as at CPython's exit. Dunder names stay (the
-    project's layer is recorded from them after the exit code went out).
-    Modules the kernel held are not touched: their objects are the kernel's.
-    Only the young generations are collected: a full collection would walk,
-    and copy on write, the kernel's whole heap."""
+def finalize_run_modules(before, modules=None, system_dirs=None):
+    """What a fresh interpreter's shutdown does to the user's modules the run
+    imported (test modules, conftest files, the project's code): their
+    globals are cleared, latest import first, so that the objects only they
+    hold are finalized (`__del__`, weakref callbacks) while stdout still
+    works, as at CPython's exit. Dunder names stay (the project's layer is
+    recorded from them after the exit code went out). Modules the kernel
+    held are not touched (their objects are the kernel's), nor libraries
+    the run imported (clearing 200 standard-library modules cost 15-20 ms,
+    mostly deallocation: a cold process pays it, a warm run should not for
+    what is rarely seen). Only the young generations are collected: a full
+    collection would walk, and copy on write, the kernel's whole heap."""
     if before is None:
         return
     modules = sys.modules if modules is None else modules
-    ours = [module for name, module in list(modules.items()) if name not in before]
+    if system_dirs is None:
+        from ..sysdirs import system_dirs as dirs
+        system_dirs = dirs()
+    ours = []
+    for name, module in list(modules.items()):
+        path = getattr(module, "__file__", None)
+        if name not in before and isinstance(path, str) and not path.startswith(system_dirs):
+            ours.append(module)
     for module in reversed(ours):
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
