@@ -26,7 +26,7 @@ def kernel_like(tmp_path, monkeypatch):
         (tmp_path / path).write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(fiw, "_recorded", [])
-    monkeypatch.setattr(fiw, "_planned", None)
+    monkeypatch.setattr(fiw, "_planned", {})
     return tmp_path
 
 

@@ -16,7 +16,7 @@ def recording(tmp_path, monkeypatch):
     saved = []
     monkeypatch.setattr(learned, "_file", str(tmp_path / "f.json"))
     monkeypatch.setattr(learned, "save", saved.extend)
-    monkeypatch.setattr(import_record, "_finder", None)
+    monkeypatch.setattr(import_record, "_finder", [])
     monkeypatch.setattr(import_record, "_records", [])
     monkeypatch.setattr(import_record, "_seen", set())
     monkeypatch.syspath_prepend(str(tmp_path))

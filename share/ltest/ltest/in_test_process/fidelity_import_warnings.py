@@ -85,9 +85,9 @@ def held_trees(roots, names):
     return trees
 
 
-# (len(sys.modules), names under any chain's module) as the kernel computed
-# it before the fork.
-_planned = None
+# {"size": len(sys.modules), "names": names under any chain's module} as the
+# kernel computed it before the fork.
+_planned = {}
 
 
 def _chain_names():
@@ -104,9 +104,8 @@ def under(names, candidates):
 def plan():
     """In the kernel before a fork: the modules that may be held (scanning
     sys.modules in the child would write every key's reference count)."""
-    global _planned
-    if _recorded and (_planned is None or _planned[0] != len(sys.modules)):
-        _planned = (len(sys.modules), under(list(sys.modules), _chain_names()))
+    if _recorded and _planned.get("size") != len(sys.modules):
+        _planned.update(size=len(sys.modules), names=under(list(sys.modules), _chain_names()))
 
 
 def _is_importlib(frame):
@@ -250,7 +249,7 @@ def install_replay(modules=None):
     if not pending:
         return None
     roots = sorted({w[4][0] for w in pending})
-    names = _planned[1] if _planned is not None else list(modules)  # planned before the fork that made us
+    names = _planned["names"] if "names" in _planned else list(modules)  # planned before our fork
     trees = held_trees(roots, under(names, roots))
     finder = HeldFinder(trees, pending, modules)
     if finder.held:

@@ -30,7 +30,7 @@ from . import fidelity_import_warnings
 
 _records = []
 _seen = set()
-_finder = None
+_finder = []  # the finder while recording (one at most)
 _timing = {}  # id(spec): (record, start, threads) while its module runs
 # Names never worth learning: the runtime, and what the kernel drops on purpose
 # (pytest plugins, so that pytest rewrites their asserts: preload.py).
@@ -123,24 +123,21 @@ def _finished(spec):
 def start(skip=()):
     """Called as the fork becomes the test process. skip: top-level names
     that must never be preloaded (the rewritable pytest plugins)."""
-    global _finder
-    if learned._file is None or _finder is not None:
+    if learned._file is None or _finder:
         return
     _seen.update(_NEVER, skip)
-    _finder = _RecordingFinder()
-    sys.meta_path.insert(0, _finder)
+    _finder.append(_RecordingFinder())
+    sys.meta_path.insert(0, _finder[0])
 
 
 def finish():
     """At the end of the test process: the third-party records go to the cache."""
-    global _finder
-    if _finder is None:
+    if not _finder:
         return
     try:
-        sys.meta_path.remove(_finder)
+        sys.meta_path.remove(_finder.pop())
     except ValueError:  # a test replaced sys.meta_path: ours went with it
         pass
-    _finder = None
     keep = [r for r in _records if "seconds" in r and r["module"] in sys.modules
             and _third_party(sys.modules[r["module"]])]
     learned.save(keep)
