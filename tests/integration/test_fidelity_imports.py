@@ -183,3 +183,26 @@ def test_an_object_alive_at_the_end_is_finalized_at_exit(server, tmp_path):
     root = write_files(tmp_path, FINALIZED)
     c = as_cold_prepared_or_not(server, root, "-q", "-p", "no:cacheprovider")
     assert c.stdout.rstrip().endswith("DEL ran"), c.stdout
+
+
+CRASH = {"test_crash_fid.py": """
+    import faulthandler
+
+    def test_crash():
+        faulthandler._sigsegv()
+"""}
+
+
+def test_a_crash_dump_lists_the_test_process_own_extension_modules(server, tmp_path):
+    """The kernel's psutil (ipykernel's) is not the test process's: out of
+    sys.modules until a test imports it, so not in faulthandler's list."""
+    root = write_files(tmp_path, CRASH)
+    env = env_of(server)
+    args = ("-q", "-p", "no:cacheprovider")
+    c = cold(*args, cwd=root, env=env)
+    w = subprocess.run([ltest_binary(), "-p", str(server.port), "--", *args], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert (w.returncode, c.returncode) == (139, -11), w.stderr + c.stderr  # 128+SIGSEGV, as a shell says it
+    listed = [[l for l in r.stderr.splitlines() if l.startswith("Extension modules:")] for r in (w, c)]
+    assert listed[0] == listed[1], listed
+    assert "psutil" not in w.stderr

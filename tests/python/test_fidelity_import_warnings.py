@@ -94,3 +94,19 @@ def test_an_error_filter_makes_the_triggering_import_fail_and_a_module_the_proce
 def test_nothing_recorded_holds_nothing(monkeypatch):
     monkeypatch.setattr(fiw, "_recorded", [])
     assert fiw.install_replay() is None
+
+
+def test_a_kernel_only_library_is_held_without_warnings_and_served_back(kernel_like, monkeypatch):
+    monkeypatch.setattr(fiw, "_unimported", set())
+    import legacy_u.other  # noqa: F401  (imported 'by the kernel', without a warning recorded: no chain)
+    fiw.hold_unimported(["plain_missing_fid", "legacy_u"])
+
+    def test_process():
+        finder = fiw.install_replay()
+        state = ["legacy_u" in sys.modules, "legacy_u.other" in sys.modules]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import legacy_u.other  # noqa: F811
+        return state + ["legacy_u.other" in sys.modules, finder in sys.meta_path, len(caught)]
+
+    assert in_fork(test_process) == [False, False, True, False, 0]

@@ -40,6 +40,19 @@ import warnings
 _recorded = []
 
 
+# Top-level packages held although nothing warned: the kernel's own imports
+# that a cold pytest does not make and no preload holds (fidelity_preload).
+_unimported = set()
+
+
+def hold_unimported(names):
+    _unimported.update(names)
+
+
+def keep_imported(names):
+    _unimported.difference_update(names)
+
+
 def record(category, message, filename, lineno, importers, module=None, at_importer=False, source=None):
     _recorded.append((category, str(message), filename, lineno, tuple(importers), module, at_importer,
                       source or (filename, lineno)))
@@ -91,7 +104,7 @@ _planned = {}
 
 
 def _chain_names():
-    return sorted({name for w in _recorded for name in w[4]})
+    return sorted({name for w in _recorded for name in w[4]} | _unimported)
 
 
 def under(names, candidates):
@@ -104,7 +117,7 @@ def under(names, candidates):
 def plan():
     """In the kernel before a fork: the modules that may be held (scanning
     sys.modules in the child would write every key's reference count)."""
-    if _recorded and _planned.get("size") != len(sys.modules):
+    if (_recorded or _unimported) and _planned.get("size") != len(sys.modules):
         _planned.update(size=len(sys.modules), names=under(list(sys.modules), _chain_names()))
 
 
@@ -243,12 +256,13 @@ def still_held(pending, modules):
 
 
 def install_replay(modules=None):
-    """In the test process: holds the modules whose import warned, if any."""
+    """In the test process: holds the modules whose import warned, and the
+    kernel's own imports a cold run would not have, if any."""
     modules = sys.modules if modules is None else modules
     pending = still_held(_recorded, modules)
-    if not pending:
+    roots = sorted({w[4][0] for w in pending} | {name for name in _unimported if name in modules})
+    if not roots:
         return None
-    roots = sorted({w[4][0] for w in pending})
     names = _planned["names"] if "names" in _planned else list(modules)  # planned before our fork
     trees = held_trees(roots, under(names, roots))
     finder = HeldFinder(trees, pending, modules)
