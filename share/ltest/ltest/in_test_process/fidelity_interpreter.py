@@ -133,9 +133,10 @@ def finalize_run_modules(before, modules=None, system_dirs=None):
         from ..sysdirs import system_dirs as dirs
         system_dirs = dirs()
     ours = []
-    for name, module in list(modules.items()):
+    for name in [name for name in modules if name not in before]:  # names only: touching every module
+        module = modules.get(name)                                  # object would copy its page
         path = getattr(module, "__file__", None)
-        if name not in before and isinstance(path, str) and not path.startswith(system_dirs):
+        if isinstance(path, str) and not path.startswith(system_dirs):
             ours.append(module)
     for module in reversed(ours):
         namespace = getattr(module, "__dict__", None)
