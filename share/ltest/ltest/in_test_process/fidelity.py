@@ -60,6 +60,7 @@ def plan_in_kernel():
     10-30 ms of copy-on-write faults (each key's reference count is written)."""
     fidelity_jupyter.plan()
     fidelity_checkouts.plan()
+    fidelity_import_warnings.plan()
 
 
 def kernel_pid():

@@ -45,9 +45,22 @@ def _live(ctl_w, cwd, body):
         except BaseException:
             pass
     finally:
+        _finalize_like_python()
         _report_exit(ctl_w, code)
         _record_layer(cwd)
         os._exit(code)
+
+
+def _finalize_like_python():
+    """A fresh interpreter's exit finalizes what the run's modules hold
+    (fidelity_interpreter.finalize_run_modules), before its output closes."""
+    try:
+        from .fidelity_interpreter import finalize_run_modules
+        finalize_run_modules(STATE.modules_at_start)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except BaseException:
+        pass
 
 
 def _record_layer(cwd):
