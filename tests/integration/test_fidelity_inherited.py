@@ -35,6 +35,7 @@ PROBE = {"test_holds.py": """
 """}
 ARGS = ("-q", "-s", "-p", "no:cacheprovider")
 PAUSES = (0.3, 0.6, 1, 2, 4, 8, 16)
+IMPORT_RECORDING_FINDERS = {"_RecordingFinder", "HeldFinder"}
 KERNELS = ("eventfd", "eventpoll", "history.sqlite", "ltest-kernel")
 
 
@@ -61,9 +62,12 @@ def test_the_test_process_holds_what_a_fresh_one_holds(server, tmp_path):
         # One pipe more: the control pipe to the server (README: Known limits); a
         # prepared spare's placeholder for stdin pytest saved may add /dev/null.
         assert not extra - Counter({"pipe:": 1, "/dev/null": 1}), (warm["fds"], cold["fds"])
-        # The same finders (their order follows the kernel's imports) and threads.
-        assert (sorted(warm["meta_path"]), warm["threads"]) == (sorted(cold["meta_path"]), cold["threads"]), \
-            (warm, cold)
+        # The same finders (their order follows the kernel's imports) and threads;
+        # beside them only the finders that record imports for learned preloads and
+        # replay held modules' imports (import_record.py, fidelity_import_warnings.py: issue 31), named here.
+        finders = sorted(f for f in warm["meta_path"] if f not in IMPORT_RECORDING_FINDERS)
+        assert (finders, warm["threads"]) == (sorted(cold["meta_path"]), cold["threads"]), (warm, cold)
+        assert "LtestRuntimeFinder" not in warm["meta_path"]
         if json.loads(w.stdout.strip().splitlines()[-1])["prepared"]:
             return
     pytest.fail("no run found its spare prepared")
