@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,10 @@ struct server_info {
     // Issue 15: which project and kernelspec the server serves ("" from older servers).
     std::string project_root;
     std::string kernel_name;
+    // Issue 26: the interpreter the kernel runs on when no kernelspec was
+    // named, and (chosen from PATH) the python3s before it that had no pytest.
+    std::string python;
+    std::vector<std::string> python_skipped;
 
     std::string endpoint() const { return tcp_endpoint(ip, port); }
 };
