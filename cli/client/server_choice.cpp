@@ -75,6 +75,7 @@ void choose_server(options& o, bool may_start) {
             python = python_choice{};  // --status, --stop: no interpreter matches; the fallback below still may
         }
     auto live = live_servers();
+    o.port_chosen = true;
     if (auto port = matching_port(live, root, o, python)) {
         o.port = port;
         return;

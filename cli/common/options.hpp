@@ -29,6 +29,7 @@ struct options {
     std::vector<std::string> exclude;  // [tool.ltest] exclude: learned preloads never imported
     std::string python;                // --python: the interpreter to serve, whatever the rule says
     std::string config_python;         // [tool.ltest] python, absolute (or a name looked up on PATH)
+    bool port_chosen = false;          // the port is the project's server's (server_choice.hpp), not -p's
 };
 
 inline constexpr int default_port = 7070;
