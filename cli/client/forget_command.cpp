@@ -13,6 +13,7 @@ namespace fs = std::filesystem;
 
 int forget_learned_preloads(const options&) {
     std::string root = server_root(fs::current_path());
+    std::string what = root.empty() ? "directories without a project marker" : root;
     fs::path dir = learned_cache_dir();
     int removed = 0;
     std::error_code ec;
@@ -24,10 +25,10 @@ int forget_learned_preloads(const options&) {
             ++removed;
     }
     if (removed == 0)
-        std::fprintf(stderr, "ltest: nothing learned for %s\n", root_text(root, fs::current_path()).c_str());
+        std::fprintf(stderr, "ltest: nothing learned for %s\n", what.c_str());
     else
         std::fprintf(stderr, "ltest: forgot the preloads learned for %s; a running server keeps its own until `ltest --stop`\n",
-                     root_text(root, fs::current_path()).c_str());
+                     what.c_str());
     return 0;
 }
 

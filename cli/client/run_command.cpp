@@ -318,7 +318,9 @@ static bool server_gone(int pid, milliseconds wait) {
     std::string next = opts.port_chosen && opts.autostart ? "the next `ltest -- ARGS` starts a new one"
                                                           : "`ltest -l -p " + std::to_string(server.port) + "` starts a new one";
     throw ltest_error(exit_code::no_server,
-                      "the ltest server for " + root_text(server.project_root, fs::current_path(ec)) + " (pid " +
+                      "the ltest server for " +
+                          (server.project_root.empty() ? "directories without a project marker" : server.project_root) +
+                          " (pid " +
                           std::to_string(server.pid) + ") died during the run, and its kernel and the run's tests with it; " +
                           where + "; " + next);
 }

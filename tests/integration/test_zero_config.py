@@ -159,7 +159,7 @@ def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
     (proj / "pyproject.toml").write_text("[tool.ltest]\nexclude = ['slowmod']\n")
     restart(world, proj)
     assert "slowmod" not in preloaded(world, proj)
-    (proj / "pyproject.toml").unlink()
+    (proj / "pyproject.toml").write_text(TESTS["pyproject.toml"])
     r = world.ltest("--forget", cwd=proj)
     assert r.returncode == 0 and f"forgot the preloads learned for {proj}" in r.stderr, r.stderr
     assert list((world.cache_dir / "ltest").glob("*.json")) == []
