@@ -44,6 +44,10 @@ std::optional<int> matching_port(const std::vector<server_info>& live, const std
                 s.python_skipped == std::vector<std::string>(c.begin(), c.begin() + static_cast<long>(i)))
                 return s.port;
         }
+    // A server attached to a running kernel (ltest -l --existing: a notebook's)
+    // names no interpreter: its project's runs go there, as they always did.
+    for (const auto& s : live)
+        if (s.project_root == root && s.kernel_name.empty() && s.python.empty()) return s.port;
     return std::nullopt;
 }
 

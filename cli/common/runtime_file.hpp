@@ -21,7 +21,7 @@ struct server_info {
     int pid = 0;
     std::string kernel_connection_file;
     std::string version;
-    // Issue 15: which project and kernelspec the server serves ("" from older servers).
+    // Issue 15: which project (server_root: "" for directories without a marker) and kernelspec ("": none) it serves.
     std::string project_root;
     std::string kernel_name;
     // Issue 26: the interpreter the kernel runs on when no kernelspec was

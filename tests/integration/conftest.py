@@ -20,7 +20,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-PYTHON = os.environ.get("LTEST_PYTHON", "/usr/bin/python3")
+PYTHON = os.environ.get("LTEST_PYTHON") or "/usr/bin/python3"
 # ltest runs the tests on the Python `python3 -m pytest` would run: with no
 # virtualenv, no .venv and no [tool.ltest] python, the first python3 on PATH
 # that has pytest. The harness's interpreter goes first, so that every server
