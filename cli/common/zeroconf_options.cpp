@@ -24,6 +24,8 @@ void apply_zeroconf_config(options& o, const CLI::App& app, const project_config
     if (config.autostart && app.count("--no-start") == 0) o.autostart = *config.autostart;
     if (config.idle && !o.idle) o.idle = config.idle;
     if (config.exclude) o.exclude = *config.exclude;
+    // --python on the command line wins over [tool.ltest] kernel, as any flag over the file.
+    if (app.count("--python") > 0 && app.count("--kernel") == 0 && config.kernel) o.kernel.clear();
     if (config.python) {
         // A path is relative to the file that says it; a bare name is looked up on PATH.
         const std::string& p = *config.python;

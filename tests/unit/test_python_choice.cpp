@@ -80,6 +80,9 @@ TEST_CASE("[tool.ltest] python is relative to its file, or a name on PATH", "[py
     std::ofstream(t / "pyproject.toml") << "[tool.ltest]\npython = 'python3.11'\n";
     CHECK(parse({})->config_python == "python3.11");
     CHECK_THAT(std::string(parse_error({"--python", "p", "--kernel", "k"}).what()), Catch::Contains("give one"));
+    std::ofstream(t / "pyproject.toml") << "[tool.ltest]\nkernel = 'k2'\n";
+    auto o = parse({"--python", "/usr/bin/python3"});  // the flag wins over the file's kernel
+    CHECK((o->kernel.empty() && o->python == "/usr/bin/python3"));
 }
 
 TEST_CASE("directories without a project marker share one server", "[python_choice]") {
