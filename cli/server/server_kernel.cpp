@@ -227,6 +227,8 @@ void server::restart_kernel() {
     busy_with_others_.clear();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
+    info_.python = kernel_.python();  // asked again at the restart: from PATH, it may be another python3 now
+    info_.python_skipped = kernel_.python_skipped();
     runtime_file_.write(info_);  // a full disk is a warning here, not the server's end
     // The loop was blocked: keepalives waited in the socket.
     for (auto& r : runs_) r.last_heard = steady_clock::now();

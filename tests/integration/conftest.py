@@ -20,7 +20,13 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-PYTHON = "/usr/bin/python3"
+PYTHON = os.environ.get("LTEST_PYTHON") or "/usr/bin/python3"
+# ltest runs the tests on the Python `python3 -m pytest` would run: with no
+# virtualenv, no .venv and no [tool.ltest] python, the first python3 on PATH
+# that has pytest. The harness's interpreter goes first, so that every server
+# a test starts (by hand or by a first run) runs on it, whatever python3 this
+# machine has first (a pyenv one with pytest but no ipykernel, say).
+os.environ["PATH"] = os.path.dirname(PYTHON) + os.pathsep + os.environ.get("PATH", "")
 
 
 def ltest_binary():

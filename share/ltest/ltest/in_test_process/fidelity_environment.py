@@ -23,8 +23,8 @@ def wrong_interpreter(env, prefix=sys.prefix):
     venv = env.get("VIRTUAL_ENV")
     if venv and not _same_path(venv, prefix):
         return (f"the client's virtualenv {venv} is active but the kernel runs {sys.executable}; "
-                f"start a server on a kernel of that virtualenv ({venv}/bin/python -m ipykernel install --user "
-                f"--name NAME, then ltest -l --kernel NAME) or deactivate it")
+                f"without -p or --kernel, ltest starts a server on the virtualenv's Python "
+                f"(by hand: ltest -l --python {venv}/bin/python), or deactivate it")
     return None
 
 
