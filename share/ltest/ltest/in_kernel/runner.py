@@ -69,6 +69,7 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     if taken is not None:
         return taken.pid, taken.state
     if forksafety.unsafe_reasons():  # a notebook computed here: fork from the template (template.py)
+        template.catch_up(_modules_to_share(), len(sys.modules))
         pid = template.spawn("fresh", spec, child_fds)
         if pid is not None:
             return pid, None
@@ -101,6 +102,8 @@ def prepare_spare():
         _plan_for_fork()
         if not forksafety.unsafe_reasons():  # the last safe state: what later runs descend from if it computes
             template.start(TEMPLATE_ACTIONS, len(sys.modules), _plan_for_fork)
+        else:  # what the notebook imported since, the template imports too (not the user's own code)
+            template.catch_up(_modules_to_share(), len(sys.modules))
         try:
             directory = warmup.practice_directory()
         except OSError:  # no writable temporary directory: spares without practice
@@ -113,6 +116,12 @@ def prepare_spare():
 
     STATE.refill = prepare_spare  # after an edit drops the prepared spare (spare.py)
     loop.call_soon(fork_spares)
+
+
+def _modules_to_share():
+    """The kernel's modules a test process may keep: all but the user's own."""
+    evicted = set(eviction.planned_or_scanned(preloaded_roots()))
+    return [name for name in list(sys.modules) if name not in evicted and name != "__main__"]
 
 
 def _fresh_from_template(spec, fds):

@@ -28,17 +28,28 @@ intermediate exit, so it sets its death signal only once its parent is the
 kernel. The kernel is the subreaper only while it waits for a request's
 answer (a few ms): at other times orphans go to init, as before.
 
+Modules the kernel imported after the template was forked (a notebook's
+`import torch`) are imported into the template too, before the next fork
+from it (catch_up): it stays as warm as the kernel, without the kernel's
+threads. The user's own modules are not: each run imports those afresh
+anyway. Threads an import starts (OpenBLAS's idle pool, which handles fork
+itself) are accepted as the kernel's baseline accepts the preloads': what
+hangs a fork is a library that computed, and the template never computes.
+
 Wire (SOCK_SEQPACKET, kernel <-> template): the kernel sends JSON
 {"do": action, "arg": ...} with the action's fds; the template answers the
-pid as ASCII digits, or b"" when it could not fork. Closing the socket ends
-the template.
+pid as ASCII digits, or b"" when it could not fork. {"do": "import", "arg":
+[names]} imports them in the template itself; it answers b"0". Closing the socket ends the
+template.
 """
 import ctypes
 import gc
+import importlib
 import json
 import os
 import signal
 import socket
+import sys
 
 _PR_SET_CHILD_SUBREAPER = 36
 _MAX_MESSAGE = 1 << 20
@@ -149,6 +160,36 @@ def spawn(action, arg, fds):
     return int(answer)
 
 
+def catch_up(names, generation):
+    """Imports names (the kernel's modules the template lacks) into the
+    template; generation: the kernel's len(sys.modules) now. False when
+    there is no template (any more)."""
+    if not alive():
+        return False
+    if _template.generation == generation:
+        return True
+    try:
+        _template.sock.send(json.dumps({"do": "import", "arg": list(names)}).encode())
+        answer = _template.sock.recv(64)
+    except OSError:
+        answer = b""
+    if answer != b"0":
+        stop()
+        return False
+    _template.generation = generation
+    return True
+
+
+def _import_all(names):
+    """The template's side of catch_up."""
+    for name in names:
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except BaseException:  # the kernel imported it some other way: runs import it if they need it
+                pass
+
+
 def _serve(sock, kernel, actions, prepare):
     """The template's life: never returns. Single-threaded, it only forks."""
     try:
@@ -162,6 +203,10 @@ def _serve(sock, kernel, actions, prepare):
             if not msg:
                 os._exit(0)
             request = json.loads(msg)
+            if request["do"] == "import":
+                _import_all(request["arg"])
+                sock.send(b"0")
+                continue
             if prepare is not None:
                 prepare()
             pid = _double_fork(kernel, actions[request["do"]], request["arg"], fds, sock)
