@@ -51,6 +51,8 @@ import signal
 import socket
 import sys
 
+from ..state import STATE
+
 _PR_SET_CHILD_SUBREAPER = 36
 _MAX_MESSAGE = 1 << 20
 
@@ -60,9 +62,6 @@ class _Template:
         self.pid = pid
         self.sock = sock
         self.generation = generation  # len(sys.modules) in the kernel when it was forked
-
-
-_template = None
 
 
 def _subreaper(on):
@@ -76,17 +75,16 @@ def _subreaper(on):
 
 def alive():
     """Is there a template that can take requests?"""
-    global _template
-    if _template is None:
+    if STATE.template is None:
         return False
     try:
-        done, _ = os.waitpid(_template.pid, os.WNOHANG)
+        done, _ = os.waitpid(STATE.template.pid, os.WNOHANG)
     except ChildProcessError:
-        done = _template.pid
+        done = STATE.template.pid
     if done:
-        _template.sock.close()
-        _template = None
-    return _template is not None
+        STATE.template.sock.close()
+        STATE.template = None
+    return STATE.template is not None
 
 
 def start(actions, generation, prepare=None):
@@ -95,9 +93,8 @@ def start(actions, generation, prepare=None):
     run in a process forked from the template, never returning. prepare():
     called in the template before each fork (the eviction plan). A template
     forked for an older generation is replaced."""
-    global _template
     if alive():
-        if _template.generation == generation:
+        if STATE.template.generation == generation:
             return True
         stop()
     # The template's lineage must know it has a subreaper above it when it
@@ -121,16 +118,15 @@ def start(actions, generation, prepare=None):
     if pid < 0:
         parent_sock.close()
         return False
-    _template = _Template(pid, parent_sock, generation)
+    STATE.template = _Template(pid, parent_sock, generation)
     return True
 
 
 def stop():
     """Ends the template (its socket's EOF); the kernel reaps it."""
-    global _template
-    if _template is None:
+    if STATE.template is None:
         return
-    template, _template = _template, None
+    template, STATE.template = STATE.template, None
     template.sock.close()
     try:
         os.kill(template.pid, signal.SIGKILL)
@@ -148,8 +144,8 @@ def spawn(action, arg, fds):
     if not _subreaper(True):
         return None
     try:
-        socket.send_fds(_template.sock, [json.dumps({"do": action, "arg": arg}).encode()], list(fds))
-        answer = _template.sock.recv(64)
+        socket.send_fds(STATE.template.sock, [json.dumps({"do": action, "arg": arg}).encode()], list(fds))
+        answer = STATE.template.sock.recv(64)
     except OSError:
         answer = b""
     finally:
@@ -166,17 +162,17 @@ def catch_up(names, generation):
     there is no template (any more)."""
     if not alive():
         return False
-    if _template.generation == generation:
+    if STATE.template.generation == generation:
         return True
     try:
-        _template.sock.send(json.dumps({"do": "import", "arg": list(names)}).encode())
-        answer = _template.sock.recv(64)
+        STATE.template.sock.send(json.dumps({"do": "import", "arg": list(names)}).encode())
+        answer = STATE.template.sock.recv(64)
     except OSError:
         answer = b""
     if answer != b"0":
         stop()
         return False
-    _template.generation = generation
+    STATE.template.generation = generation
     return True
 
 
