@@ -131,11 +131,12 @@ def _fresh_from_template(spec, fds):
     process_main.fresh(spec, fds)
 
 
-def _spare_from_template(_, fds):
-    """A process the template forked becomes a spare (spare.py) on fds[0]."""
+def _spare_from_template(directory, fds):
+    """A process the template forked becomes a spare (spare.py) on fds[0];
+    directory: the kernel's practice suite, None for a spare without practice."""
     import socket
     STATE.from_template = True
-    directory = STATE.practice_directory
+    STATE.practice_directory = directory or STATE.practice_directory
     practise = (lambda: warmup.warm_up(directory, preloaded_roots())) if directory else None
     spare_loop.live(socket.socket(fileno=fds[0]), os.getppid(), practise, preloaded_roots())
 

@@ -146,7 +146,8 @@ def prefork(on_discard, practise=None, keep_roots=()):
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     generation = _generation()
     if unsafe:  # a notebook computed in the kernel: the spare descends from the template (template.py)
-        pid = template.spawn("spare", None, [child_sock.fileno()])
+        directory = STATE.practice_directory if practise is not None else None  # the kernel's, now
+        pid = template.spawn("spare", directory, [child_sock.fileno()])
         child_sock.close()
         if pid is None:
             parent_sock.close()
