@@ -90,6 +90,15 @@ def test_catch_up_imports_into_the_template(started):
     assert seen["imported"] and "colorsys" not in sys.modules
 
 
+def test_catch_up_sends_only_what_the_template_lacks_in_messages_a_socket_takes(started):
+    names = [f"ltest_no_such_module_{i}" for i in range(5000)]  # about 150 KB of names in all
+    assert template.catch_up(names, generation=3) and template.alive()
+    assert template.catch_up(names + ["colorsys"], generation=4)
+    pid, seen = spawn_and_read()
+    os.waitpid(pid, 0)
+    assert seen["imported"]
+
+
 def test_a_template_of_another_generation_is_replaced_and_a_dead_one_spawns_nothing(started):
     first = STATE.template.pid
     assert template.start(ACTIONS, generation=1) and STATE.template.pid == first

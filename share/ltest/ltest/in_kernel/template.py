@@ -55,6 +55,7 @@ from ..state import STATE
 
 _PR_SET_CHILD_SUBREAPER = 36
 _MAX_MESSAGE = 1 << 20
+_NAMES_PER_MESSAGE = 1000  # module names: well under a Unix socket's default 208 KiB send buffer
 
 
 class _Template:
@@ -62,6 +63,7 @@ class _Template:
         self.pid = pid
         self.sock = sock
         self.generation = generation  # len(sys.modules) in the kernel when it was forked
+        self.known = set(sys.modules)  # what it has imported (the kernel's view): catch_up sends the rest
 
 
 def _subreaper(on):
@@ -164,15 +166,18 @@ def catch_up(names, generation):
         return False
     if STATE.template.generation == generation:
         return True
-    try:
-        STATE.template.sock.send(json.dumps({"do": "import", "arg": list(names)}).encode())
-        answer = STATE.template.sock.recv(64)
-    except OSError:
-        answer = b""
-    if answer != b"0":
-        stop()
-        return False
+    names = [name for name in names if name not in STATE.template.known]
+    for start in range(0, len(names), _NAMES_PER_MESSAGE):  # one message stays below the socket's buffer
+        try:
+            STATE.template.sock.send(json.dumps({"do": "import", "arg": names[start:start + _NAMES_PER_MESSAGE]}).encode())
+            answer = STATE.template.sock.recv(64)
+        except OSError:
+            answer = b""
+        if answer != b"0":
+            stop()
+            return False
     STATE.template.generation = generation
+    STATE.template.known.update(names)
     return True
 
 
