@@ -91,6 +91,9 @@ def test_catch_up_imports_into_the_template(started):
 
 
 def test_catch_up_sends_only_what_the_template_lacks_in_messages_a_socket_takes(started):
+    import sys
+    sys.modules.pop("colorsys", None)
+    assert template.start(ACTIONS, generation=2)  # a template without it
     names = [f"ltest_no_such_module_{i}" for i in range(5000)]  # about 150 KB of names in all
     assert template.catch_up(names, generation=3) and template.alive()
     assert template.catch_up(names + ["colorsys"], generation=4)
