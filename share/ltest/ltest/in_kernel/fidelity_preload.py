@@ -67,7 +67,12 @@ def stack_packages_held(modules):
                 or name == "__main__"):  # the shell's namespace holds IPython's builtins
             continue  # the stack's own modules, imported while the kernel served meanwhile
         for value in list(getattr(module, "__dict__", {}).values()):
-            name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+            # getattr with a default, for modules too: a lazy loader that is a
+            # ModuleType (TensorFlow's keras one) raises AttributeError for __name__.
+            try:
+                name = getattr(value, "__name__" if isinstance(value, types.ModuleType) else "__module__", None)
+            except Exception:  # a __getattr__ that raises something else: not the stack's
+                name = None
             if isinstance(name, str):
                 root = name.partition(".")[0]
                 if root in fidelity_jupyter.JUPYTER_STACK:

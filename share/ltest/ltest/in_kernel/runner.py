@@ -7,8 +7,8 @@ import sys
 import time
 
 from .. import eviction
-from ..in_test_process import child, fidelity, main_frames, process_main, warmup
-from . import forksafety, kernel_fds, reaping, relay, run_request, spare  # kernel_fds: its record, now
+from ..in_test_process import child, fidelity, main_frames, process_main, spare_loop, warmup
+from . import forksafety, kernel_fds, reaping, relay, run_request, spare, template  # kernel_fds: its record, now
 from .preload import preloaded_roots
 from .result import Reply, remember
 from ..state import STATE
@@ -87,6 +87,11 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True, wire=None)
     taken = spare.hand_over(spec, child_fds) if use_spare else None
     if taken is not None:
         return taken.pid, taken.state
+    if forksafety.unsafe_reasons():  # a notebook computed here: fork from the template (template.py)
+        template.catch_up(_modules_to_share(), len(sys.modules))
+        pid = template.spawn("fresh", spec, child_fds)
+        if pid is not None:
+            return pid, None
     _plan_for_fork()  # a spare had its plan made when it was forked
     # The child's collector need not walk the kernel's whole heap (slow, and
     # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
@@ -114,6 +119,10 @@ def prepare_spare():
 
     def fork_spares():
         _plan_for_fork()
+        if not forksafety.unsafe_reasons():  # the last safe state: what later runs descend from if it computes
+            template.start(TEMPLATE_ACTIONS, len(sys.modules), _plan_for_fork)
+        else:  # what the notebook imported since, the template imports too (not the user's own code)
+            template.catch_up(_modules_to_share(), len(sys.modules))
         try:
             directory = warmup.practice_directory()
         except OSError:  # no writable temporary directory: spares without practice
@@ -127,6 +136,31 @@ def prepare_spare():
     STATE.refill = prepare_spare  # after an edit drops the prepared spare (spare.py)
     loop.call_soon(fork_spares)
 
+
+def _modules_to_share():
+    """The kernel's modules a test process may keep: all but the user's own."""
+    evicted = set(eviction.planned_or_scanned(preloaded_roots()))
+    return [name for name in list(sys.modules) if name not in evicted and name != "__main__"]
+
+
+def _fresh_from_template(spec, fds):
+    """A process the template forked (template.py) becomes spec's test process."""
+    STATE.from_template = True
+    child.die_with_parent(os.getppid())
+    process_main.fresh(spec, fds)
+
+
+def _spare_from_template(directory, fds):
+    """A process the template forked becomes a spare (spare.py) on fds[0];
+    directory: the kernel's practice suite, None for a spare without practice."""
+    import socket
+    STATE.from_template = True
+    STATE.practice_directory = directory or STATE.practice_directory
+    practise = (lambda: warmup.warm_up(directory, preloaded_roots())) if directory else None
+    spare_loop.live(socket.socket(fileno=fds[0]), os.getppid(), practise, preloaded_roots())
+
+
+TEMPLATE_ACTIONS = {"fresh": _fresh_from_template, "spare": _spare_from_template}
 
 _warned = set()
 
@@ -160,8 +194,9 @@ def _warn_about_fork(spec, fd=None):
     """Warnings for the run's client; returns why forking looks unsafe."""
     _warn_once(_hash_seed_mismatch(spec.get("env") or {}), fd)
     reasons = forksafety.unsafe_reasons()
-    for why in reasons:
-        _warn_once(f"forking this kernel may hang the tests: {why}", fd)
+    if not template.alive():  # else runs descend from the template, forked while the kernel was safe
+        for why in reasons:
+            _warn_once(f"forking this kernel may hang the tests: {why}", fd)
     return reasons
 
 
