@@ -29,6 +29,16 @@ def _open_fds():
 AT_LOAD = {fd: ident for fd, ident in _open_fds().items() if fd > 2}
 
 
+def record(fd):
+    """An fd the runtime opened later for the kernel's own use (the template's
+    socket): its test processes must not hold it either."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return
+    AT_LOAD[fd] = (st.st_dev, st.st_ino)
+
+
 def still_open():
     """The fds of AT_LOAD that are still the same files now."""
     now = _open_fds()

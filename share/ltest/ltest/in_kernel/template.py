@@ -52,6 +52,7 @@ import socket
 import sys
 
 from ..state import STATE
+from . import kernel_fds
 
 _PR_SET_CHILD_SUBREAPER = 36
 _MAX_MESSAGE = 1 << 20
@@ -120,6 +121,7 @@ def start(actions, generation, prepare=None):
     if pid < 0:
         parent_sock.close()
         return False
+    kernel_fds.record(parent_sock.fileno())  # the kernel's forks must not hold the template's socket
     STATE.template = _Template(pid, parent_sock, generation)
     return True
 
