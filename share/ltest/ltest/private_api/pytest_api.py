@@ -8,7 +8,8 @@ a failed one turns its speed-up off (see __init__.py). Supported: pytest 7.2
   from 9.x, `main` before), with its `_prepareconfig` answered by a
   configuration prepared ahead (prepared runs);
 - `FixtureManager` built before the session (fixtures parsed ahead);
-- `rewrite_asserts` and `_rewrite_test` (test modules rewritten ahead).
+- `rewrite_asserts` and `_rewrite_test` (test modules rewritten ahead);
+- a subtest report's arguments, read back from a shard worker's JSON.
 """
 import functools
 import inspect
@@ -228,6 +229,20 @@ def replace_rewrite_test(make):
         return
     from _pytest.assertion import rewrite
     rewrite._rewrite_test = make(rewrite._rewrite_test)
+
+
+def subtest_arguments_as_sent(report, data):
+    """pytest 9's subtest report read back from JSON repr()s its arguments
+    a second time (`(i='1')` for `(i=1)`, SubtestContext.__post_init__):
+    they become the ones the worker sent, already repr()'d once."""
+    context = getattr(report, "context", None)
+    sent = data.get("_subtest.context") if isinstance(data, dict) else None
+    if context is None or not isinstance(sent, dict) or not isinstance(sent.get("kwargs"), dict):
+        return
+    try:
+        object.__setattr__(context, "kwargs", dict(sent["kwargs"]))
+    except Exception:  # another shape: left as pytest made it
+        pass
 
 
 def probe_all():
