@@ -118,4 +118,6 @@ def preload(modules):
     if learn:
         timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
-    return remember(Reply(preloaded=timings, watch=watched_files(_roots - _own_roots), learned=learned.status() if learn else None))
+    from ..private_api import speedups_off  # probed here, once, for the pytest every run will use
+    return remember(Reply(preloaded=timings, watch=watched_files(_roots - _own_roots), learned=learned.status() if learn else None,
+                          speedups_off=speedups_off()))
