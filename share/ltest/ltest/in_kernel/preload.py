@@ -45,8 +45,8 @@ def _import_timed(name):
 
 def _pytest_plugin_modules():
     """pytest's built-in plugins and the installed ones (entry point group pytest11)."""
-    from _pytest.config import default_plugins
-    names = ["_pytest." + p for p in default_plugins if p not in ("python_path",)]
+    from ..private_api import pytest_api
+    names = ["_pytest." + p for p in pytest_api.default_plugins() if p not in ("python_path",)]
     try:
         from importlib.metadata import entry_points
         eps = entry_points()

@@ -245,8 +245,24 @@ def subtest_arguments_as_sent(report, data):
         pass
 
 
+@functools.lru_cache(maxsize=None)
+def _default_plugins():
+    try:
+        from _pytest.config import default_plugins
+        return tuple(default_plugins), None
+    except ImportError as e:
+        return (), f"{_version()} has no _pytest.config.default_plugins ({e})"
+
+
+def default_plugins():
+    """The names of pytest's built-in plugins (the kernel preloads them); ()
+    where the probe failed (each run then imports them itself)."""
+    return _default_plugins()[0]
+
+
 def probe_all():
     """{speed-up: None (on) or why it is off} for what needs pytest."""
-    return {"prepared runs": _probe_prepared(),
+    return {"built-in plugins preloaded": _default_plugins()[1],
+            "prepared runs": _probe_prepared(),
             "fixtures parsed ahead": _probe_fixtures(),
             "test modules rewritten ahead": _probe_rewrite()}
