@@ -49,9 +49,6 @@ def is_installed_library(name, path):
 
 
 def ipython_shell():
-    """The kernel's IPython shell, or None. Unlike the get_ipython builtin,
-    which IPython defines only while a cell runs, this works anywhere (an
-    event-loop callback, a fork made from one)."""
-    module = sys.modules.get("IPython.core.interactiveshell")
-    cls = getattr(module, "InteractiveShell", None)
-    return cls.instance() if cls is not None and cls.initialized() else None
+    """The kernel's IPython shell, or None (private_api/ipython_api.py)."""
+    from .private_api import ipython_api
+    return ipython_api.shell()
