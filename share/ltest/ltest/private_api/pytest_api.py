@@ -74,9 +74,8 @@ def _probe_prepared():
 
 
 # PYTEST_VERSION as it was before a preparation set it, as pytest's main
-# sets it (restored before the run's main, which sets it again).
-_NOT_SET = object()
-_env_before_prepare = _NOT_SET
+# sets it (restored before the run's main, which sets it again): {"value": ...}.
+_env_before_prepare = {}
 
 
 def _main_sets_pytest_version():
@@ -94,13 +93,12 @@ def prepare_config(args):
     """The configuration pytest's main makes for args before its session
     (plugins loaded, options parsed, initial conftests imported), in the
     environment main gives it; None where the probe failed."""
-    global _env_before_prepare
     if _probe_prepared() is not None:
         return None
     import _pytest.config as c
     if _main_sets_pytest_version():
         import pytest
-        _env_before_prepare = os.environ.get("PYTEST_VERSION")
+        _env_before_prepare["value"] = os.environ.get("PYTEST_VERSION")
         os.environ["PYTEST_VERSION"] = pytest.__version__
     kwargs = {"prog": prog_name()} if _entry()[1] else {}
     return c._prepareconfig(list(args), [], **kwargs)
@@ -109,14 +107,13 @@ def prepare_config(args):
 def run_main_prepared(args, config, before_session):
     """pytest's own main for args, whose `_prepareconfig` is config (made by
     prepare_config for these args): before_session(config) runs then."""
-    global _env_before_prepare
     import _pytest.config as c
-    if _env_before_prepare is not _NOT_SET:  # main saves and sets it itself
-        if _env_before_prepare is None:
+    if _env_before_prepare:  # main saves and sets it itself
+        before = _env_before_prepare.pop("value")
+        if before is None:
             os.environ.pop("PYTEST_VERSION", None)
         else:
-            os.environ["PYTEST_VERSION"] = _env_before_prepare
-        _env_before_prepare = _NOT_SET
+            os.environ["PYTEST_VERSION"] = before
     original = c._prepareconfig
 
     def _prepareconfig(a, plugins=None, **kwargs):
