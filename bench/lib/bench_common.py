@@ -8,7 +8,12 @@ import sys
 
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(BENCH)
-PY = "/usr/bin/python3"  # Debian's interpreter: torch, sklearn, pytest, ipykernel
+# The stack under test: Debian's interpreter (torch, sklearn, pytest, ipykernel),
+# or another one's (bench/run --python, which sets this before importing lib/).
+PY = os.environ.get("LTEST_BENCH_PYTHON") or "/usr/bin/python3"
+# The kernelspec of PY's kernel for `ltest -l --kernel` (bench/run makes one
+# for a stack other than Debian's): the server's kernel runs the stack's python.
+KERNEL = os.environ.get("LTEST_BENCH_KERNEL") or "python3"
 DEFAULT_BIN = os.path.join(ROOT, "build-bench", "cli", "ltest")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

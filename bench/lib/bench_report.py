@@ -25,6 +25,8 @@ def print_main_table(results, meta):
     print()
     print(f"ltest benchmark: medians of {meta['reps']} runs ({meta['ready_reps']} server starts); "
           f"{meta['cpus']} CPUs, load {meta['loadavg_before']} before; pytest plugins: {meta['plugins']}")
+    print(f"stack: {meta['python']} (Python {meta.get('python_version')}, pytest {meta.get('pytest_version')})"
+          + (f"; not on this stack: {', '.join(meta['missing_suites'])}" if meta.get("missing_suites") else ""))
     hdr = (f"{'suite':<15}{'cold pytest':>12}{'fork floor':>12}{'ltest warm':>12}{'ltest/floor':>13}"
            f"{'overhead':>10}{'cold/ltest':>12}{'status rtt':>12}")
     print(hdr)

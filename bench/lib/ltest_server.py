@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 
+from bench_common import PY
 from bench_processes import alive, die_with_parent, last_line
 
 READY_TIMEOUT = 300.0  # seconds for `ltest -l` to print its ready line
@@ -23,7 +24,7 @@ class Server:
         self.log.write(f"--- ltest -l -p {port} -m {' '.join(modules)}\n")
         self.log.flush()
         self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen([ltest, "-l", "-p", str(port)] + [a for m in modules for a in ("-m", m)],
+        self.proc = subprocess.Popen([ltest, "-l", "-p", str(port), "--python", PY] + [a for m in modules for a in ("-m", m)],
                                      env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.PIPE,
                                      preexec_fn=die_with_parent)
         self.kernel_pid = None

@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from bench_common import BENCH, PY, log, median, signals_ignored, suite_dir, suite_env, summary
+from bench_common import BENCH, KERNEL, PY, log, median, signals_ignored, suite_dir, suite_env, summary
 from bench_processes import free_port, last_line, timed_run, vm_rss_kb
 from floor_client import Floor
 from ltest_server import Server
@@ -161,7 +161,7 @@ class SerialBench:
         n = self.opts.ready_reps
         imp_code = "; ".join(f"import {m}" for m in self.modules)
         imports = [timed_run([PY, "-c", imp_code], self.suite, self.env, "cold import") for _ in range(n)]
-        p = subprocess.run([PY, os.path.join(BENCH, "lib", "kernel_launch.py"), str(n)],
+        p = subprocess.run([PY, os.path.join(BENCH, "lib", "kernel_launch.py"), str(n), KERNEL],
                            env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
         if p.returncode != 0:
             raise RuntimeError(f"kernel_launch.py failed: {p.stderr[-2000:]}")

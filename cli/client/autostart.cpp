@@ -25,6 +25,7 @@
 #include "protocol.hpp"
 #include "runtime_file.hpp"
 #include "zeroconf_options.hpp"
+#include "python_choice.hpp"
 
 namespace ltest {
 namespace fs = std::filesystem;
@@ -107,16 +108,22 @@ bool answers(int port, pid_t pid) {
     return true;
 }
 
-[[noreturn]] void report_exit(pid_t pid, int status, const fs::path& log) {
-    (void)pid;
-    std::string how = WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
-                                        : "was killed by signal " + std::to_string(WTERMSIG(status));
-    throw ltest_error(exit_code::startup, "the server ltest started " + how + ": " + last_line(log) +
-                                              " (log: " + log.string() + ")");
+// One line: what the server's log ended with, and where the log is. The
+// server's own exit code when it is one of ltest's (78: the interpreter
+// lacks ipykernel, say), else 78.
+[[noreturn]] void report_exit(const std::string& root, int status, const fs::path& log) {
+    std::string last = last_line(log);
+    if (last.rfind("ltest: ", 0) == 0) last.erase(0, 7);
+    if (last.empty())
+        last = WIFEXITED(status) ? "it exited with code " + std::to_string(WEXITSTATUS(status))
+                                 : "it was killed by signal " + std::to_string(WTERMSIG(status));
+    int code = WIFEXITED(status) && WEXITSTATUS(status) >= 64 && WEXITSTATUS(status) <= 78 ? WEXITSTATUS(status)
+                                                                                          : exit_code::startup;
+    throw ltest_error(code, "could not start a server for " + root + ": " + last + " (log: " + log.string() + ")");
 }
 
 // Waits for readiness on events: the runtime dir (inotify) and the child's exit (a pidfd).
-void wait_until_ready(int port, pid_t pid, int inotify_fd, const fs::path& log) {
+void wait_until_ready(int port, pid_t pid, int inotify_fd, const fs::path& log, const std::string& root) {
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     auto deadline = steady_clock::now() + ready_timeout;
     int status = 0;
@@ -127,13 +134,13 @@ void wait_until_ready(int port, pid_t pid, int inotify_fd, const fs::path& log) 
         char buf[4096];
         while (::read(inotify_fd, buf, sizeof buf) > 0) {
         }
-        if (::waitpid(pid, &status, WNOHANG) == pid) report_exit(pid, status, log);
+        if (::waitpid(pid, &status, WNOHANG) == pid) report_exit(root, status, log);
         if (answers(port, pid)) {
             if (pidfd >= 0) ::close(pidfd);
             return;
         }
     }
-    throw ltest_error(exit_code::no_server, "the server ltest started (pid " + std::to_string(pid) +
+    throw ltest_error(exit_code::no_server, "the server ltest started for " + root + " (pid " + std::to_string(pid) +
                                                 ") was not ready in " + std::to_string(ready_timeout.count()) +
                                                 " s (log: " + log.string() + ")");
 }
@@ -146,28 +153,41 @@ std::string server_executable(const char* argv0) {
     return ((ec ? fs::path(argv0) : self).parent_path() / "ltest-server").string();
 }
 
-int start_server_for(const options& o, const fs::path& root) {
+int start_server_for(const options& o, const std::string& root, const std::optional<python_choice>& python) {
     fs::path dir = kernel_bridge::jupyter_runtime_dir();
     int port = free_port(o.ip);
     fs::path log = dir / ("ltest-" + std::to_string(port) + ".log");
     double idle = o.idle.value_or(default_autostart_idle_seconds);
     char idle_arg[32];
     std::snprintf(idle_arg, sizeof idle_arg, "%g", idle);
-    std::vector<std::string> args{server_executable("ltest"), "-l", "-i", o.ip, "-p", std::to_string(port),
-                                  "--kernel", o.kernel, "--idle", idle_arg};
+    std::vector<std::string> args{server_executable("ltest"), "-l", "-i", o.ip, "-p", std::to_string(port), "--idle", idle_arg};
+    // The interpreter as this client chose it; from PATH the server asks each python3 for pytest itself.
+    if (!o.kernel.empty()) args.insert(args.end(), {"--kernel", o.kernel});
+    if (python && python->from != python_choice::source::path) args.insert(args.end(), {"--python", python->candidates.front()});
     int inotify_fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (inotify_fd < 0 || ::inotify_add_watch(inotify_fd, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
         throw ltest_error(exit_code::startup, "cannot watch " + dir.string() + ": " + std::strerror(errno));
-    pid_t pid = spawn(args, log, root);
-    std::fprintf(stderr, "ltest: started a server for %s (kernel %s) on %s:%d, log %s; %s\n", root.c_str(),
-                 o.kernel.c_str(), o.ip.c_str(), port, log.c_str(), idle_text(idle).c_str());
+    std::string where = root.empty() ? "directories without a project marker" : root;
+    // The shared server of directories without a marker runs in "/" (project_root.hpp: server_root).
+    pid_t pid = spawn(args, log, root.empty() ? fs::path("/") : fs::path(root));
+    bool note = ::isatty(2);  // a terminal sees that something is under way; the line is replaced below
+    if (note) std::fprintf(stderr, "ltest: starting a server for %s...", where.c_str());
+    auto clear_note = [&] {
+        if (note) std::fputs("\r\033[K", stderr);
+    };
     try {
-        wait_until_ready(port, pid, inotify_fd, log);
+        wait_until_ready(port, pid, inotify_fd, log, where);
     } catch (...) {
+        clear_note();
         ::close(inotify_fd);
         throw;
     }
     ::close(inotify_fd);
+    clear_note();
+    auto info = read_runtime_file(runtime_file_path(port));
+    std::string kernel = info && !info->python.empty() ? "python " + info->python : "kernel " + o.kernel;
+    std::fprintf(stderr, "ltest: started a server for %s (%s) on %s:%d, log %s; %s\n", where.c_str(), kernel.c_str(),
+                 o.ip.c_str(), port, log.c_str(), idle_text(idle).c_str());
     return port;
 }
 

@@ -12,7 +12,8 @@ namespace ltest {
 namespace fs = std::filesystem;
 
 int forget_learned_preloads(const options&) {
-    fs::path root = project_root(fs::current_path());
+    std::string root = server_root(fs::current_path());
+    std::string what = root.empty() ? "directories without a project marker" : root;
     fs::path dir = learned_cache_dir();
     int removed = 0;
     std::error_code ec;
@@ -20,14 +21,14 @@ int forget_learned_preloads(const options&) {
         if (e.path().extension() != ".json") continue;
         std::ifstream in(e.path());
         auto doc = nlohmann::json::parse(in, nullptr, false);
-        if (doc.is_object() && doc.value("project_root", std::string()) == root.string() && fs::remove(e.path(), ec))
+        if (doc.is_object() && doc.value("project_root", std::string()) == root && fs::remove(e.path(), ec))
             ++removed;
     }
     if (removed == 0)
-        std::fprintf(stderr, "ltest: nothing learned for %s\n", root.c_str());
+        std::fprintf(stderr, "ltest: nothing learned for %s\n", what.c_str());
     else
         std::fprintf(stderr, "ltest: forgot the preloads learned for %s; a running server keeps its own until `ltest --stop`\n",
-                     root.c_str());
+                     what.c_str());
     return 0;
 }
 

@@ -163,7 +163,11 @@ std::string status_text(const json& reply) {
     auto str = [&](const char* key) { return clean_text(field<std::string>(s, key, "?")); };
     std::string out = "server:          " + str("address") + " (pid " + std::to_string(field<int>(s, "server_pid", 0)) +
                       ", ltest " + str("version") + ")\n";
-    out += "kernel:          " + str("kernel_name");
+    // A kernelspec's name, or the interpreter a kernel without one runs on.
+    std::string python = clean_text(field<std::string>(s, "python", ""));
+    std::string spec = clean_text(field<std::string>(s, "kernel_name", ""));
+    out += "kernel:          " + (!spec.empty() || python.empty() ? (spec.empty() ? std::string("?") : spec)
+                                                                  : python + " -m ipykernel_launcher");
     if (s.contains("kernel_pid")) out += " (pid " + std::to_string(field<int>(s, "kernel_pid", 0)) + ")";
     out += std::string(field<bool>(s, "owned", true) ? "" : " attached") + "\n";
     if (s.contains("kernel_error"))
@@ -178,7 +182,10 @@ std::string status_text(const json& reply) {
     }
     out += "\n";
     if (auto learned = s.find("learned"); learned != s.end()) out += learned_text(*learned);  // an object, or null
-    if (s.contains("project_root")) out += "project root:    " + clean_text(field<std::string>(s, "project_root", "")) + "\n";
+    if (s.contains("project_root")) {
+        std::string root = clean_text(field<std::string>(s, "project_root", ""));
+        out += "project root:    " + (root.empty() ? std::string("none (shared by the directories without a project marker)") : root) + "\n";
+    }
     if (s.contains("idle_timeout")) {
         json idle = s["idle_timeout"];
         out += "idle stop:       " + (idle.is_number() ? "after " + seconds_text(idle.get<double>()) : std::string("never")) + "\n";

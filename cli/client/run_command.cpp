@@ -16,12 +16,19 @@
 #include <iostream>
 #include <optional>
 
+#include <sys/syscall.h>
+
+#include <filesystem>
+
 #include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/jupyter_paths.hpp>
 
 #include "clean_text.hpp"
 #include "client_connection.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
+#include "project_root.hpp"
+#include "runtime_file.hpp"
 #include "protocol.hpp"
 #include "reply_reader.hpp"
 #include "run_deadline.hpp"
@@ -31,6 +38,7 @@ extern char** environ;
 namespace ltest {
 using nlohmann::json;
 using namespace std::chrono;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -71,6 +79,12 @@ protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
     spec.client_pid = static_cast<int>(::getpid());
     spec.client_host = host_id();
     spec.stdin_isatty = ::isatty(0);
+    struct stat in {};
+    if (!spec.stdin_isatty && ::fstat(0, &in) == 0 && !S_ISDIR(in.st_mode)) {  // a server here passes it on as is
+        off_t at = S_ISREG(in.st_mode) ? ::lseek(0, 0, SEEK_CUR) : -1;
+        spec.stdin_file = std::array<std::int64_t, 3>{static_cast<std::int64_t>(in.st_dev),
+                                                      static_cast<std::int64_t>(in.st_ino), static_cast<std::int64_t>(at)};
+    }
     spec.stdout_isatty = ::isatty(1);
     spec.stderr_isatty = ::isatty(2);
     winsize ws{};
@@ -289,12 +303,45 @@ private:
 
 }  // namespace
 
+// Whether the server's process ends within `wait` (a pidfd: its socket
+// closes a moment before the process is gone).
+static bool server_gone(int pid, milliseconds wait) {
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) return !process_alive(pid);
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(wait.count()));
+    ::close(fd);
+    return n > 0 || !process_alive(pid);
+}
+
+// A server killed mid-run (SIGKILL, the OOM killer): one line saying what
+// died, where its log is, and what starts a new one.
+[[noreturn]] static void server_died(const options& opts, const server_info& server) {
+    std::error_code ec;
+    fs::path log = kernel_bridge::jupyter_runtime_dir() / ("ltest-" + std::to_string(server.port) + ".log");
+    std::string where = fs::exists(log, ec) ? "its log: " + log.string()
+                                            : "its output went where it was started (no " + log.string() + ")";
+    std::string next = opts.port_chosen && opts.autostart ? "the next `ltest -- ARGS` starts a new one"
+                                                          : "`ltest -l -p " + std::to_string(server.port) + "` starts a new one";
+    throw ltest_error(exit_code::no_server,
+                      "the ltest server for " +
+                          (server.project_root.empty() ? "directories without a project marker" : server.project_root) +
+                          " (pid " +
+                          std::to_string(server.pid) + ") died during the run, and its kernel and the run's tests with it; " +
+                          where + "; " + next);
+}
+
 int run_tests(const options& opts) {
     server_info server = find_server(opts.port, opts.ip);
     client_connection conn(server);
     catch_sigint();
-    client_run run(opts, conn);
-    return run.wait_for_exit();
+    try {
+        client_run run(opts, conn);
+        return run.wait_for_exit();
+    } catch (const ltest_error& e) {
+        if (e.exit_code == exit_code::no_server && server_gone(server.pid, milliseconds(2000))) server_died(opts, server);
+        throw;
+    }
 }
 
 }  // namespace ltest

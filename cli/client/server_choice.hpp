@@ -1,23 +1,21 @@
 #pragma once
-// Which server a client talks to. -p (or [tool.ltest] port) names
-// one. Otherwise the live server recorded for this project root and
-// kernelspec; a run with none starts one (autostart.hpp) unless --no-start
-// or [tool.ltest] autostart = false; --status and --stop, and runs that may
-// not start one, fall back to find_server's rule (the only live server,
-// else port 7070), which is today's exit 69 when there is none.
-#include <filesystem>
+// Which server a client talks to. -p (or [tool.ltest] port) names one.
+// Otherwise the live server recorded for this project root (project_root.hpp:
+// server_root) and interpreter (python_choice.hpp) or kernelspec (--kernel);
+// a run with none starts one (autostart.hpp) unless --no-start or
+// [tool.ltest] autostart = false. --status, --stop and runs that may not start
+// one take the only live server of this user when one alone runs; else exit
+// 69: "no ltest server for this project (ROOT); ...".
 #include <optional>
 #include <string>
 
 #include "options.hpp"
+#include "python_choice.hpp"
 
 namespace ltest {
 
-// The port of a live server for this project root and kernelspec, if any.
-std::optional<int> project_server_port(const std::filesystem::path& root, const std::string& kernel);
-
-// Sets o.port when a server for the project is found or started; leaves it
-// unset for find_server's fallback.
+// Sets o.port when a server for the project is found or started; throws
+// ltest_error(no_server) when there is none and none may be started.
 void choose_server(options& o, bool may_start);
 
 }  // namespace ltest

@@ -52,17 +52,17 @@ static std::optional<project_config> parse(const fs::path& file) {
             if (!(node.is_integer() || node.is_floating_point()) || !v || *v < 0)
                 throw bad_type("a number of seconds >= 0 (0: never stop)");
             c.idle = *v;
-        } else if (k == "kernel" || k == "ip") {
+        } else if (k == "kernel" || k == "ip" || k == "python") {
             auto s = node.value<std::string>();
-            if (!s || !node.is_string()) throw bad_type("a string");
-            (k == "kernel" ? c.kernel : c.ip) = *s;
+            if (!s || !node.is_string() || s->empty()) throw bad_type("a non-empty string");
+            (k == "kernel" ? c.kernel : k == "ip" ? c.ip : c.python) = *s;
         } else if (k == "port") {
             auto p = node.value<int64_t>();
             if (!node.is_integer() || !p || *p < 1 || *p > 65535) throw bad_type("an integer port (1-65535)");
             c.port = static_cast<int>(*p);
         } else {
             throw ltest_error(exit_code::usage, where(file, node) + ": unknown key '" + k +
-                                                    "' in [tool.ltest] (known: preload, exclude, kernel, ip, port, autostart, idle)");
+                                                    "' in [tool.ltest] (known: preload, exclude, python, kernel, ip, port, autostart, idle)");
         }
     }
     return c;

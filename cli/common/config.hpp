@@ -12,6 +12,7 @@ struct project_config {
     std::filesystem::path file;
     std::optional<std::vector<std::string>> preload;
     std::optional<std::string> kernel;
+    std::optional<std::string> python;  // the interpreter to serve: a path (relative to the file's directory) or a name on PATH
     std::optional<std::string> ip;
     std::optional<int> port;
     std::optional<bool> autostart;                    // start a server when none runs

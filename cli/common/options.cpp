@@ -86,7 +86,8 @@ static void add_server_options(CLI::App& app, options& o) {
     app.add_option("-p,--port", o.port, "Server port (a client: the project's server, started if none; ltest -l: 7070)")
         ->check(CLI::Range(1, 65535));
     app.add_option("-m,--module", o.modules, "Module to preload in the kernel (repeatable, dotted names)");
-    app.add_option("--kernel", o.kernel, "Jupyter kernelspec to start")->capture_default_str();
+    app.add_option("--kernel", o.kernel,
+                   "Jupyter kernelspec to start (default: none; the kernel runs on the project's Python, see --python)");
     app.add_option("--existing", o.existing,
                    "Attach to a running kernel by connection file (name, path, or empty: the most recent)")
         ->expected(0, 1)

@@ -14,7 +14,7 @@ struct options {
     std::string ip = "127.0.0.1";
     std::optional<int> port;  // unset: the only running server, else 7070
     std::vector<std::string> modules;
-    std::string kernel = "python3";
+    std::string kernel;  // a kernelspec name; "": the kernel runs on the chosen Python (python_choice.hpp)
     std::optional<std::string> existing;  // "" = the most recent kernel
     double timeout = 0;                   // seconds, 0 = none
     int workers = 1;                      // -n: parallel test processes, 0 = one per CPU
@@ -27,6 +27,9 @@ struct options {
     bool watch = false;                // --watch: run again on every change under the project root
     bool forget = false;               // --forget: clear the learned preloads of this project
     std::vector<std::string> exclude;  // [tool.ltest] exclude: learned preloads never imported
+    std::string python;                // --python: the interpreter to serve, whatever the rule says
+    std::string config_python;         // [tool.ltest] python, absolute (or a name looked up on PATH)
+    bool port_chosen = false;          // the port is the project's server's (server_choice.hpp), not -p's
 };
 
 inline constexpr int default_port = 7070;

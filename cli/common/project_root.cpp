@@ -32,11 +32,16 @@ static std::string read_text(const fs::path& file) {
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-fs::path project_root(const fs::path& start) {
+static fs::path normalised(const fs::path& start) {
     std::error_code ec;
     fs::path from = fs::weakly_canonical(fs::absolute(start, ec), ec);
     if (from.empty()) from = start;
     if (from.has_filename() == false && from != from.root_path()) from = from.parent_path();
+    return from;
+}
+
+static std::optional<fs::path> marked_root(const fs::path& from) {
+    std::error_code ec;
     std::optional<fs::path> fallback;
     for (fs::path dir = from;; dir = dir.parent_path()) {
         for (const char* name : {"pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"}) {
@@ -47,7 +52,22 @@ fs::path project_root(const fs::path& start) {
             fallback = dir;
         if (dir == dir.root_path() || dir.empty()) break;
     }
-    return fallback.value_or(from);
+    return fallback;
+}
+
+fs::path project_root(const fs::path& start) {
+    fs::path from = normalised(start);
+    return marked_root(from).value_or(from);
+}
+
+std::string server_root(const fs::path& start) {
+    auto root = marked_root(normalised(start));
+    return root ? root->string() : std::string();
+}
+
+std::string root_text(const std::string& root, const fs::path& cwd) {
+    if (!root.empty()) return root;
+    return normalised(cwd).string() + " has no project marker; such directories share one server";
 }
 
 }  // namespace ltest

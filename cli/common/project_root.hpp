@@ -1,7 +1,8 @@
 #pragma once
 // The project a run belongs to: the directory pytest would take as its
-// rootdir when given no paths. ltest keeps one server per project root (and
-// kernelspec), found by this rule from the client's and the server's cwd.
+// rootdir when given no paths. ltest keeps one server per project root and
+// interpreter (or kernelspec), found by this rule from the client's and the
+// server's cwd.
 #include <filesystem>
 #include <string>
 
@@ -17,5 +18,15 @@ bool is_pytest_config(const std::string& name, const std::string& text);
 // nearest directory with a pyproject.toml or setup.py; else `start` itself.
 // Always absolute and normalised (no trailing slash, no `..`).
 std::filesystem::path project_root(const std::filesystem::path& start);
+
+// Which server a directory belongs to: its project root when a marker
+// (pytest's configuration files, pyproject.toml, setup.py) is found upward,
+// else "": every directory without a marker shares one server per user and
+// interpreter (a scratch directory is not a project; a server each, ~100 MB,
+// for every /tmp/x a user tried pytest in would be waste). The shared server
+// runs in "/", the directory least likely to hold a marker.
+std::string server_root(const std::filesystem::path& start);
+// A server root for messages: the root, or what "" means seen from cwd.
+std::string root_text(const std::string& root, const std::filesystem::path& cwd);
 
 }  // namespace ltest

@@ -29,6 +29,8 @@ void to_json(json& j, const server_info& s) {
              {"pid", s.pid}, {"kernel_connection_file", s.kernel_connection_file}, {"version", s.version}};
     if (!s.project_root.empty()) j["project_root"] = s.project_root;  // optional fields
     if (!s.kernel_name.empty()) j["kernel_name"] = s.kernel_name;
+    if (!s.python.empty()) j["python"] = s.python;
+    if (!s.python_skipped.empty()) j["python_skipped"] = s.python_skipped;
 }
 
 void from_json(const json& j, server_info& s) {
@@ -41,6 +43,8 @@ void from_json(const json& j, server_info& s) {
     s.version = j.value("version", std::string());
     s.project_root = j.value("project_root", std::string());
     s.kernel_name = j.value("kernel_name", std::string());
+    s.python = j.value("python", std::string());
+    s.python_skipped = j.value("python_skipped", std::vector<std::string>());
 }
 
 fs::path runtime_file_path(int port) {

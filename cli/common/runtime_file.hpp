@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,9 +21,13 @@ struct server_info {
     int pid = 0;
     std::string kernel_connection_file;
     std::string version;
-    // Issue 15: which project and kernelspec the server serves ("" from older servers).
+    // Issue 15: which project (server_root: "" for directories without a marker) and kernelspec ("": none) it serves.
     std::string project_root;
     std::string kernel_name;
+    // Issue 26: the interpreter the kernel runs on when no kernelspec was
+    // named, and (chosen from PATH) the python3s before it that had no pytest.
+    std::string python;
+    std::vector<std::string> python_skipped;
 
     std::string endpoint() const { return tcp_endpoint(ip, port); }
 };

@@ -1,5 +1,5 @@
 #pragma once
-// One server per project root and kernelspec: a client that finds none takes
+// One server per project root and interpreter (or kernelspec): a client that finds none takes
 // this lock (flock on ltest-start-<hash>.lock in the runtime dir) before it
 // looks again and starts one, so concurrent first runs start one server. A
 // server that stops removes the file under the same lock, so the runtime dir
@@ -9,7 +9,7 @@
 
 namespace ltest {
 
-// The lock file of a project root and kernelspec (FNV-1a hash of both).
+// The lock file of a server root and server key (python_choice.hpp: server_key; FNV-1a hash of both).
 std::filesystem::path start_lock_path(const std::string& project_root, const std::string& kernel);
 
 class start_lock {

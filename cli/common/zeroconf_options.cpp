@@ -14,17 +14,30 @@ void add_zeroconf_options(CLI::App& app, options& o) {
         ->check(CLI::NonNegativeNumber);
     app.add_flag("--watch", o.watch, "Run the tests, then again each time a file under the project root changes");
     app.add_flag("--forget", o.forget, "Forget the preloads learned from this project's test runs");
+    app.add_option("--python", o.python,
+                   "The Python to serve (default: the one `python -m pytest` runs here: $VIRTUAL_ENV, the project's "
+                   ".venv, [tool.ltest] python, else the first python3 on PATH that has pytest)")
+        ->type_name("PYTHON");
 }
 
 void apply_zeroconf_config(options& o, const CLI::App& app, const project_config& config) {
     if (config.autostart && app.count("--no-start") == 0) o.autostart = *config.autostart;
     if (config.idle && !o.idle) o.idle = config.idle;
     if (config.exclude) o.exclude = *config.exclude;
+    // --python on the command line wins over [tool.ltest] kernel, as any flag over the file.
+    if (app.count("--python") > 0 && app.count("--kernel") == 0 && config.kernel) o.kernel.clear();
+    if (config.python) {
+        // A path is relative to the file that says it; a bare name is looked up on PATH.
+        const std::string& p = *config.python;
+        o.config_python = p.find('/') == std::string::npos ? p : (config.file.parent_path() / p).lexically_normal().string();
+    }
 }
 
 void check_zeroconf_options(const options& o) {
     if (o.watch && (o.listen || o.status || o.stop || o.forget))
         throw ltest_error(exit_code::usage, "--watch runs tests: ltest --watch -- ARGS");
+    if (!o.python.empty() && !o.kernel.empty())
+        throw ltest_error(exit_code::usage, "--python and --kernel both say which kernel to start: give one");
     if (o.forget && (o.listen || o.status || o.stop || !o.pytest_args.empty()))
         throw ltest_error(exit_code::usage, "--forget takes no other action: ltest --forget");
 }

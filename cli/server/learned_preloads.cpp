@@ -8,7 +8,7 @@ namespace ltest {
 
 nlohmann::json learned_preload_settings(const options& o) {
     if (o.existing) return nullptr;
-    return {{"project_root", project_root(std::filesystem::current_path()).string()}, {"exclude", o.exclude}};
+    return {{"project_root", server_root(std::filesystem::current_path())}, {"exclude", o.exclude}};
 }
 
 }  // namespace ltest

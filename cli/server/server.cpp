@@ -23,6 +23,8 @@ int server::serve() {
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
+    info_.python = kernel_.python();  // clients pick their project's server by it (server_choice.hpp)
+    info_.python_skipped = kernel_.python_skipped();
     write_runtime_file(info_);   // a server that cannot be found at start does not start
     runtime_file_.write(info_);  // from now on kept in place (runtime_file_keeper.hpp)
     wrote_file_ = true;  // only then is the file ours to remove

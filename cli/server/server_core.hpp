@@ -64,13 +64,15 @@ public:
         : opts_(o),
           info_{o.ip, o.port.value_or(default_port), kb::random_key(), "hmac-sha256", static_cast<int>(::getpid()), "", LTEST_VERSION,
                 // clients pick their project's server by these two
-                project_root(std::filesystem::current_path()).string(), o.kernel},
+                server_root(std::filesystem::current_path()), o.kernel, "", {}},
           wire_(info_.signature_scheme, info_.key),
           router_(ctx, zmq::socket_type::router),
           guard_(ctx, router_),  // unauthenticated connections bounded (connection_guard.hpp)
           handover_(kb::jupyter_runtime_dir() / ("ltest-" + std::to_string(info_.port) + ".sock")),
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
-                                       handover_.path().string(), learned_preload_settings(o)}) {
+                                       handover_.path().string(), learned_preload_settings(o),
+                                       server_python_choice(o, project_root(std::filesystem::current_path())),
+                                       project_root(std::filesystem::current_path())}) {
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
                      {protocol::input_reply, &server::on_input_reply},

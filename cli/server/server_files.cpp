@@ -7,6 +7,7 @@
 #include <kernel_bridge/jupyter_paths.hpp>
 
 #include "project_root.hpp"
+#include "python_choice.hpp"
 #include "start_lock.hpp"
 
 namespace ltest {
@@ -19,7 +20,12 @@ void remove_autostart_files(const options& o) {
     struct stat out {}, file {};
     if (::fstat(1, &out) == 0 && ::stat(log.c_str(), &file) == 0 && out.st_ino == file.st_ino && out.st_dev == file.st_dev)
         fs::remove(log, ec);
-    remove_start_lock(start_lock_path(project_root(fs::current_path()).string(), o.kernel));
+    std::optional<python_choice> python;
+    try {
+        python = server_python_choice(o, project_root(fs::current_path()));
+    } catch (const std::exception&) {
+    }
+    remove_start_lock(start_lock_path(server_root(fs::current_path()), server_key(o, python)));
 }
 
 }  // namespace ltest

@@ -13,6 +13,7 @@
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
+#include "python_probe.hpp"
 #include "share_dir.hpp"
 
 namespace ltest {
@@ -81,18 +82,46 @@ warm_kernel::~warm_kernel() {
     }
 }
 
+// No kernelspec to install: the chosen interpreter itself, as a kernelspec
+// for it would say.
+static kb::kernelspec python_kernelspec(const std::string& python) {
+    kb::kernelspec spec;
+    spec.name = "python";
+    spec.argv = {python, "-m", "ipykernel_launcher", "-f", "{connection_file}"};
+    spec.display_name = python;
+    spec.language = "python";
+    return spec;
+}
+
 void warm_kernel::launch() {
-    try {
-        spec_ = kb::find_kernelspec(settings_.kernel_name, kb::jupyter_data_path());
-    } catch (const kb::bridge_error& e) {
-        throw ltest_error(exit_code::startup, e.what());
+    if (settings_.kernel_name.empty()) {
+        // Asked once per kernel start (one short probe): a Python without
+        // ipykernel or pytest is one line and exit 78 now, not a timeout later.
+        chosen_python chosen = settle_python(*settings_.python, settings_.project_root);
+        python_ = chosen.facts.python;
+        python_version_ = chosen.facts.version;
+        python_skipped_ = chosen.skipped;
+        spec_ = python_kernelspec(python_);
+    } else {
+        // The chosen interpreter's sys.prefix/share/jupyter is searched too, as jupyter_core does.
+        fs::path prefix;
+        if (settings_.python && !settings_.python->candidates.empty())
+            prefix = python_prefix(settings_.python->candidates.front());
+        try {
+            spec_ = kb::find_kernelspec(settings_.kernel_name, kb::jupyter_data_path(prefix));
+        } catch (const kb::bridge_error& e) {
+            throw ltest_error(exit_code::startup, e.what());
+        }
     }
     info_ = kb::new_connection_info(settings_.ip, settings_.kernel_name);
     fs::path dir = kb::jupyter_runtime_dir();
     connection_file_ = dir / ("kernel-ltest-" + std::to_string(::getpid()) + ".json");
     kb::write_connection_file(connection_file_, info_);
     fs::path log_file = dir / ("ltest-kernel-" + std::to_string(::getpid()) + ".log");
-    log::kernel().info("starting kernel '{}' ({})", spec_->name, spec_->argv.front());
+    if (settings_.kernel_name.empty())
+        log::kernel().info("starting a kernel on {} (Python {})", python_, python_version_);
+    else
+        log::kernel().info("starting kernel '{}' ({})", spec_->name, spec_->argv.front());
     // Fork-friendly settings for common libraries (see docs/design.md, fork safety).
     // JPY_PARENT_PID: ipykernel then exits if the server dies (besides PDEATHSIG),
     // and treats the process as a managed kernel (no console Ctrl-C note).
@@ -142,7 +171,8 @@ void warm_kernel::warm_up() {
     } catch (const kb::bridge_error& e) {
         std::string why = e.what();
         if (process_ && !process_->running()) {
-            why = "kernel '" + settings_.kernel_name + "' " + process_->exit_description() + " before it was ready";
+            why = (settings_.kernel_name.empty() ? "the kernel on " + python_ : "kernel '" + settings_.kernel_name + "'") +
+                  " " + process_->exit_description() + " before it was ready";
             std::string tail = process_->log_tail(3);
             if (!tail.empty()) why += ": " + tail;
             if (tail.find("No module named ipykernel") != std::string::npos)
@@ -255,6 +285,7 @@ void warm_kernel::interrupt() {
 
 json warm_kernel::status() const {
     json s{{"kernel_name", settings_.kernel_name},
+           {"python", python_},
            {"owned", owned()},
            {"connection_file", connection_file_.string()},
            {"preloaded", preloaded_},

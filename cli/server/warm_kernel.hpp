@@ -17,16 +17,22 @@
 #include <kernel_bridge/kernel_process.hpp>
 #include <kernel_bridge/kernelspec.hpp>
 
+#include "python_choice.hpp"
+
 namespace ltest {
 
 struct kernel_settings {
-    std::string kernel_name = "python3";
+    std::string kernel_name;              // a kernelspec; "": `python -m ipykernel_launcher` on `python`'s choice
     std::optional<std::string> existing;  // attach instead of launching
     std::vector<std::string> modules;     // to preload
     std::string ip = "127.0.0.1";         // where an owned kernel listens
     std::function<bool()> cancelled;      // true: stop starting (Ctrl-C during warm-up)
     std::string handover_path;            // the server's hand-over socket (handover_socket.hpp)
     nlohmann::json learn;                 // learned preloads' settings (null: none)
+    // The interpreter rule's answer (python_choice.hpp): the kernel's Python, or
+    // with a kernelspec the sys.prefix its search adds. nullopt: attached.
+    std::optional<python_choice> python;
+    std::filesystem::path project_root;   // for the install command a missing package gets
 };
 
 class warm_kernel {
@@ -59,6 +65,10 @@ public:
     // The preloaded modules' own source files (outside the interpreter's prefix).
     const std::vector<std::string>& watched_files() const { return watched_files_; }
     nlohmann::json status() const;
+    // The interpreter a kernel without a kernelspec runs on ("" with one), and
+    // the python3s on PATH skipped for it (no pytest): the runtime file's.
+    const std::string& python() const { return python_; }
+    const std::vector<std::string>& python_skipped() const { return python_skipped_; }
     // Runs are handed over (the kernel took the hand-over socket: same host);
     // else relayed through the kernel's own messages.
     bool hands_over() const { return hands_over_; }
@@ -74,6 +84,8 @@ private:
     zmq::context_t& ctx_;
     kernel_settings settings_;
     std::optional<kernel_bridge::kernelspec> spec_;
+    std::string python_, python_version_;
+    std::vector<std::string> python_skipped_;
     kernel_bridge::connection_info info_;
     std::filesystem::path connection_file_;
     std::unique_ptr<kernel_bridge::kernel_process> process_;

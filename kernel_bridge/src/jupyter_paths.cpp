@@ -1,5 +1,6 @@
 #include "kernel_bridge/jupyter_paths.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -29,7 +30,14 @@ fs::path jupyter_runtime_dir() {
     return jupyter_data_dir() / "runtime";
 }
 
-std::vector<fs::path> jupyter_data_path() {
+// jupyter_core's envset(): "no", "n", "false", "off", "0", "0.0" (any case) are false.
+static bool env_false(const std::string& v) {
+    std::string low;
+    for (char c : v) low += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return low == "no" || low == "n" || low == "false" || low == "off" || low == "0" || low == "0.0";
+}
+
+std::vector<fs::path> jupyter_data_path(const fs::path& env_prefix) {
     std::vector<fs::path> out;
     std::string jp = env_or("JUPYTER_PATH", "");
     std::size_t start = 0;
@@ -40,11 +48,18 @@ std::vector<fs::path> jupyter_data_path() {
         if (colon == std::string::npos) break;
         start = colon + 1;
     }
+    const std::vector<fs::path> system{"/usr/local/share/jupyter", "/usr/share/jupyter"};
+    std::vector<fs::path> env;  // sys.prefix/share/jupyter (/usr/share/jupyter for Debian's python3: a system dir)
+    fs::path env_dir = env_prefix.empty() ? fs::path() : (env_prefix / "share" / "jupyter").lexically_normal();
+    if (!env_dir.empty() && env_dir != system[0] && env_dir != system[1]) env.push_back(env_dir);
+    std::error_code ec;
+    std::string prefer = env_or("JUPYTER_PREFER_ENV_PATH", "");
+    bool env_first = !prefer.empty() ? !env_false(prefer)
+                                     : !env_prefix.empty() && fs::exists(env_prefix / "pyvenv.cfg", ec);
+    if (env_first) out.insert(out.end(), env.begin(), env.end());
     out.push_back(jupyter_data_dir());
-    // sys.prefix/share/jupyter for Debian's /usr/bin/python3 is /usr/share/jupyter,
-    // listed below; the system dirs follow jupyter_core's SYSTEM_JUPYTER_PATH.
-    out.emplace_back("/usr/local/share/jupyter");
-    out.emplace_back("/usr/share/jupyter");
+    if (!env_first) out.insert(out.end(), env.begin(), env.end());
+    out.insert(out.end(), system.begin(), system.end());
     return out;
 }
 

@@ -20,41 +20,13 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-# The stack under test: the interpreter of cold pytest runs and of the servers'
-# kernels (LTEST_PYTHON=$(tools/stack-newest) for the newest stack). The
-# harness itself runs on whichever python runs this suite.
 PYTHON = os.environ.get("LTEST_PYTHON") or "/usr/bin/python3"
-
-
-def use_stack_interpreter(env, base_dir):
-    """Makes the servers started with env run their kernels on PYTHON: a
-    kernelspec named python3 (the servers' default) first on JUPYTER_PATH,
-    starting PYTHON -m ipykernel_launcher. The one place that says how a
-    server is given the stack's interpreter."""
-    if PYTHON == "/usr/bin/python3":
-        return env
-    spec_dir = Path(base_dir) / "jupyter-path" / "kernels" / "python3"
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python 3 ({PYTHON})", "language": "python"}))
-    paths = [str(Path(base_dir) / "jupyter-path")] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
-    env["JUPYTER_PATH"] = os.pathsep.join(paths)
-    return env
-
-
-def pytest_configure(config):
-    # For the whole session, in this process's environment: every server,
-    # zero-configuration world and notebook kernel a test starts inherits it.
-    import tempfile
-    global _stack_dir
-    _stack_dir = tempfile.mkdtemp(prefix="ltest-stack-")
-    use_stack_interpreter(os.environ, _stack_dir)
-
-
-def pytest_unconfigure(config):
-    import shutil
-    shutil.rmtree(_stack_dir, ignore_errors=True)
+# ltest runs the tests on the Python `python3 -m pytest` would run: with no
+# virtualenv, no .venv and no [tool.ltest] python, the first python3 on PATH
+# that has pytest. The harness's interpreter goes first, so that every server
+# a test starts (by hand or by a first run) runs on it, whatever python3 this
+# machine has first (a pyenv one with pytest but no ipykernel, say).
+os.environ["PATH"] = os.path.dirname(PYTHON) + os.pathsep + os.environ.get("PATH", "")
 
 
 def ltest_binary():

@@ -26,7 +26,8 @@ def test_status_and_stop_find_the_only_server_without_a_port(start_server, tmp_p
     assert f"127.0.0.1:{server.port}" in r.stdout and "json" in r.stdout and "runs served" in r.stdout
     s = json.loads(subprocess.run([ltest_binary(), "--status", "--json"], env=env, capture_output=True,
                                   text=True).stdout)
-    assert s["kernel_name"] == "python3" and os.path.exists(s["connection_file"])
+    # No kernelspec: the kernel runs on the harness's Python, first on PATH (conftest.py).
+    assert s["kernel_name"] == "" and s["python"] == PYTHON and os.path.exists(s["connection_file"])
     assert s["preloaded"][0]["module"] == "json" and s["run_in_flight"] is False
     r = subprocess.run([ltest_binary(), "--stop"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

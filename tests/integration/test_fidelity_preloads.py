@@ -130,7 +130,9 @@ TORCH_SUITE = {"test_torch.py": """
 def test_torch_after_a_parallel_op_in_the_kernel_runs(start_server, tmp_path):
     """A notebook sharing the kernel ran a 2-thread matmul (OpenMP's pool now
     has threads there, which a fork does not get): the next run must not hang
-    on its first torch op; it runs with torch limited to one thread, says so."""
+    on its first torch op; it descends from the template forked at warm-up
+    (in_kernel/template.py), which never ran a pool, so torch keeps its 2
+    threads as cold has them, and nothing is limited."""
     from jupyter_client import BlockingKernelClient
     server = start_server(modules=["torch", "sklearn.linear_model"], extra_env={"OMP_NUM_THREADS": "2"})
     root = write_files(tmp_path / "suite", TORCH_SUITE)
@@ -149,6 +151,6 @@ def test_torch_after_a_parallel_op_in_the_kernel_runs(start_server, tmp_path):
     r = subprocess.run([ltest_binary(), "-p", str(server.port), "--timeout", "60", "--", "-q", "-s", "-p",
                         "no:cacheprovider"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "TORCH False False True" in r.stdout, r.stdout + r.stderr
-    assert "torch limited to 1 thread" in r.stderr
+    assert "torch limited" not in r.stderr and "may hang" not in r.stderr, r.stderr
     c = cold("-q", "-s", "-p", "no:cacheprovider", cwd=root, env=env)
     assert c.returncode == 0 and "TORCH False False True" in c.stdout

@@ -3,13 +3,16 @@ project, concurrent first runs start one, --no-start keeps exit 69, an idle
 server stops and leaves no files, learned preloads."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
-from conftest import alive, wait_for, write_files
+from conftest import PYTHON, alive, wait_for, write_files
 from zeroconf import timed, world  # noqa: F401 (fixture)
 
-TESTS = {"test_a.py": "def test_a():\n    assert 1 + 1 == 2\n", "test_b.py": "def test_b():\n    pass\n"}
+# A pyproject.toml marks the project (directories without a marker share one server).
+TESTS = {"test_a.py": "def test_a():\n    assert 1 + 1 == 2\n", "test_b.py": "def test_b():\n    pass\n",
+         "pyproject.toml": "[project]\nname = 'proj'\n"}
 
 
 def started_lines(stderr):
@@ -23,9 +26,9 @@ def test_first_run_starts_a_server_and_the_second_is_warm(world, tmp_path):
     assert "2 passed" in first.stdout
     lines = first.stderr.strip().splitlines()
     assert len(lines) == 1 and started_lines(first.stderr), first.stderr
-    assert f"for {proj} (kernel python3)" in lines[0] and "ltest --stop" in lines[0], lines[0]
+    assert f"for {proj} (python {PYTHON})" in lines[0] and "ltest --stop" in lines[0], lines[0]
     [server] = world.servers()
-    assert server["project_root"] == str(proj) and server["kernel_name"] == "python3"
+    assert server["project_root"] == str(proj) and server["python"] == PYTHON and "kernel_name" not in server
     assert f"127.0.0.1:{server['port']}" in lines[0]
 
     second, warm = timed(lambda: world.ltest("--", "-q", cwd=proj))
@@ -51,7 +54,7 @@ def test_a_run_from_a_subdirectory_uses_the_project_root_server(world, tmp_path)
     proj = write_files(tmp_path / "proj", dict(TESTS, **{"pytest.ini": "[pytest]\n", "sub/test_c.py": TESTS["test_b.py"]}))
     r = world.ltest("--", "-q", cwd=proj / "sub")
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
-    assert f"for {proj} (kernel" in r.stderr
+    assert f"for {proj} (python {PYTHON})" in r.stderr
     r = world.ltest("--", "-q", cwd=proj)
     assert r.returncode == 0 and "3 passed" in r.stdout and r.stderr == "", r.stdout + r.stderr
     other = write_files(tmp_path / "other", TESTS)
@@ -99,7 +102,8 @@ def test_an_idle_server_stops_and_leaves_no_files(world, tmp_path):
 
 
 SLOW_MODULE = "import time\ntime.sleep(0.3)  # a slow third-party import\nVALUE = 42\n"
-USES_SLOW = {"test_slow.py": "def test_uses_slowmod():\n    import slowmod\n    assert slowmod.VALUE == 42\n"}
+USES_SLOW = {"test_slow.py": "def test_uses_slowmod():\n    import slowmod\n    assert slowmod.VALUE == 42\n",
+             "pyproject.toml": TESTS["pyproject.toml"]}
 
 
 def user_site(world):
@@ -155,7 +159,7 @@ def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
     (proj / "pyproject.toml").write_text("[tool.ltest]\nexclude = ['slowmod']\n")
     restart(world, proj)
     assert "slowmod" not in preloaded(world, proj)
-    (proj / "pyproject.toml").unlink()
+    (proj / "pyproject.toml").write_text(TESTS["pyproject.toml"])
     r = world.ltest("--forget", cwd=proj)
     assert r.returncode == 0 and f"forgot the preloads learned for {proj}" in r.stderr, r.stderr
     assert list((world.cache_dir / "ltest").glob("*.json")) == []
@@ -186,3 +190,68 @@ def test_a_bad_or_unwritable_cache_file_is_one_warning(world, tmp_path):
     assert len(warnings) == 1 and "cannot keep learned preloads" in warnings[0], r.stderr
     r = world.ltest("--", "-q", cwd=proj)
     assert r.returncode == 0 and r.stderr == "", r.stdout + r.stderr
+
+
+def test_directories_without_a_project_marker_share_one_server(world, tmp_path):
+    a = write_files(tmp_path / "scratch_a", {"test_a.py": TESTS["test_a.py"]})
+    b = write_files(tmp_path / "scratch_b", {"test_b.py": TESTS["test_b.py"]})
+    r = world.ltest("--", "-q", cwd=a)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+    [line] = r.stderr.splitlines()
+    assert line.startswith(f"ltest: started a server for directories without a project marker (python {PYTHON}) on "), line
+    r = world.ltest("--", "-q", cwd=b)
+    assert r.returncode == 0 and "1 passed" in r.stdout and r.stderr == "", r.stdout + r.stderr
+    [server] = world.servers()
+    assert "project_root" not in server and server["python"] == PYTHON
+    r = world.ltest("--status", cwd=b)
+    assert "project root:    none (shared by the directories without a project marker)" in r.stdout, r.stdout
+
+
+def test_status_and_stop_without_a_server_name_the_project(world, tmp_path):
+    proj = write_files(tmp_path / "proj", TESTS)
+    for flag in ("--status", "--stop"):
+        r = world.ltest(flag, cwd=proj)
+        assert (r.returncode, r.stderr) == (69, f"ltest: no ltest server for this project ({proj}); "
+                                                "`ltest -- ARGS` starts one\n")
+    scratch = write_files(tmp_path / "scratch", {"test_a.py": TESTS["test_a.py"]})
+    r = world.ltest("--status", cwd=scratch)
+    assert (r.returncode, r.stderr) == (69, f"ltest: no ltest server for this project ({scratch} has no project "
+                                            "marker; such directories share one server); `ltest -- ARGS` starts one\n")
+
+
+def test_a_failed_auto_start_is_one_line_with_the_logs_last_line(world, tmp_path):
+    proj = write_files(tmp_path / "proj", dict(TESTS, **{
+        "pyproject.toml": "[tool.ltest]\npreload = ['no_such_module_for_ltest']\n"}))
+    r = world.ltest("--", "-q", cwd=proj)
+    [log] = world.runtime_dir.glob("ltest-*.log")
+    last = [line for line in log.read_text().splitlines() if line][-1]
+    assert last.startswith("ltest: preload failed: ModuleNotFoundError"), last
+    assert (r.returncode, r.stdout) == (78, "")
+    assert r.stderr == f"ltest: could not start a server for {proj}: {last[len('ltest: '):]} (log: {log})\n"
+
+
+WAITS = {"test_wait.py": """
+import os, pathlib, time
+def test_waits():
+    pathlib.Path(os.environ["LTEST_STARTED"]).write_text("")
+    for _ in range(6000):  # until the server is killed (a minute at most)
+        time.sleep(0.01)
+"""}
+
+
+def test_a_server_killed_mid_run_tells_its_client_what_died(world, tmp_path):
+    proj = write_files(tmp_path / "proj", dict(TESTS, **WAITS))
+    assert world.ltest("--", "-q", "test_a.py", cwd=proj).returncode == 0
+    [server] = world.servers()
+    started = tmp_path / "started"
+    world.env["LTEST_STARTED"] = str(started)
+    client = world.popen("--", "-q", "test_wait.py", cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(started.exists, 120), client.communicate(timeout=5)
+    os.kill(server["pid"], signal.SIGKILL)
+    out, err = client.communicate(timeout=60)
+    log = world.runtime_dir / f"ltest-{server['port']}.log"
+    assert client.returncode == 69, out + err
+    assert err == (f"ltest: the ltest server for {proj} (pid {server['pid']}) died during the run, and its kernel and "
+                   f"the run's tests with it; its log: {log}; the next `ltest -- ARGS` starts a new one\n")
+    r = world.ltest("--", "-q", "test_a.py", cwd=proj)
+    assert r.returncode == 0 and "1 passed" in r.stdout and started_lines(r.stderr), r.stdout + r.stderr

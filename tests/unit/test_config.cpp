@@ -103,7 +103,7 @@ TEST_CASE("a pyproject.toml that is not TOML names its file and line", "[config]
 TEST_CASE("an unknown key names itself, its line and the keys there are", "[config]") {
     auto what = config_error("[tool.ltest]\nkernel = 'k'\npreloads = ['json']\n");
     CHECK_THAT(what, Catch::Contains(":3: unknown key 'preloads' in [tool.ltest]"));
-    CHECK_THAT(what, Catch::Contains("known: preload, exclude, kernel, ip, port, autostart, idle"));
+    CHECK_THAT(what, Catch::Contains("known: preload, exclude, python, kernel, ip, port, autostart, idle"));
 }
 
 TEST_CASE("a key of the wrong type says what it must be", "[config]") {
@@ -120,8 +120,10 @@ TEST_CASE("a key of the wrong type says what it must be", "[config]") {
              bad{"autostart = 1", "[tool.ltest] autostart must be true or false"},
              bad{"idle = -1", "[tool.ltest] idle must be a number of seconds >= 0 (0: never stop)"},
              bad{"idle = '30'", "[tool.ltest] idle must be a number of seconds >= 0"},
-             bad{"kernel = 3", "[tool.ltest] kernel must be a string"},
-             bad{"ip = ['127.0.0.1']", "[tool.ltest] ip must be a string"},
+             bad{"kernel = 3", "[tool.ltest] kernel must be a non-empty string"},
+             bad{"ip = ['127.0.0.1']", "[tool.ltest] ip must be a non-empty string"},
+             bad{"python = ''", "[tool.ltest] python must be a non-empty string"},
+             bad{"python = 3", "[tool.ltest] python must be a non-empty string"},
              bad{"port = 0", "[tool.ltest] port must be an integer port (1-65535)"},
              bad{"port = 65536", "[tool.ltest] port must be an integer port"},
              bad{"port = '7070'", "[tool.ltest] port must be an integer port"},

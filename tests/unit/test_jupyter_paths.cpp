@@ -2,6 +2,8 @@
 #include "kernel_bridge/jupyter_paths.hpp"
 #include "test_support.hpp"
 
+#include <fstream>
+
 using namespace kernel_bridge;
 using kb_test::env_guard;
 namespace fs = std::filesystem;
@@ -60,6 +62,30 @@ TEST_CASE("jupyter_data_path honours JUPYTER_PATH then JUPYTER_DATA_DIR", "[jupy
         env.set("HOME", "/tmp/kb-home");
         CHECK(jupyter_data_path() ==
               paths{"/tmp/kb-home/.local/share/jupyter", "/usr/local/share/jupyter", "/usr/share/jupyter"});
+    }
+}
+
+TEST_CASE("the chosen interpreter's sys.prefix/share/jupyter is searched as jupyter_core 5 does", "[jupyter_paths]") {
+    kb_test::temp_dir t;
+    env_guard env({{"JUPYTER_PATH", "/tmp/kb-p1"}, {"JUPYTER_DATA_DIR", "/tmp/kb-data"}, {"JUPYTER_PREFER_ENV_PATH", unset}});
+    fs::create_directories(t / "venv" / "bin");
+    std::ofstream(t / "venv" / "pyvenv.cfg") << "home = /usr/bin\n";
+    fs::path venv_dir = t / "venv" / "share" / "jupyter", plain_dir = t / "prefix" / "share" / "jupyter";
+    const fs::path local = "/usr/local/share/jupyter", system = "/usr/share/jupyter";
+    SECTION("a virtualenv's before the user's") {
+        CHECK(jupyter_data_path(t / "venv") == paths{"/tmp/kb-p1", venv_dir, "/tmp/kb-data", local, system});
+    }
+    SECTION("another prefix's after the user's") {
+        CHECK(jupyter_data_path(t / "prefix") == paths{"/tmp/kb-p1", "/tmp/kb-data", plain_dir, local, system});
+    }
+    SECTION("JUPYTER_PREFER_ENV_PATH decides when set") {
+        env.set("JUPYTER_PREFER_ENV_PATH", "no");
+        CHECK(jupyter_data_path(t / "venv") == paths{"/tmp/kb-p1", "/tmp/kb-data", venv_dir, local, system});
+        env.set("JUPYTER_PREFER_ENV_PATH", "1");
+        CHECK(jupyter_data_path(t / "prefix") == paths{"/tmp/kb-p1", plain_dir, "/tmp/kb-data", local, system});
+    }
+    SECTION("Debian's /usr is a system dir, listed once") {
+        CHECK(jupyter_data_path("/usr") == paths{"/tmp/kb-p1", "/tmp/kb-data", local, system});
     }
 }
 

@@ -48,7 +48,8 @@ TEST_CASE("with no flags a client runs against the project's server with the doc
     CHECK(o->ip == "127.0.0.1");
     CHECK_FALSE(o->port);
     CHECK(o->modules.empty());
-    CHECK(o->kernel == "python3");
+    CHECK(o->kernel.empty());  // no kernelspec: the kernel runs on the chosen Python
+    CHECK(o->python.empty());
     CHECK_FALSE(o->existing);
     CHECK(o->timeout == 0);
     CHECK(o->workers == 1);

@@ -16,6 +16,8 @@ class RuntimeState:
         self.prediction = None  # the test process spec the next run is expected to have (spare.py)
         self.refill = None  # forks spares again, from the kernel's event loop (runner.prepare_spare)
         self.unreaped = set()  # pids of test processes the kernel's event loop reaps (reaping.py)
+        self.template = None  # the kernel's template process, while it has one (template.py)
+        self.from_template = False  # this test process or spare was forked from the template (template.py)
         self.cell_names = None  # the notebook names a %%ltest cell may see (magic.py)
 
 

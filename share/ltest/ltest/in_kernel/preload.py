@@ -119,7 +119,8 @@ def preload(modules):
     for t in timings:
         t["source"] = "pytest" if t["module"] == "pytest+plugins" else "configured"
     if learn:
-        timings += learned.preload_learned(learn, modules)
+        with recording():  # learned modules' warnings are replayed as the configured ones'
+            timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
     from ..private_api import speedups_off  # probed here, once, for the pytest every run will use
     return remember(Reply(preloaded=timings, watch=watched_files(_roots - _own_roots), learned=learned.status() if learn else None,

@@ -7,8 +7,8 @@ import sys
 import time
 
 from .. import eviction
-from ..in_test_process import child, fidelity, process_main, warmup
-from . import forksafety, reaping, relay, run_request, spare
+from ..in_test_process import child, fidelity, main_frames, process_main, spare_loop, warmup
+from . import forksafety, kernel_fds, reaping, relay, run_request, spare, template  # kernel_fds: its record, now
 from .preload import preloaded_roots
 from .result import Reply, remember
 from ..state import STATE
@@ -17,7 +17,7 @@ from ..sysdirs import ipython_shell
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
         stdout=None, stderr=None, workers=1, use_spare=False, umask=None, stdin_isatty=False, rlimits=None,
-        nice=None):
+        nice=None, stdin_direct=False):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
     workers > 1 splits the collected tests over that many forked workers.
@@ -25,7 +25,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     return _relayed_run(run_request.RunRequest(list(args), cwd or os.getcwd(),
                                                dict(env if env is not None else os.environ), stdout_isatty,
                                                stderr_isatty, columns, lines, workers, umask, stdin_isatty,
-                                               rlimits, nice),
+                                               rlimits, nice, stdin_direct),
                         stdout, stderr, use_spare)[0]
 
 
@@ -42,7 +42,8 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare)
+    pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare,
+                                    wire=vars(request))  # its lists and dicts are the request's as received
     for fd in child_fds:
         os.close(fd)
     child_relay = relay.ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
@@ -53,21 +54,44 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     return code, state
 
 
+def load_whole_runtime():
+    """Imports every module of ltest's runtime here, once, before the first
+    fork: a test process then needs no import finder of ltest's in
+    sys.meta_path (inherited_fds.drop_runtime_finder), as a fresh python
+    has none. A module that fails to import keeps the finder in place."""
+    finder = next((f for f in sys.meta_path if type(f).__name__ == "LtestRuntimeFinder"), None)
+    import importlib
+    for name in sorted(getattr(finder, "sources", ())):
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+
 def _plan_for_fork():
     """What the next fork would otherwise scan sys.modules for: the modules
     it evicts, and fidelity.py's lookups."""
+    load_whole_runtime()  # a few dict lookups once it is all there
+    main_frames.prepare(child.pytest_argv0())  # once: every fork has them built
     eviction.warm_module_cache(preloaded_roots())
     fidelity.plan_in_kernel()
 
 
-def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
+def start_test_process(spec, child_fds, close_fds=(), use_spare=True, wire=None):
     """Starts pytest for spec with child_fds (stdin, stdout, stderr, control)
     in the spare if it is current, else in a fresh fork; close_fds are the
-    caller's own ends, which the fork inherits. Returns (pid, the spare's
-    state or None when forked afresh)."""
+    caller's own ends, which the fork inherits; wire: the request as
+    received, which a fresh fork empties with spec. Returns (pid, the
+    spare's state or None when forked afresh)."""
     taken = spare.hand_over(spec, child_fds) if use_spare else None
     if taken is not None:
         return taken.pid, taken.state
+    if forksafety.unsafe_reasons():  # a notebook computed here: fork from the template (template.py)
+        template.catch_up(_modules_to_share(), len(sys.modules))
+        pid = template.spawn("fresh", spec, child_fds)
+        if pid is not None:
+            return pid, None
     _plan_for_fork()  # a spare had its plan made when it was forked
     # The child's collector need not walk the kernel's whole heap (slow, and
     # it dirties copy-on-write pages): freeze it for the fork, thaw it after.
@@ -76,7 +100,7 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     pid = os.fork()
     if pid == 0:
         child.die_with_parent(kernel)  # at once: a kernel killed now must not leave this fork behind
-        process_main.fresh(spec, child_fds, close_fds=close_fds)
+        process_main.fresh(spec, child_fds, close_fds=close_fds, wire=wire)
     gc.unfreeze()
     try:
         os.setpgid(pid, pid)  # as the child does: its group exists before the server can signal it
@@ -95,6 +119,10 @@ def prepare_spare():
 
     def fork_spares():
         _plan_for_fork()
+        if not forksafety.unsafe_reasons():  # the last safe state: what later runs descend from if it computes
+            template.start(TEMPLATE_ACTIONS, len(sys.modules), _plan_for_fork)
+        else:  # what the notebook imported since, the template imports too (not the user's own code)
+            template.catch_up(_modules_to_share(), len(sys.modules))
         try:
             directory = warmup.practice_directory()
         except OSError:  # no writable temporary directory: spares without practice
@@ -108,6 +136,31 @@ def prepare_spare():
     STATE.refill = prepare_spare  # after an edit drops the prepared spare (spare.py)
     loop.call_soon(fork_spares)
 
+
+def _modules_to_share():
+    """The kernel's modules a test process may keep: all but the user's own."""
+    evicted = set(eviction.planned_or_scanned(preloaded_roots()))
+    return [name for name in list(sys.modules) if name not in evicted and name != "__main__"]
+
+
+def _fresh_from_template(spec, fds):
+    """A process the template forked (template.py) becomes spec's test process."""
+    STATE.from_template = True
+    child.die_with_parent(os.getppid())
+    process_main.fresh(spec, fds)
+
+
+def _spare_from_template(directory, fds):
+    """A process the template forked becomes a spare (spare.py) on fds[0];
+    directory: the kernel's practice suite, None for a spare without practice."""
+    import socket
+    STATE.from_template = True
+    STATE.practice_directory = directory or STATE.practice_directory
+    practise = (lambda: warmup.warm_up(directory, preloaded_roots())) if directory else None
+    spare_loop.live(socket.socket(fileno=fds[0]), os.getppid(), practise, preloaded_roots())
+
+
+TEMPLATE_ACTIONS = {"fresh": _fresh_from_template, "spare": _spare_from_template}
 
 _warned = set()
 
@@ -141,8 +194,9 @@ def _warn_about_fork(spec, fd=None):
     """Warnings for the run's client; returns why forking looks unsafe."""
     _warn_once(_hash_seed_mismatch(spec.get("env") or {}), fd)
     reasons = forksafety.unsafe_reasons()
-    for why in reasons:
-        _warn_once(f"forking this kernel may hang the tests: {why}", fd)
+    if not template.alive():  # else runs descend from the template, forked while the kernel was safe
+        for why in reasons:
+            _warn_once(f"forking this kernel may hang the tests: {why}", fd)
     return reasons
 
 
@@ -160,10 +214,11 @@ def take_run(spec, fds):
     returns at once, so the kernel is busy for the hand-over only. The
     server reads the output and the exit code itself."""
     start = time.perf_counter()
+    wire = spec  # handover.take_next's frame holds it: a fork empties it (forget_request.py)
     try:
         reasons = _warn_about_fork(spec, fd=fds[2])
         spec = run_request.child_spec(spec)
-        pid, state = start_test_process(spec, fds)
+        pid, state = start_test_process(spec, fds, wire=wire)
         _predict_next(spec)
     finally:
         for fd in fds:

@@ -38,7 +38,7 @@ import signal
 import socket
 import sys
 
-from . import forksafety
+from . import forksafety, template
 from .. import file_watch
 from ..in_test_process import child, spare_loop
 from ..in_test_process.spare_loop import EDITED, MAX_SPEC, PRACTISE, PREPARED, READY
@@ -140,10 +140,20 @@ def prefork(on_discard, practise=None, keep_roots=()):
     takes care of reaping a spare that is not used. practise() runs in the
     spare when practise_next() asks; if it returns False the spare exits
     (and its run forks afresh). Returns the spare's pid."""
-    if len(_spares) >= MAX_SPARES or forksafety.unsafe_reasons():
+    unsafe = forksafety.unsafe_reasons()
+    if len(_spares) >= MAX_SPARES or (unsafe and not template.alive()):
         return None
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     generation = _generation()
+    if unsafe:  # a notebook computed in the kernel: the spare descends from the template (template.py)
+        directory = STATE.practice_directory if practise is not None else None  # the kernel's, now
+        pid = template.spawn("spare", directory, [child_sock.fileno()])
+        child_sock.close()
+        if pid is None:
+            parent_sock.close()
+            return None
+        _spares.append(_Spare(pid, parent_sock, generation, on_discard, practise is not None))
+        return pid
     gc.freeze()
     kernel = os.getpid()
     pid = os.fork()
@@ -248,8 +258,8 @@ def hand_over(spec, fds):
     practice (one prepared for it first, then a practised one); returns the
     spare (.pid, .state), or None when the caller must fork."""
     data = json.dumps(spec).encode()
-    if _spares and (_spares[0].generation != _generation() or forksafety.unsafe_reasons()):
-        discard()  # the kernel changed: every spare is stale
+    if _spares and _spares[0].generation != _generation():
+        discard()  # the kernel changed: every spare is stale (each was forked while the kernel was safe)
     key, generation = child.request_key(spec), _generation()
     usable = []
     for spare in list(_spares):

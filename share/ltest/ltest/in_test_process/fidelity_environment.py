@@ -23,8 +23,8 @@ def wrong_interpreter(env, prefix=sys.prefix):
     venv = env.get("VIRTUAL_ENV")
     if venv and not _same_path(venv, prefix):
         return (f"the client's virtualenv {venv} is active but the kernel runs {sys.executable}; "
-                f"start a server on a kernel of that virtualenv ({venv}/bin/python -m ipykernel install --user "
-                f"--name NAME, then ltest -l --kernel NAME) or deactivate it")
+                f"without -p or --kernel, ltest starts a server on the virtualenv's Python "
+                f"(by hand: ltest -l --python {venv}/bin/python), or deactivate it")
     return None
 
 
@@ -102,6 +102,9 @@ def apply_startup_variables(env):
     optimize = env.get("PYTHONOPTIMIZE", "")
     wanted = (int(optimize) if optimize.isdigit() else 1) if optimize else 0
     warnings.append(_flag_warning("PYTHONOPTIMIZE", wanted, sys.flags.optimize, "assert and __debug__"))
+    # sys.dont_write_bytecode follows the client (child.py); the flag it started from cannot.
+    warnings.append(_flag_warning("PYTHONDONTWRITEBYTECODE", bool(env.get("PYTHONDONTWRITEBYTECODE")),
+                                  bool(sys.flags.dont_write_bytecode), "sys.flags.dont_write_bytecode"))
     return [w for w in warnings if w]
 
 

@@ -1,4 +1,5 @@
-"""Thread pools the kernel started, made harmless in the fork.
+"""Thread pools the kernel started, made harmless in the fork: the fallback
+for a kernel without its template (in_kernel/template.py).
 
 fork() copies only the calling thread. After a notebook ran a parallel torch
 op in the shared kernel, GNU OpenMP's pool has threads there; the fork
@@ -6,7 +7,10 @@ inherits the pool's bookkeeping but not its threads, and its first parallel
 region waits for them forever. The test process then limits torch (intra-op
 OpenMP and MKL) to one thread before the tests start, which never enters
 the broken pool, and says so once on stderr. Only then: a kernel without
-extra threads keeps torch's own thread count, as a cold run has it.
+extra threads keeps torch's own thread count, as a cold run has it, and so
+does a test process forked from the template (every one, once the kernel
+has extra threads, unless the template could not be started), which never
+ran a pool.
 What stays unsafe (CUDA, a JAX backend, a native pool that torch does not
 control) is reported by forksafety.py and docs/design.md.
 """
@@ -35,6 +39,8 @@ def limit_pools(kernel_pid, modules=None):
     print, or None."""
     modules = sys.modules if modules is None else modules
     torch = modules.get("torch")
+    if STATE.from_template:  # forked from the template, which never ran a pool: torch's own count, as cold
+        return None
     if torch is None or not kernel_has_pools(kernel_pid):
         return None
     try:

@@ -39,7 +39,7 @@ import time
 
 from .. import file_watch, sysdirs
 from ..private_api import pytest_api
-from . import child, file_command_memo, fixtures_ahead, project_layer, rewrite_ahead
+from . import child, file_command_memo, fixtures_ahead, forget_request, project_layer, rewrite_ahead
 
 
 _TIMESTAMP_MARGIN_NS = 50_000_000
@@ -288,7 +288,9 @@ def run(prepared, spec, fds):
     if child.request_key(spec) != child.request_key(prepared.spec):
         _refuse(prepared, fds)
     attach(prepared, fds)
-    return child.run_pytest(spec.get("args", []), main=lambda args, plugins: _main(prepared, args))
+    forget_request.forget(spec, prepared.spec)  # no run request left in the test process (forget_request.py)
+    # pytest's main is given no arguments: the prepared configuration has them.
+    return child.run_pytest([], main=lambda args, plugins: _main(prepared, args))
 
 
 def _refuse(prepared, fds):
