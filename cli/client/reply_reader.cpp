@@ -145,6 +145,19 @@ static std::string runs_in_flight_text(const json& s) {
            "\n" + lines;
 }
 
+// The speed-ups whose probe of a private API failed in this kernel (its
+// pytest or pluggy is one they do not know): off, runs take the plain path.
+static std::string speedups_off_text(const json& off) {
+    if (!off.is_array()) bad("speedups_off is not a list");
+    if (off.empty()) return "speed-ups off:   none\n";
+    std::string out = "speed-ups off:   " + std::to_string(off.size()) + "\n";
+    for (const auto& o : off) {
+        if (!o.is_object()) bad("a speedups_off entry is not an object");
+        out += "  " + clean_text(field<std::string>(o, "speedup", "?")) + ": " + clean_text(field<std::string>(o, "why", "?")) + "\n";
+    }
+    return out;
+}
+
 std::string status_text(const json& reply) {
     const json& s = object_of(reply, protocol::status_reply);
     auto str = [&](const char* key) { return clean_text(field<std::string>(s, key, "?")); };
@@ -181,6 +194,7 @@ std::string status_text(const json& reply) {
     out += "runs served:     " + std::to_string(field<int>(s, "runs", 0)) + "\n";
     out += "restarts:        " + std::to_string(field<int>(s, "restarts", 0)) + "\n";
     out += runs_in_flight_text(s);
+    out += speedups_off_text(field<json>(s, "speedups_off", json::array()));
     json why = field<json>(s, "fork_unsafe", json::array());
     out += "fork-safe:       " + (why.empty() ? std::string("yes") : "no (" + reasons(why, "; ") + ")") + "\n";
     return out;

@@ -195,6 +195,10 @@ void warm_kernel::warm_up() {
     json result = run_startup_code("preload", runtime_call_code("preload", what));
     preloaded_ = result.value("preloaded", json::array());
     learned_ = result.value("learned", json());
+    speedups_off_ = result.value("speedups_off", json::array());
+    for (const auto& off : speedups_off_)
+        if (off.is_object())
+            log::kernel().warn("speed-up off: {} ({})", off.value("speedup", "?"), off.value("why", "?"));
     if (learned_.is_object())
         for (const auto& w : learned_.value("warnings", json::array())) log::kernel().warn("{}", w.get<std::string>());
     watched_files_ = result.value("watch", std::vector<std::string>{});
@@ -286,6 +290,7 @@ json warm_kernel::status() const {
            {"connection_file", connection_file_.string()},
            {"preloaded", preloaded_},
            {"learned", learned_},
+           {"speedups_off", speedups_off_},
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};
     if (process_) s["kernel_pid"] = process_->pid();

@@ -92,6 +92,7 @@ private:
     std::unique_ptr<kernel_bridge::kernel_client> client_;
     nlohmann::json preloaded_ = nlohmann::json::array();
     nlohmann::json learned_;  // the runtime's learned.status() at warm-up
+    nlohmann::json speedups_off_ = nlohmann::json::array();  // [{speedup, why}]: private_api's failed probes
     std::vector<std::string> watched_files_;
     bool hands_over_ = false;
     int restarts_ = 0;

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import PYTHON, free_port, ltest_binary, write_files
 
 
@@ -72,17 +74,33 @@ def test_bad_config_names_file_line_and_key(tmp_path):
     assert r.returncode == 64 and ":2" in r.stderr and "port" in r.stderr
 
 
-def test_an_edited_package_of_your_own_needs_no_restart_and_an_upgraded_library_restarts(start_server, tmp_path):
+def _user_site_enabled():
+    r = subprocess.run([PYTHON, "-c", "import site; print(site.ENABLE_USER_SITE)"], capture_output=True, text=True)
+    return r.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("where", ["user site", "installed on PYTHONPATH"])
+def test_an_edited_package_of_your_own_needs_no_restart_and_an_upgraded_library_restarts(start_server, tmp_path,
+                                                                                        where):
     """Layers: the user's own preloaded package is imported afresh by each
     test process (and ahead by the prepared spare), so an edit is seen with
-    the same kernel; a library (in a site directory: here the user site)
-    rewritten in place, as an upgrade does, restarts the kernel."""
-    user_base = tmp_path / "userbase"
-    site_dir = user_base / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
-    write_files(site_dir, {"libpkg/__init__.py": "LIB = 1\n"})
+    the same kernel; a library (in a site directory: the user site; or
+    installed, with its dist-info, in a PYTHONPATH directory) rewritten in
+    place, as an upgrade does, restarts the kernel."""
     own = write_files(tmp_path / "own", {"mypkg/__init__.py": "from .core import VALUE\n",
                                           "mypkg/core.py": "VALUE = 1\n"})
-    env = {"PYTHONPATH": str(own), "PYTHONUSERBASE": str(user_base)}
+    if where == "user site":
+        if not _user_site_enabled():
+            pytest.skip("this stack's python has no user site (a virtualenv)")
+        user_base = tmp_path / "userbase"
+        site_dir = user_base / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+        env = {"PYTHONPATH": str(own), "PYTHONUSERBASE": str(user_base)}
+    else:
+        site_dir = tmp_path / "target"
+        write_files(site_dir, {"libpkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: libpkg\nVersion: 1.0\n",
+                               "libpkg-1.0.dist-info/RECORD": "libpkg/__init__.py,,\n"})
+        env = {"PYTHONPATH": os.pathsep.join([str(own), str(site_dir)])}
+    write_files(site_dir, {"libpkg/__init__.py": "LIB = 1\n"})
     server = start_server(modules=["libpkg", "mypkg"], extra_env=env)
     proj = write_files(tmp_path / "proj", {"test_v.py": """
         import os, libpkg, mypkg

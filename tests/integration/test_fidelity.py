@@ -176,9 +176,11 @@ def test_header_lines_equal_plain_pytest(server, tmp_path, config):
     for cwd in (root, root / "tests"):  # rootdir is found from below too
         w, c = both(server, cwd, "-m", "slow")
         assert_same(w, c)
-        for prefix in ("platform ", "rootdir: ", "plugins: ", "collected "):
+        for prefix in ("platform ", "rootdir: ", "configfile: ", "plugins: ", "collected "):
             assert header(w.stdout, prefix) == header(c.stdout, prefix), w.stdout
-        assert header(w.stdout, "rootdir: ")[0].startswith(f"rootdir: {root}, configfile: {config}")
+        # pytest 7-8: "rootdir: R, configfile: F"; pytest 9: each on a line of its own.
+        lines = "\n".join(header(w.stdout, "rootdir: ") + header(w.stdout, "configfile: "))
+        assert lines.startswith(f"rootdir: {root}") and f"configfile: {config}" in lines
 
 
 def test_pyargs_finds_a_package_on_the_clients_pythonpath(server, tmp_path):

@@ -101,3 +101,37 @@ def test_workers_really_run_at_the_same_time(shared_server, tmp_path):
 def test_bad_worker_count_is_a_usage_error(shared_server):
     r = shared_server.client("-n", "zero", "--", "-q")
     assert r.returncode == 64 and "-n" in r.stderr
+
+
+SUBTESTS = {"test_sub.py": """
+    def test_some_fail(subtests):
+        for i in range(4):
+            with subtests.test(i=i):
+                assert i % 2 == 0
+
+    def test_all_pass(subtests):
+        for i in range(3):
+            with subtests.test("named", i=i):
+                pass
+
+    def test_plain_a(): pass
+    def test_plain_b(): assert 0
+"""}
+
+
+def test_failing_subtests_are_reported_as_cold_pytest_reports_them(shared_server, tmp_path):
+    """pytest 9's built-in subtests (pytest-subtests on older stacks): a test
+    whose subtests failed fails, with the same counts and the arguments
+    printed as cold pytest prints them (issue 26, finding 5)."""
+    root = write_files(tmp_path, SUBTESTS)
+    args = ("-q", "-rA", "-p", "no:cacheprovider", "-p", "no:randomly")
+    cold = plain_pytest(*args, cwd=root)
+    sharded = shared_server.client("-n", "2", "--", *args, cwd=root)
+    assert sharded.returncode == cold.returncode == 1, sharded.stdout + sharded.stderr
+
+    def short_summary(out):  # the -rA lines, in pytest's order
+        lines = out.splitlines()
+        start = next(i for i, l in enumerate(lines) if "short test summary info" in l)
+        return sorted(re.sub(r" - .*", "", l) for l in lines[start + 1:-1])
+    assert summary_line(sharded.stdout) == summary_line(cold.stdout), sharded.stdout + "\n---\n" + cold.stdout
+    assert short_summary(sharded.stdout) == short_summary(cold.stdout)  # pytest 9: SUBFAILED[...] (i=1)

@@ -28,6 +28,27 @@ def test_user_modules_are_evicted_system_and_preloaded_ones_kept():
     assert sorted(evict) == ["mine", "mine.sub"]
 
 
+def test_libraries_installed_outside_the_site_directories_are_kept(tmp_path):
+    """pytest on PYTHONPATH (or `pip install --target`) is a library, not the
+    user's code: its modules stay, whatever directory holds them (issue 26,
+    finding 4); a plain source tree beside it is the user's."""
+    lib = tmp_path / "pythonpath"
+    (lib / "_fakepytest").mkdir(parents=True)
+    (lib / "fakepytest-9.0.dist-info").mkdir()
+    (lib / "fakepytest-9.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fakepytest\nVersion: 9.0\n")
+    (lib / "fakepytest-9.0.dist-info" / "RECORD").write_text(
+        "_fakepytest/__init__.py,,\n_fakepytest/main.py,,\nfakepytest.py,,\nfakepytest-9.0.dist-info/RECORD,,\n")
+    modules = {
+        "_fakepytest": _module("_fakepytest", str(lib / "_fakepytest" / "__init__.py")),
+        "_fakepytest.main": _module("_fakepytest.main", str(lib / "_fakepytest" / "main.py")),
+        "fakepytest": _module("fakepytest", str(lib / "fakepytest.py")),
+        "mine": _module("mine", str(lib / "mine.py")),
+        "mine.sub": _module("mine.sub", str(lib / "mine" / "sub.py")),
+    }
+    evict = eviction.modules_to_evict(modules, keep_roots=set(), system_dirs=("/usr/lib/",))
+    assert sorted(evict) == ["mine", "mine.sub"]
+
+
 def test_user_code_imported_after_the_plan_joins_it(tmp_path, monkeypatch):
     monkeypatch.setattr(STATE, "planned_eviction", (len(sys.modules), ["old_user_module"]))
     before = set(sys.modules)

@@ -29,6 +29,50 @@ def test_only_imported_generators_are_reseeded():
     assert fi.reseed_generators({}) == []
 
 
+def _frozen_kernel_heap_then(look):
+    """In a fork: a 'kernel' object frozen, as the kernel forks its children,
+    thaw_gc(), a cycle of the run's own made garbage, a full collection (as
+    pytest's session end does), then look(kernel_object)."""
+    from forked import in_fork
+
+    def body():
+        import gc
+        kernel_object = ["the kernel's"]
+        gc.collect()
+        gc.freeze()
+        fi.thaw_gc()
+        cycle = []
+        cycle.append(cycle)
+        del cycle
+        collected = gc.collect()  # the run's garbage is collected, the kernel's heap is not walked
+        lazy = fi._thaw.restore is not None
+        return collected, lazy, look(kernel_object)
+    return in_fork(body)
+
+
+def test_the_kernels_heap_stays_frozen_until_a_test_can_see_it():
+    import gc
+    collected, lazy, (count, listed) = _frozen_kernel_heap_then(
+        lambda obj: (gc.get_freeze_count(), any(o is obj for o in gc.get_objects())))
+    assert collected >= 1 and lazy  # collections ran with the kernel's heap frozen
+    assert count == 0 and listed  # what a test sees: nothing frozen, every object listed, as in a fresh python
+
+
+def test_a_reference_to_get_objects_taken_earlier_thaws_too():
+    import gc
+    get_objects = gc.get_objects
+    _, lazy, (listed, count) = _frozen_kernel_heap_then(
+        lambda obj: (any(o is obj for o in get_objects()), gc.get_freeze_count()))
+    assert lazy and listed and count == 0
+
+
+def test_a_tests_own_freeze_is_its_own():
+    import gc
+    _, _, counts = _frozen_kernel_heap_then(lambda obj: (gc.unfreeze(), gc.freeze(), gc.get_freeze_count() > 0,
+                                                         gc.unfreeze(), gc.get_freeze_count())[2:5:2])
+    assert counts == [True, 0]
+
+
 def test_the_runs_modules_release_what_they_hold_at_exit_and_the_kernels_keep_theirs():
     import types
     from ltest.in_test_process import fidelity_interpreter as fi

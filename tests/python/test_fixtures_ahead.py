@@ -99,7 +99,17 @@ def _run(tmp_path, args, ahead):
     return in_fork(body)
 
 
+def _on():
+    """This speed-up is on for this stack's pytest and pluggy: where a probe
+    fails (pytest 9 keeps fixture definitions by node), this suite fails
+    with the probe's reason, so that the gap is seen."""
+    from ltest.private_api import pluggy_api, pytest_api
+    why = pytest_api.probe_all()["fixtures parsed ahead"] or pluggy_api.probe_all()["fixtures parsed ahead (pluggy)"]
+    assert why is None, f"fixtures parsed ahead are off on this stack: {why}"
+
+
 def test_a_parse_ahead_gives_the_fixtures_and_item_order_of_a_cold_run(tmp_path):
+    _on()
     args = _project(tmp_path)
     cold = _run(tmp_path, args, ahead=False)
     warm = _run(tmp_path, args, ahead=True)
@@ -112,6 +122,7 @@ def test_a_parse_ahead_gives_the_fixtures_and_item_order_of_a_cold_run(tmp_path)
 
 
 def test_a_plugin_that_adds_a_fixture_at_configure_gets_pytests_own_manager(tmp_path):
+    _on()
     args = _project(tmp_path, late=True)
     cold = _run(tmp_path, args, ahead=False)
     warm = _run(tmp_path, args, ahead=True)

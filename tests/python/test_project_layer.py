@@ -23,7 +23,8 @@ class AssertionRewritingHook:  # named as pytest's loader of test modules and co
 
 
 def test_the_layer_is_the_users_modules_the_run_added_minus_tests_and_conftests(tmp_path):
-    user, system = str(tmp_path / "project"), "/usr/lib/python3/dist-packages"
+    import sysconfig
+    user, system = str(tmp_path / "project"), sysconfig.get_paths()["purelib"]  # this interpreter's site-packages
     modules = {
         "old_user": _module("old_user", f"{user}/old_user.py"),
         "mypkg": _module("mypkg", f"{user}/mypkg/__init__.py"),

@@ -88,6 +88,15 @@ TEST_CASE("status_text cleans names and refuses wrong types", "[hostile]") {
     s["server_pid"] = "7";
     CHECK_THROWS_AS(status_text(s), ltest_error);
     CHECK_THROWS_AS(status_text(json{{"preloaded", {1}}}), ltest_error);
+    CHECK_THROWS_AS(status_text(json{{"speedups_off", "x"}}), ltest_error);
+    CHECK_THROWS_AS(status_text(json{{"speedups_off", {1}}}), ltest_error);
+}
+
+TEST_CASE("status_text names the speed-ups off and why", "[hostile]") {
+    CHECK(status_text(json::object()).find("speed-ups off:   none\n") != std::string::npos);
+    json off{{"speedups_off", {{{"speedup", "fixtures parsed ahead"}, {"why", "pytest 9\x1b[2J keeps..."}}}}};
+    std::string text = status_text(off);
+    CHECK(text.find("speed-ups off:   1\n  fixtures parsed ahead: pytest 9 keeps...\n") != std::string::npos);
 }
 
 TEST_CASE("timeout: interrupt then kill after the grace then give up", "[hostile]") {

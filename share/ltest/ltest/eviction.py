@@ -19,7 +19,12 @@ def _is_user_code(name, module, system_dirs):
     if name == "ltest" or name.startswith("ltest.") or name in ("sitecustomize", "usercustomize"):
         return False  # sitecustomize: site.py imports it at start, in a plain python too
     path = getattr(module, "__file__", None)
-    return isinstance(path, str) and not os.path.realpath(path).startswith(system_dirs)
+    if not isinstance(path, str) or os.path.realpath(path).startswith(system_dirs):
+        return False
+    # Installed outside the site directories (pytest on PYTHONPATH): a library.
+    # Dropped, it would come back as a second copy beside the one the kernel's
+    # plugins hold.
+    return not sysdirs.is_installed_library(name, path)
 
 
 def modules_to_evict(modules, keep_roots, system_dirs=None):

@@ -8,7 +8,7 @@ from . import forksafety
 from .. import installed_plugins, learned
 from .fidelity_preload import recording
 from .result import Reply, remember
-from ..sysdirs import system_dirs
+from ..sysdirs import is_installed_library, system_dirs
 
 # Top-level names the user asked to preload. Their modules stay warm in a run's
 # child; other modules of the user's own code are evicted (see child.py).
@@ -34,7 +34,9 @@ def is_own_package(name, modules=None, system=None):
     path = getattr(module, "__file__", None)
     if not isinstance(path, str):
         return False
-    return not os.path.realpath(path).startswith(system_dirs() if system is None else system)
+    if os.path.realpath(path).startswith(system_dirs() if system is None else system):
+        return False
+    return not is_installed_library(name, path)  # pytest on PYTHONPATH, pip install --target: a library
 
 
 def _import_timed(name):
@@ -45,8 +47,8 @@ def _import_timed(name):
 
 def _pytest_plugin_modules():
     """pytest's built-in plugins and the installed ones (entry point group pytest11)."""
-    from _pytest.config import default_plugins
-    names = ["_pytest." + p for p in default_plugins if p not in ("python_path",)]
+    from ..private_api import pytest_api
+    names = ["_pytest." + p for p in pytest_api.default_plugins() if p not in ("python_path",)]
     try:
         from importlib.metadata import entry_points
         eps = entry_points()
@@ -68,7 +70,8 @@ def _forget_rewritable_plugins():
 def watched_files(roots, modules=None, system=None):
     """The files whose change makes the server restart the kernel: the
     top-level module of each preloaded library (under the interpreter's
-    prefix or a site directory), which an upgrade rewrites. A package of the
+    prefix or a site directory, or installed elsewhere: sysdirs), which an
+    upgrade rewrites. A package of the
     user's own is not among them: test processes import it afresh (and a
     prepared spare ahead, project_layer.py), so an edit needs no restart."""
     modules = sys.modules if modules is None else modules
@@ -78,7 +81,7 @@ def watched_files(roots, modules=None, system=None):
         path = getattr(modules.get(name), "__file__", None)
         if isinstance(path, str):
             real = os.path.realpath(path)
-            if real.startswith(system):
+            if real.startswith(system) or is_installed_library(name, path):
                 files.add(real)
     return sorted(files)
 
@@ -119,4 +122,6 @@ def preload(modules):
         with recording():  # learned modules' warnings are replayed as the configured ones'
             timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
-    return remember(Reply(preloaded=timings, watch=watched_files(_roots - _own_roots), learned=learned.status() if learn else None))
+    from ..private_api import speedups_off  # probed here, once, for the pytest every run will use
+    return remember(Reply(preloaded=timings, watch=watched_files(_roots - _own_roots), learned=learned.status() if learn else None,
+                          speedups_off=speedups_off()))

@@ -257,8 +257,8 @@ def _announce(reply):
     kernel = getattr(ipython_shell(), "kernel", None)
     if kernel is None:
         return
+    from ..private_api import ipykernel_api
     try:
-        kernel.session.send(kernel.iopub_socket, "ltest_result", dict(reply), parent=kernel.get_parent("shell"),
-                            ident=kernel._topic("ltest_result"))
+        ipykernel_api.publish(kernel, "ltest_result", dict(reply))
     except Exception:  # an ipykernel without these: the execute reply still carries the result
         pass

@@ -303,14 +303,14 @@ def run_pytest(args, workers=1, main=None):
     """pytest.main as `python -m pytest` runs it; returns the exit code.
     workers > 1 runs the collected items in that many forks (ltest -n).
     main(args, plugins): what runs instead of pytest.main (prepared.py)."""
-    import pytest
+    from ..private_api import pytest_api
     plugins = []
     if workers > 1:
         from .shard import ShardPlugin
         plugins.append(ShardPlugin(workers))
     try:
         # Under the frames a cold run has above pytest's main (main_frames.py).
-        code = main_frames.call(pytest_argv0(), functools.partial(main or pytest.main, list(args), plugins=plugins))
+        code = main_frames.call(pytest_argv0(), functools.partial(main or pytest_api.run_main, list(args), plugins=plugins))
         code = _flush_like_console_main(code)
     except SystemExit as e:  # e.g. sys.exit() in a conftest
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

@@ -5,6 +5,7 @@ exit handlers are process-wide state that the kernel (ipykernel, the
 notebook sharing it) changed and that a test can observe.
 """
 import atexit
+import functools
 import gc
 import logging
 import sys
@@ -25,11 +26,48 @@ def fresh_recursion_limit():
 
 
 def thaw_gc():
-    """gc.freeze() kept the kernel's heap out of the fork's collections; a
-    fresh process has nothing frozen (gc.get_freeze_count() == 0). The thawed
-    objects join the oldest generation, which a short run rarely collects in
-    full, so few of their pages are written (measured: bench/README.md)."""
-    gc.unfreeze()
+    """gc.freeze() kept the kernel's heap out of the fork's collections. A
+    fresh process has nothing frozen, and its collections walk only its own
+    small heap: so the kernel's heap stays frozen (pytest >= 8.4 collects at
+    the end of every session, which thawed would walk the whole heap, about
+    a second, and write to its every page), and is thawed the moment a test
+    could see the difference: gc.get_objects, get_referrers or get_referents
+    (their audit events: a reference taken before this is covered too),
+    gc.get_freeze_count, freeze or unfreeze (replaced until then). Only
+    the kernel's own objects stay out of collections meanwhile, and the
+    kernel's garbage is none of the run's."""
+    if gc.get_freeze_count() == 0:
+        return
+    sys.addaudithook(_thaw_on_gc_event)
+    originals = {name: getattr(gc, name) for name in ("get_freeze_count", "freeze", "unfreeze")}
+    for name, original in originals.items():
+        setattr(gc, name, _thawing_first(original))
+    _thaw.restore = lambda: [setattr(gc, name, f) for name, f in originals.items()]
+
+
+def _thawing_first(original):
+    @functools.wraps(original)
+    def call(*args, **kwargs):
+        _thaw()
+        return original(*args, **kwargs)
+    return call
+
+
+_GC_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+
+
+def _thaw_on_gc_event(event, args):
+    if event in _GC_EVENTS:
+        _thaw()
+
+
+def _thaw():
+    """The kernel's heap joins the oldest generation, as thaw_gc's docstring says."""
+    restore = getattr(_thaw, "restore", None)
+    if restore is not None:
+        _thaw.restore = None
+        restore()
+        gc.unfreeze()
 
 
 def reset_logging(kernel_loggers=_KERNEL_LOGGERS, kernel_root_handlers=_KERNEL_ROOT_HANDLERS):

@@ -13,35 +13,25 @@ skips the plugins it has seen), come out as in a cold run.
 
 A plugin whose fixtures may have changed since the parse (an attribute
 added, removed or replaced where the old or the new value is a fixture)
-gives the run a manager made by pytest, as in a cold run.
+gives the run a manager made by pytest, as in a cold run. So does a pytest
+or pluggy whose probe fails (private_api/: pytest 9 keeps fixture
+definitions by collection node, so a manager made before the session
+cannot serve it): this speed-up is then off, and `ltest --status` says why.
 """
-import types
+from ..private_api import pluggy_api, pytest_api
 
 
 class Ahead:
-    def __init__(self, config):
-        from _pytest import fixtures
+    def __init__(self, config, registered):
         self.config = config
-        # pytest's own __init__, given a session whose plugin manager does
-        # not register it yet (adopt() does, at session start).
-        unregistered = types.SimpleNamespace(getini=config.getini,
-                                             pluginmanager=types.SimpleNamespace(register=lambda *a, **k: None))
-        self.manager = fixtures.FixtureManager(types.SimpleNamespace(config=unregistered))
-        self.manager.session = None
-        self.manager.config = config
-        history = config.hook.pytest_plugin_registered._call_history or []
-        self.plugins = [(kwargs["plugin"], _attributes(kwargs["plugin"])) for kwargs, _ in history]
-        for plugin, _ in self.plugins:
-            self.manager.pytest_plugin_registered(plugin)
+        self.manager = pytest_api.fixture_manager_ahead(config, registered)
+        self.plugins = [(kwargs["plugin"], _attributes(kwargs["plugin"])) for kwargs in registered]
 
     def still_exact(self):
         return not any(_fixtures_differ(before, _attributes(plugin)) for plugin, before in self.plugins)
 
     def adopt(self, session):
-        """What `_pytest.fixtures.pytest_sessionstart` does, with this manager."""
-        self.manager.session = session
-        session._fixturemanager = self.manager
-        session.config.pluginmanager.register(self.manager, "funcmanage")
+        pytest_api.adopt_fixture_manager(session, self.manager)
 
 
 def _attributes(plugin):
@@ -54,24 +44,21 @@ def _attributes(plugin):
 def _fixtures_differ(before, now):
     for name in before.keys() | now.keys():
         old, new = before.get(name), now.get(name)
-        if old is not new and (_is_fixture(old) or _is_fixture(new)):
+        if old is not new and (pytest_api.is_fixture(old) or pytest_api.is_fixture(new)):
             return True
     return False
 
 
-def _is_fixture(obj):
-    from _pytest import fixtures
-    return isinstance(fixtures.getfixturemarker(obj), fixtures.FixtureFunctionMarker)
-
-
 def parse(config):
     """An Ahead for config, or None where pytest's own manager is the one to use."""
-    if not hasattr(config.hook.pytest_plugin_registered, "_call_history"):
-        return None  # not the pluggy this mirrors
+    registered = pluggy_api.call_history(config.hook.pytest_plugin_registered)
+    if registered is None:
+        return None  # pluggy's probe failed
     try:
-        return Ahead(config)
+        ahead = Ahead(config, registered)
     except Exception:  # a plugin whose parse raises: it raises in the run, as in a cold one
         return None
+    return ahead if ahead.manager is not None else None  # None: pytest's probe failed
 
 
 def use_at_session_start(config, ahead):
@@ -79,18 +66,14 @@ def use_at_session_start(config, ahead):
     ahead's manager (if it is still exact) instead of making one."""
     if ahead is None:
         return
-    from _pytest import fixtures
-    impls = [i for i in config.hook.pytest_sessionstart.get_hookimpls() if i.plugin is fixtures]
-    if len(impls) != 1:
-        return
-    impl = impls[0]
-    original = impl.function
 
-    def sessionstart(session):
-        impl.function = original
-        if ahead.still_exact():
-            ahead.adopt(session)
-        else:
-            original(session)
+    def make(original, restore):
+        def sessionstart(session):
+            restore()
+            if ahead.still_exact():
+                ahead.adopt(session)
+            else:
+                original(session)
+        return sessionstart
 
-    impl.function = sessionstart
+    pluggy_api.replace_once_in(config.hook.pytest_sessionstart, pytest_api.fixtures_sessionstart_plugin(), make)

@@ -12,8 +12,12 @@ session's set-up whose results are known ahead: the plugins' fixture
 definitions (fixtures_ahead.py), the `file` command's answer that
 pytest-benchmark asks at configure (file_command_memo.py) and the last
 run's test modules rewritten and compiled (rewrite_ahead.py). What is left
-for the run is what pytest.main does after `_prepareconfig`:
-`pytest_cmdline_main`, with those used.
+for the run is pytest's own main (the one `python -m pytest` calls, with
+its environment, early exits, program name and error reports), whose call
+of `_prepareconfig` is answered by the prepared configuration, with those
+used (private_api/pytest_api.py: where its probe fails, nothing is
+prepared). A run that pytest's main answers before any configuration
+(pytest 9's lone `--version`) is not prepared.
 
 At the hand-over the spare swaps its placeholders for the run's fds in every
 place that holds one (fd 0-2, the duplicates pytest's capture saved, stdin's
@@ -34,6 +38,7 @@ import sys
 import time
 
 from .. import file_watch, sysdirs
+from ..private_api import pytest_api
 from . import child, file_command_memo, fixtures_ahead, forget_request, project_layer, rewrite_ahead
 
 
@@ -85,6 +90,9 @@ def prepare(spec, keep_roots, layer_path):
     result would not be exact (the caller then must end this process: it is
     no longer a plain spare). Raises EditedWhileReading when an edit made
     while it read spoiled it (the caller ends this process too)."""
+    args = list(spec.get("args", []))
+    if pytest_api.exits_early(args):
+        return None
     holders = _Placeholders()
     before = set(sys.modules)
     # Coarse file timestamps may lag the clock by a few ms: a margin before the start.
@@ -92,9 +100,10 @@ def prepare(spec, keep_roots, layer_path):
     try:
         child.become_test_process(spec, os.dup(holders.stdin), os.dup(holders.out), os.dup(holders.err),
                                   holders.ctl, keep_roots)
-        from _pytest.config import _prepareconfig
         with _no_coverage_ahead():
-            config = _prepareconfig(list(spec.get("args", [])), [])
+            config = pytest_api.prepare_config(args)
+        if config is None:  # the probe failed: the run is pytest's, unprepared
+            return None
     except BaseException:  # a usage error, a conftest that fails, coverage on: the run reports it, unprepared
         return None
     layer = project_layer.importable_now(project_layer.load(layer_path)) if layer_path else []
@@ -280,7 +289,8 @@ def run(prepared, spec, fds):
         _refuse(prepared, fds)
     attach(prepared, fds)
     forget_request.forget(spec, prepared.spec)  # no run request left in the test process (forget_request.py)
-    return child.run_pytest([], main=lambda args, plugins: _cmdline_main(prepared))
+    # pytest's main is given no arguments: the prepared configuration has them.
+    return child.run_pytest([], main=lambda args, plugins: _main(prepared, args))
 
 
 def _refuse(prepared, fds):
@@ -294,24 +304,8 @@ def _refuse(prepared, fds):
     raise child.SetupError("internal: a prepared test process was handed another run than it was prepared for")
 
 
-def _cmdline_main(prepared):
-    """pytest.main after its `_prepareconfig` (pytest 7's config/__init__.py)."""
-    from _pytest._io import TerminalWriter
-    from _pytest.config import ExitCode, UsageError
-    config = prepared.config
-    if prepared.set_up is not None:
-        prepared.set_up.use(config)
-    try:
-        try:
-            ret = config.hook.pytest_cmdline_main(config=config)
-            try:
-                return ExitCode(ret)
-            except ValueError:
-                return ret
-        finally:
-            config._ensure_unconfigure()
-    except UsageError as e:
-        tw = TerminalWriter(sys.stderr)
-        for msg in e.args:
-            tw.line(f"ERROR: {msg}\n", red=True)
-        return ExitCode.USAGE_ERROR
+def _main(prepared, args):
+    """pytest's own main, answered by the prepared configuration."""
+    set_up = prepared.set_up
+    return pytest_api.run_main_prepared(args, prepared.config,
+                                        before_session=(set_up.use if set_up is not None else lambda config: None))

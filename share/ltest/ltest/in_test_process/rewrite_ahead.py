@@ -18,6 +18,8 @@ import sys
 import time
 import warnings
 
+from ..private_api import pytest_api
+
 _BUDGET_S = 1.0  # of the spare's idle time; the files past it are compiled by the run
 
 
@@ -35,7 +37,6 @@ def compile_ahead(paths, config):
     """{(path, bytes): code} for those of paths that rewrite and compile
     without a word, each from the bytes read once, as `_rewrite_test` does."""
     import ast
-    from _pytest.assertion import rewrite
     compiled = {}
     deadline = time.monotonic() + _BUDGET_S
     imported = {getattr(m, "__file__", None) for m in list(sys.modules.values())}  # the initial conftests
@@ -51,7 +52,8 @@ def compile_ahead(paths, config):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 tree = ast.parse(source, filename=path)
-                rewrite.rewrite_asserts(tree, source, path, config)
+                if not pytest_api.rewrite_asserts(tree, source, path, config):
+                    return {}  # the probe failed: the run rewrites every file itself
                 code = compile(tree, path, "exec", dont_inherit=True)
         except Exception:  # a syntax error: the run reports it
             continue
@@ -72,17 +74,17 @@ def use(compiled):
     """From now on, pytest's rewrite of a file compiled ahead is that code."""
     if not compiled:
         return
-    from _pytest.assertion import rewrite
-    original = rewrite._rewrite_test
     paths = {path for path, _ in compiled}
 
-    def _rewrite_test(fn, config):
-        if str(fn) not in paths:  # not compiled ahead: pytest reads it itself, once
-            return original(fn, config)
-        stat = os.stat(fn)
-        code = compiled.get((str(fn), _read(fn)))
-        if code is None:
-            return original(fn, config)
-        return stat, code
+    def make(original):
+        def _rewrite_test(fn, config):
+            if str(fn) not in paths:  # not compiled ahead: pytest reads it itself, once
+                return original(fn, config)
+            stat = os.stat(fn)
+            code = compiled.get((str(fn), _read(fn)))
+            if code is None:
+                return original(fn, config)
+            return stat, code
+        return _rewrite_test
 
-    rewrite._rewrite_test = _rewrite_test
+    pytest_api.replace_rewrite_test(make)

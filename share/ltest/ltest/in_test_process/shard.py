@@ -16,6 +16,7 @@ import signal
 
 import pytest
 
+from ..private_api import pytest_api
 
 # Each worker's shard is made of this many contiguous blocks, taken in turn
 # across the suite: slow tests that cluster at one end are spread over all
@@ -53,6 +54,11 @@ class _Forwarder:
         self.send({"event": "logstart", "nodeid": nodeid, "location": list(location)})
 
     def pytest_runtest_logreport(self, report):
+        if report.when == "call" and report.passed:
+            # What the terminal reporter would ask here, in this worker, whose
+            # state it may read: pytest 9's subtests fail a passed test that
+            # holds failed subtests (their count stays in this worker).
+            self.config.hook.pytest_report_teststatus(report=report, config=self.config)
         data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
         self.send({"event": "logreport", "data": data})
 
@@ -96,6 +102,7 @@ def report_from_json(config, data):
     a skip's longrepr (path, line, reason) and the location into lists,
     which -rA's skip summary and --junitxml expect as tuples."""
     report = config.hook.pytest_report_from_serializable(config=config, data=data)
+    pytest_api.subtest_arguments_as_sent(report, data)
     if isinstance(getattr(report, "longrepr", None), list):
         report.longrepr = tuple(report.longrepr)
     if isinstance(getattr(report, "location", None), list):
@@ -208,7 +215,7 @@ class ShardPlugin:
     def _report_crash(config, worker):
         """A worker died (a segfault, os._exit): its current item fails, and the
         items it never reached are reported as failed too, never silently lost."""
-        from _pytest.reports import TestReport
+        from pytest import TestReport
         _, status = os.waitpid(worker.pid, 0)
         worker.reaped = True
         why = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit code {os.WEXITSTATUS(status)}")

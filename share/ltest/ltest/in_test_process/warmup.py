@@ -111,6 +111,14 @@ def warm_up(directory, keep_roots):
     saved_env = dict(os.environ)  # pytest sets and unsets PYTEST_CURRENT_TEST, whatever was there
     for name in _UNSET_ENV:
         os.environ.pop(name, None)
+    # An installed plugin that fails to load (under this pytest) fails every
+    # practice with the server's environment: after the first such failure,
+    # the spares practise without the installed plugins, and serve warm the
+    # clients that turn their autoload off (the others fail as cold does).
+    autoload_fails = os.path.join(directory, "autoload-fails")
+    autoload_off = os.path.exists(autoload_fails)
+    if autoload_off:
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
     cwd = os.open(".", os.O_RDONLY)
     modules_before = set(sys.modules)
@@ -144,6 +152,9 @@ def warm_up(directory, keep_roots):
         os.environ.clear()
         os.environ.update(saved_env)
         sys.modules.pop(_MODULE, None)
+    if code != _EXPECTED_CODE and not autoload_off and not saved_env.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        with open(autoload_fails, "w"):  # for the next spares (this one is given up)
+            pass
     eviction.plan_eviction_of_new_modules(modules_before, keep_roots)
     # A thread a plugin left running that _stop_servers_left could not end
     # is in this process's real run as it would be in a second session of

@@ -1,0 +1,265 @@
+"""pytest's private API, as ltest's speed-ups use it; the only module of the
+runtime that reaches into `_pytest` (installed_plugins.py, loaded by path
+by bench/, keeps its own guarded import). Each probe runs once per process;
+a failed one turns its speed-up off (see __init__.py). Supported: pytest 7.2
+(Debian 12) to 9.x.
+
+- pytest's own main, as `python -m pytest` calls it (`_main(prog=...)`
+  from 9.x, `main` before), with its `_prepareconfig` answered by a
+  configuration prepared ahead (prepared runs);
+- `FixtureManager` built before the session (fixtures parsed ahead);
+- `rewrite_asserts` and `_rewrite_test` (test modules rewritten ahead);
+- a subtest report's arguments, read back from a shard worker's JSON.
+"""
+import functools
+import inspect
+import os
+import sys
+
+
+def _version():
+    try:
+        import pytest
+        return f"pytest {pytest.__version__}"
+    except ImportError:
+        return "pytest"
+
+
+@functools.lru_cache(maxsize=None)
+def _entry():
+    """(main function, whether it takes prog): what pytest's console entry
+    calls, so that a run has its environment, early exits and program name."""
+    import _pytest.config as c
+    main = getattr(c, "_main", None)
+    if main is not None:
+        try:
+            if "prog" in inspect.signature(main).parameters:
+                return main, True
+        except (TypeError, ValueError):
+            pass
+    return c.main, False
+
+
+def prog_name():
+    """The program name pytest's console entry gives its main (None where it
+    gives none: argparse then names sys.argv[0], pytest's __main__.py)."""
+    import _pytest.config as c
+    if not _entry()[1]:
+        return None
+    get = getattr(c, "_get_prog_name", None)
+    return get(sys.argv) if callable(get) else "python -m pytest"
+
+
+def run_main(args, plugins):
+    """pytest's own main for args, as `python -m pytest ARGS` runs it."""
+    main, takes_prog = _entry()
+    kwargs = {"prog": prog_name()} if takes_prog else {}
+    return main(args=list(args), plugins=plugins, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_prepared():
+    try:
+        import _pytest.config as c
+        main, takes_prog = _entry()
+    except Exception as e:
+        return f"pytest cannot be imported ({e})"
+    if not callable(getattr(c, "_prepareconfig", None)):
+        return f"{_version()} has no _pytest.config._prepareconfig"
+    if "_prepareconfig" not in main.__code__.co_names:
+        return f"{_version()}'s main does not call _prepareconfig"
+    if takes_prog and "prog" not in inspect.signature(c._prepareconfig).parameters:
+        return f"{_version()}'s _prepareconfig takes no prog"
+    return None
+
+
+# PYTEST_VERSION as it was before a preparation set it, as pytest's main
+# sets it (restored before the run's main, which sets it again): {"value": ...}.
+_env_before_prepare = {}
+
+
+def _main_sets_pytest_version():
+    return "PYTEST_VERSION" in _entry()[0].__code__.co_consts
+
+
+def exits_early(args):
+    """Does pytest's main answer args before its configuration (pytest 9's
+    lone --version)? Then nothing is prepared: the run is main's alone."""
+    main = _entry()[0]
+    return "--version" in main.__code__.co_consts and (args.count("--version") + args.count("-V")) == 1
+
+
+def prepare_config(args):
+    """The configuration pytest's main makes for args before its session
+    (plugins loaded, options parsed, initial conftests imported), in the
+    environment main gives it; None where the probe failed."""
+    if _probe_prepared() is not None:
+        return None
+    import _pytest.config as c
+    if _main_sets_pytest_version():
+        import pytest
+        _env_before_prepare["value"] = os.environ.get("PYTEST_VERSION")
+        os.environ["PYTEST_VERSION"] = pytest.__version__
+    kwargs = {"prog": prog_name()} if _entry()[1] else {}
+    return c._prepareconfig(list(args), [], **kwargs)
+
+
+def run_main_prepared(args, config, before_session):
+    """pytest's own main for args, whose `_prepareconfig` is config (made by
+    prepare_config for these args): before_session(config) runs then."""
+    import _pytest.config as c
+    if _env_before_prepare:  # main saves and sets it itself
+        before = _env_before_prepare.pop("value")
+        if before is None:
+            os.environ.pop("PYTEST_VERSION", None)
+        else:
+            os.environ["PYTEST_VERSION"] = before
+    original = c._prepareconfig
+
+    def _prepareconfig(a, plugins=None, **kwargs):
+        c._prepareconfig = original
+        if list(a) != list(args) or plugins:  # not the run prepared for
+            return original(a, plugins, **kwargs)
+        before_session(config)
+        return config
+
+    c._prepareconfig = _prepareconfig
+    try:
+        return run_main(args, [])
+    finally:
+        c._prepareconfig = original
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_fixtures():
+    try:
+        from _pytest import fixtures
+    except Exception as e:
+        return f"pytest cannot be imported ({e})"
+    manager = getattr(fixtures, "FixtureManager", None)
+    if manager is None or not callable(getattr(fixtures, "getfixturemarker", None)):
+        return f"{_version()} has no FixtureManager or getfixturemarker"
+    names = manager.__init__.__code__.co_names
+    if not {"_arg2fixturedefs", "_nodeid_autousenames"} <= set(names) or "_arg2node2fixturedefs" in names:
+        return (f"{_version()} keeps fixture definitions by collection node (FixtureManager): "
+                "a manager made before the session would hold another session node")
+    params = set(inspect.signature(manager.pytest_plugin_registered).parameters) - {"self"}
+    if not params <= {"plugin", "plugin_name", "manager"}:
+        return f"{_version()}'s FixtureManager.pytest_plugin_registered takes {sorted(params)}"
+    if "FixtureManager" not in fixtures.pytest_sessionstart.__code__.co_names:
+        return f"{_version()}'s fixtures.pytest_sessionstart does not make the FixtureManager"
+    return None
+
+
+class _SessionBeforeTheSession:
+    """What FixtureManager.__init__ reads of its session, before there is
+    one: the config's ini and rootpath, and a plugin manager that does not
+    register the manager yet (adopt_fixture_manager does, at session start)."""
+
+    def __init__(self, config):
+        class _Config:
+            getini = staticmethod(config.getini)
+            rootpath = getattr(config, "rootpath", None)
+            pluginmanager = type("_NoRegister", (), {"register": staticmethod(lambda *a, **k: None)})()
+        self.config = _Config()
+
+
+def fixture_manager_ahead(config, registered):
+    """A FixtureManager that parsed the plugins of registered (the kwargs of
+    pytest_plugin_registered's calls, in order), not registered anywhere
+    yet; None where the probe failed."""
+    if _probe_fixtures() is not None:
+        return None
+    from _pytest import fixtures
+    manager = fixtures.FixtureManager(_SessionBeforeTheSession(config))
+    manager.session = None
+    manager.config = config
+    params = set(inspect.signature(manager.pytest_plugin_registered).parameters)
+    for kwargs in registered:
+        manager.pytest_plugin_registered(**{k: v for k, v in kwargs.items() if k in params})
+    return manager
+
+
+def adopt_fixture_manager(session, manager):
+    """What `_pytest.fixtures.pytest_sessionstart` does, with manager."""
+    manager.session = session
+    session._fixturemanager = manager
+    session.config.pluginmanager.register(manager, "funcmanage")
+
+
+def fixtures_sessionstart_plugin():
+    """The plugin whose pytest_sessionstart makes the fixture manager."""
+    from _pytest import fixtures
+    return fixtures
+
+
+def is_fixture(obj):
+    from _pytest import fixtures
+    return fixtures.getfixturemarker(obj) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_rewrite():
+    try:
+        from _pytest.assertion import rewrite
+    except Exception as e:
+        return f"pytest cannot be imported ({e})"
+    if not callable(getattr(rewrite, "rewrite_asserts", None)) or not callable(getattr(rewrite, "_rewrite_test", None)):
+        return f"{_version()} has no rewrite_asserts or _rewrite_test"
+    if list(inspect.signature(rewrite._rewrite_test).parameters) != ["fn", "config"]:
+        return f"{_version()}'s _rewrite_test takes other arguments"
+    return None
+
+
+def rewrite_asserts(tree, source, path, config):
+    """pytest's rewrite of a test module's tree; False where the probe failed."""
+    if _probe_rewrite() is not None:
+        return False
+    from _pytest.assertion import rewrite
+    rewrite.rewrite_asserts(tree, source, path, config)
+    return True
+
+
+def replace_rewrite_test(make):
+    """`_rewrite_test` (fn, config) -> (stat, code) becomes make(original)."""
+    if _probe_rewrite() is not None:
+        return
+    from _pytest.assertion import rewrite
+    rewrite._rewrite_test = make(rewrite._rewrite_test)
+
+
+def subtest_arguments_as_sent(report, data):
+    """pytest 9's subtest report read back from JSON repr()s its arguments
+    a second time (`(i='1')` for `(i=1)`, SubtestContext.__post_init__):
+    they become the ones the worker sent, already repr()'d once."""
+    context = getattr(report, "context", None)
+    sent = data.get("_subtest.context") if isinstance(data, dict) else None
+    if context is None or not isinstance(sent, dict) or not isinstance(sent.get("kwargs"), dict):
+        return
+    try:
+        object.__setattr__(context, "kwargs", dict(sent["kwargs"]))
+    except Exception:  # another shape: left as pytest made it
+        pass
+
+
+@functools.lru_cache(maxsize=None)
+def _default_plugins():
+    try:
+        from _pytest.config import default_plugins
+        return tuple(default_plugins), None
+    except ImportError as e:
+        return (), f"{_version()} has no _pytest.config.default_plugins ({e})"
+
+
+def default_plugins():
+    """The names of pytest's built-in plugins (the kernel preloads them); ()
+    where the probe failed (each run then imports them itself)."""
+    return _default_plugins()[0]
+
+
+def probe_all():
+    """{speed-up: None (on) or why it is off} for what needs pytest."""
+    return {"built-in plugins preloaded": _default_plugins()[1],
+            "prepared runs": _probe_prepared(),
+            "fixtures parsed ahead": _probe_fixtures(),
+            "test modules rewritten ahead": _probe_rewrite()}
