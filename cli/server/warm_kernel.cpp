@@ -164,6 +164,7 @@ void warm_kernel::warm_up() {
                                           : json{{"modules", settings_.modules}, {"learn", settings_.learn}};
     json result = run_startup_code("preload", runtime_call_code("preload", what));
     preloaded_ = result.value("preloaded", json::array());
+    preloaded_idle_ = json::array();
     learned_ = result.value("learned", json());
     if (learned_.is_object())
         for (const auto& w : learned_.value("warnings", json::array())) log::kernel().warn("{}", w.get<std::string>());
@@ -249,11 +250,31 @@ void warm_kernel::interrupt() {
         client_->send_control("interrupt_request", json::object());
 }
 
+void warm_kernel::learned_changed(const json& report) {
+    if (report.contains("learned") && report["learned"].is_object()) learned_ = report["learned"];
+    json added = report.value("preloaded", json::array());
+    if (added.is_array()) {
+        for (std::size_t i = preloaded_idle_.size(); i < added.size(); ++i)
+            if (added[i].is_object())
+                log::kernel().info("preloaded {} in {:.2f} s (learned, imported while idle)", added[i].value("module", "?"),
+                                   added[i].value("seconds", 0.0));
+        preloaded_idle_ = added;
+    }
+    if (report.contains("watch") && report["watch"].is_array()) {
+        try {
+            watched_files_ = report["watch"].get<std::vector<std::string>>();
+        } catch (const json::exception&) {
+        }
+    }
+}
+
 json warm_kernel::status() const {
+    json preloaded = preloaded_;
+    for (const auto& p : preloaded_idle_) preloaded.push_back(p);
     json s{{"kernel_name", settings_.kernel_name},
            {"owned", owned()},
            {"connection_file", connection_file_.string()},
-           {"preloaded", preloaded_},
+           {"preloaded", preloaded},
            {"learned", learned_},
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};

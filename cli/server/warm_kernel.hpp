@@ -59,6 +59,10 @@ public:
     // The preloaded modules' own source files (outside the interpreter's prefix).
     const std::vector<std::string>& watched_files() const { return watched_files_; }
     nlohmann::json status() const;
+    // The kernel learned modules from the runs, or imported some of them
+    // while idle (handover_socket's "learned" report): status and watched
+    // files follow.
+    void learned_changed(const nlohmann::json& report);
     // Runs are handed over (the kernel took the hand-over socket: same host);
     // else relayed through the kernel's own messages.
     bool hands_over() const { return hands_over_; }
@@ -78,7 +82,8 @@ private:
     std::filesystem::path connection_file_;
     std::unique_ptr<kernel_bridge::kernel_process> process_;
     std::unique_ptr<kernel_bridge::kernel_client> client_;
-    nlohmann::json preloaded_ = nlohmann::json::array();
+    nlohmann::json preloaded_ = nlohmann::json::array();  // at warm-up
+    nlohmann::json preloaded_idle_ = nlohmann::json::array();  // learned, imported while idle since
     nlohmann::json learned_;  // the runtime's learned.status() at warm-up
     std::vector<std::string> watched_files_;
     bool hands_over_ = false;

@@ -30,7 +30,9 @@ THRESHOLD_SECONDS = 0.05
 
 _file = None      # this kernel's cache file; None: not learning (attached kernel, unwritable)
 _project = None   # the project root it belongs to
+settings = {}     # the server's learn settings ({"project_root", "exclude"})
 warnings = []     # what went wrong with the file, for the server's log and --status
+held = []         # the learned modules this kernel imported, in order
 
 
 def cache_dir(env=os.environ):
@@ -123,11 +125,12 @@ def _import_checked(name):
     return seconds, {}
 
 
-def preload_learned(settings, configured):
+def preload_learned(learn_settings, configured):
     """In the kernel at start: sets up learning for settings["project_root"]
     and imports the learned modules worth it. Returns their timings
     ({"module", "seconds", "source": "learned"})."""
-    global _file, _project
+    global _file, _project, settings
+    settings = dict(learn_settings)
     _project = settings["project_root"]
     path = cache_file(_project)
     entries, warning = read(path)
@@ -139,25 +142,40 @@ def preload_learned(settings, configured):
         warning = f"{warning}; {unwritable}" if warning else unwritable  # still one warning
     if warning:
         warnings.append(warning)
-    timings, marks = [], []
+    timings = []
     for name in candidates(entries, settings.get("exclude", ()), configured):
         if name in sys.modules:
             continue
-        seconds, facts = _import_checked(name)
-        if facts:
-            warnings.append(f"learned preload {name}: {next(iter(facts.values()))}; skipped from now on")
-            marks.append(dict(facts, module=name))
-        if seconds is not None:
-            timings.append({"module": name, "seconds": seconds, "source": "learned"})
-    if marks and _file:
-        save(marks)
+        timing = import_learned(name)
+        if timing is not None:
+            timings.append(timing)
     return timings
 
 
+def import_learned(name):
+    """Imports a learned module into the kernel (at start, or while idle:
+    in_kernel/learn_idle.py); its timing {"module", "seconds", "source"},
+    or None when it failed. A failure or started threads are kept in the
+    file: the module is skipped from then on."""
+    from .in_kernel.fidelity_preload import recording
+    with recording():  # as a configured preload: its warnings are replayed in runs
+        seconds, facts = _import_checked(name)
+    if facts:
+        warnings.append(f"learned preload {name}: {next(iter(facts.values()))}; skipped from now on")
+        if _file:
+            save([dict(facts, module=name)])
+    if seconds is None:
+        return None
+    held.append(name)
+    return {"module": name, "seconds": seconds, "source": "learned"}
+
+
 def status():
-    """What --status shows about learning: the file, what it holds, warnings."""
+    """What --status shows about learning: the file, what it holds (each
+    entry with "held": does the kernel hold that module now), warnings."""
     entries = read(_file)[0] if _file else []
-    return {"file": _file, "modules": entries, "warnings": list(warnings)}
+    return {"file": _file, "modules": [dict(e, held=e["module"] in sys.modules) for e in entries],
+            "held": list(held), "warnings": list(warnings)}
 
 
 def save(new_entries):
