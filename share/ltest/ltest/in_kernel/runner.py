@@ -172,6 +172,7 @@ def take_run(spec, fds):
     prepare_spare()
     return remember(Reply(pid=pid, spare=state is not None, practised=state in ("ready", "prepared"),
                           prepared=state == "prepared", fork_unsafe=reasons, spare_kind=state or "forked",
+                          waited=round(spare.waited(), 6),
                           learned_held=list(learned.held), duration=round(time.perf_counter() - start, 6)))
 
 
