@@ -48,7 +48,7 @@ class _Learning:
         self.scheduled = None  # the loop's handle of the next step, while one is due
         self.cells = 0  # cells executing now (pre_execute without its post_execute yet)
         self.hooked = False
-        self.tried = set()  # imported (or failed) here: never tried again by this kernel
+        self.tried = set()  # (name, submodules) imported (or failed) here: never tried again by this kernel
         self.imported = []  # {"module", "seconds", "source": "learned"} of the imports done while idle
         self.last_report = None
         self.replace_spares = False  # something was imported since the spares were forked
@@ -111,11 +111,17 @@ def idle():
 
 
 def pending(entries, exclude=()):
-    """The learned modules worth importing that the kernel does not hold and
-    has not tried, in the order the tests first imported them."""
+    """[(name, submodules)]: the learned modules worth importing that the
+    kernel does not hold, or whose learned submodules it lacks, and that it
+    has not tried so, in the order the tests first imported them."""
     import sys
-    return [name for name in learned.candidates(entries, exclude, configured=())
-            if name not in sys.modules and name not in _learning.tried]
+    subs = {e["module"]: tuple(e.get("submodules", ())) for e in entries}
+    out = []
+    for name in learned.candidates(entries, exclude, configured=()):
+        missing = tuple(m for m in subs.get(name, ()) if m not in sys.modules)
+        if (name not in sys.modules or missing) and (name, missing) not in _learning.tried:
+            out.append((name, missing))
+    return out
 
 
 def _step():
@@ -133,11 +139,14 @@ def _step():
     if not idle():
         _schedule(BUSY_RETRY)
         return
-    name = names[0]
-    _learning.tried.add(name)
-    timing = learned.import_learned(name)
+    name, submodules = names[0]
+    _learning.tried.add((name, submodules))
+    import sys
+    held_before = name in sys.modules  # then only submodules a later run learned are new
+    timing = learned.import_learned(name, submodules)
     if timing is not None:
-        _learning.imported.append(timing)
+        if not held_before:
+            _learning.imported.append(timing)
         _learning.replace_spares = True
     _report()
     _schedule(0)  # the next one behind whatever arrived meanwhile (call_later 0: after the ready callbacks)

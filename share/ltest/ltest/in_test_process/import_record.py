@@ -15,6 +15,7 @@ import time
 
 from ..in_kernel import forksafety
 from .. import learned, sysdirs
+from ..state import STATE
 
 _records = []
 _seen = set()
@@ -70,4 +71,5 @@ def finish():
     builtins.__import__ = _original_import
     keep = [r for r in _records if "seconds" in r and r["module"] in sys.modules
             and _third_party(sys.modules[r["module"]])]
-    learned.save(keep)
+    before = STATE.modules_at_start  # None: not a test process child.py set up
+    learned.save(keep + (learned.submodules_imported(before, _third_party) if before is not None else []))
