@@ -21,7 +21,11 @@ waits for or is slowed by a practice. States, all decided by the kernel:
 
 Once a run came, the next one is predicted to be the same (cwd, arguments,
 environment, terminals), and of the two spares one is prepared for it while
-the other stays as it was forked, for a run that differs. An edit to a file
+the other stays as it was forked, for a run that differs; once the first is
+prepared, the other practises too, so that a run with other arguments finds
+pytest warm (a run during that practice forks afresh). A run that arrives
+while a spare is being prepared for it waits for that spare
+(_await_preparation). An edit to a file
 the prepared spare read drops it (file_watch.py, from the kernel's event
 loop) and a new one is prepared in the background, so that the usual loop
 (edit, save, switch to the terminal, run) finds the new code prepared.
@@ -179,6 +183,9 @@ def practise_next(loop=None):
     comes meanwhile and none is practised, prepared or practising already."""
     prediction = STATE.prediction
     key = child.request_key(prediction) if prediction is not None else None
+    if any(s.state == "prepared" for s in _spares) and not any(s.state == "practising" for s in _spares):
+        _practise_plain()
+        return
     if any(s.state in ("practising", "prepared") or (s.state == "ready" and key is None) for s in _spares):
         return
     fallback = [s for s in _spares if s.state in ("waiting", "unpractised", "ready")]
@@ -202,6 +209,21 @@ def practise_next(loop=None):
         loop.add_reader(spare.sock, lambda: _on_answer(spare))
 
 
+def _practise_plain():
+    """Once a spare is prepared for the predicted run, the one kept as forked
+    practises too: a run with other arguments then finds pytest warm
+    (issue 28: the likely next run, not only the last one). One that comes
+    during that practice forks afresh, as with no spare: it never waits."""
+    for spare in _spares:
+        if spare.state == "waiting":
+            try:
+                spare.sock.send(PRACTISE)
+            except OSError:  # it died: runs find out and fork afresh
+                return
+            spare.state, spare.prediction = "practising", None
+            return
+
+
 def _on_answer(spare):
     """The spare said it is ready or prepared (or died: its preparation could
     not be exact). A dead one is reaped now, not at the next run: it would
@@ -214,6 +236,8 @@ def _on_answer(spare):
         return
     loop = spare.loop
     spare._answer()
+    if spare.state == "prepared":
+        practise_next(loop)  # the other spare practises now (_practise_plain)
     if spare.state == "dead" and spare in _spares:
         _spares.remove(spare)
         _drop(spare)
