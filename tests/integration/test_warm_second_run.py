@@ -108,3 +108,17 @@ def test_a_notebook_cell_sent_while_the_kernel_imports_returns(world, tmp_path):
     r = world.ltest("--json", "--", "-q", "-k", "it", cwd=proj)
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["learned_held"] == ["slowermod"]
+
+
+def test_pytest_flags_before_the_double_dash_go_to_pytest_and_a_typo_gets_its_nearest_flag(world, tmp_path):
+    proj = write_files(tmp_path / "proj", {"test_n.py": "def test_normalize():\n    pass\n\ndef test_other():\n    pass\n"})
+    r = world.ltest("-v", "-k", "normalize", cwd=proj)  # as `pytest -v -k normalize`
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "test_n.py::test_normalize PASSED" in r.stdout and "1 deselected" in r.stdout, r.stdout
+    r = world.ltest("-m", "slow", "-x", cwd=proj)  # a marker expression: nothing selected, pytest's exit 5
+    assert r.returncode == 5 and "2 deselected" in r.stdout, r.stdout + r.stderr
+    r = world.ltest("--wacth", cwd=proj)
+    assert (r.returncode, r.stderr) == (64, "ltest: unknown flag --wacth; did you mean --watch?\n")
+    r = world.ltest("-q", "--tb=line", "test_n.py", cwd=proj)
+    assert (r.returncode, r.stderr) == (64, "ltest: --tb=line is not an ltest flag; for pytest, type: "
+                                            "ltest -- -q --tb=line test_n.py\n")
