@@ -177,7 +177,7 @@ std::optional<options> parse_options(int argc, char** argv) {
             fix += " --";
             for (const auto& w : run.pytest) fix += " " + shell_word(w);
             for (const auto& w : o.pytest_args) fix += " " + shell_word(w);
-            throw ltest_error(exit_code::usage, run.foreign + " is not an ltest flag; for pytest, type: " + fix);
+            throw ltest_error(exit_code::usage, run.foreign + " is not an ltest flag; pytest arguments go after `--`: " + fix);
         }
         ours.insert(ours.end(), run.ltest.begin(), run.ltest.end());
         o.pytest_args.insert(o.pytest_args.begin(), run.pytest.begin(), run.pytest.end());

@@ -120,5 +120,5 @@ def test_pytest_flags_before_the_double_dash_go_to_pytest_and_a_typo_gets_its_ne
     r = world.ltest("--wacth", cwd=proj)
     assert (r.returncode, r.stderr) == (64, "ltest: unknown flag --wacth; did you mean --watch?\n")
     r = world.ltest("-q", "--tb=line", "test_n.py", cwd=proj)
-    assert (r.returncode, r.stderr) == (64, "ltest: --tb=line is not an ltest flag; for pytest, type: "
+    assert (r.returncode, r.stderr) == (64, "ltest: --tb=line is not an ltest flag; pytest arguments go after `--`: "
                                             "ltest -- -q --tb=line test_n.py\n")

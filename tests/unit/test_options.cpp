@@ -77,9 +77,9 @@ TEST_CASE("everything after the first `--` goes to pytest unchanged, another `--
 TEST_CASE("a flag ltest does not know fails with what to type instead", "[options]") {
     in_empty_dir dir;
     check_usage_error({"--tb=short", "-q", "tests/"},
-                      {"--tb=short is not an ltest flag; for pytest, type: ltest -- --tb=short -q tests/"});
+                      {"--tb=short is not an ltest flag; pytest arguments go after `--`: ltest -- --tb=short -q tests/"});
     check_usage_error({"--json", "-k", "a and b", "--durations", "3", "--", "-x"},
-                      {"--durations is not an ltest flag; for pytest, type: ltest --json -- -k 'a and b' --durations 3 -x"});
+                      {"--durations is not an ltest flag; pytest arguments go after `--`: ltest --json -- -k 'a and b' --durations 3 -x"});
     check_usage_error({"-l", "--bogus"}, {"--bogus", "(pytest arguments go after `--`)"});
 }
 
