@@ -71,6 +71,12 @@ protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
     spec.client_pid = static_cast<int>(::getpid());
     spec.client_host = host_id();
     spec.stdin_isatty = ::isatty(0);
+    struct stat in {};
+    if (!spec.stdin_isatty && ::fstat(0, &in) == 0 && !S_ISDIR(in.st_mode)) {  // a server here passes it on as is
+        off_t at = S_ISREG(in.st_mode) ? ::lseek(0, 0, SEEK_CUR) : -1;
+        spec.stdin_file = std::array<std::int64_t, 3>{static_cast<std::int64_t>(in.st_dev),
+                                                      static_cast<std::int64_t>(in.st_ino), static_cast<std::int64_t>(at)};
+    }
     spec.stdout_isatty = ::isatty(1);
     spec.stderr_isatty = ::isatty(2);
     winsize ws{};

@@ -22,6 +22,7 @@ void to_json(json& j, const run_spec& r) {
     if (r.nice) j["nice"] = *r.nice;
     if (r.client_pid > 0) j["client_pid"] = r.client_pid;
     if (!r.client_host.empty()) j["client_host"] = r.client_host;
+    if (r.stdin_file) j["stdin_file"] = json{{"dev", (*r.stdin_file)[0]}, {"ino", (*r.stdin_file)[1]}, {"offset", (*r.stdin_file)[2]}};
 }
 
 template <class T>
@@ -34,6 +35,10 @@ static void field(const json& j, const char* key, T& out, bool required) {
     // get<int>() would accept 80.5 or 1e100 (and convert with undefined behaviour).
     if constexpr (std::is_same_v<T, int>) {
         if (!it->is_number_integer() || *it < std::numeric_limits<int>::min() || *it > std::numeric_limits<int>::max())
+            throw std::invalid_argument(std::string("run_request field \"") + key + "\" must be an integer");
+    }
+    if constexpr (std::is_same_v<T, std::int64_t>) {
+        if (!it->is_number_integer())
             throw std::invalid_argument(std::string("run_request field \"") + key + "\" must be an integer");
     }
     try {
@@ -59,6 +64,14 @@ void from_json(const json& j, run_spec& r) {
     field(j, "client_host", r.client_host, false);
     if (auto it = j.find("rlimits"); it != j.end()) r.rlimits = limits_from_json(*it);  // resource_limits.cpp
     if (auto it = j.find("nice"); it != j.end()) r.nice = nice_from_json(*it);
+    if (auto it = j.find("stdin_file"); it != j.end()) {
+        if (!it->is_object()) throw std::invalid_argument("run_request \"stdin_file\" must be an object");
+        std::array<std::int64_t, 3> f{0, 0, -1};
+        field(*it, "dev", f[0], true);
+        field(*it, "ino", f[1], true);
+        field(*it, "offset", f[2], false);
+        r.stdin_file = f;
+    }
     if (r.umask > 0777) throw std::invalid_argument("run_request \"umask\" must be at most 0777");
     if (r.workers < 0) throw std::invalid_argument("run_request \"workers\" must be >= 0");
     if (r.cwd.empty() || r.cwd[0] != '/') throw std::invalid_argument("run_request \"cwd\" must be an absolute path");

@@ -1,6 +1,8 @@
 #pragma once
 // The ltest protocol (client <-> server): Jupyter's signed wire format over one
 // ROUTER socket. Message types and contents are documented in docs/protocol.md.
+#include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -60,6 +62,10 @@ struct run_spec {
     // pid (a stopped client is not a lost one); 0/"" = not sent.
     int client_pid = 0;
     std::string client_host;
+    // The client's stdin when it is not a terminal (fstat: device, inode;
+    // its offset, -1 if none): a server on its host gives the test process
+    // that very file (cli/server/client_stdin.hpp). Absent: not sent.
+    std::optional<std::array<std::int64_t, 3>> stdin_file;
 };
 
 void to_json(nlohmann::json& j, const run_spec& r);

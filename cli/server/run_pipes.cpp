@@ -82,6 +82,12 @@ void run_pipes::close_child_ends() {
 
 void run_pipes::close_in() { close_fd(in); }
 
+void run_pipes::use_stdin(int fd) {
+    close_fd(in);
+    close_fd(child[0]);
+    child[0] = fd;
+}
+
 // Length of the UTF-8 sequence starting with lead byte c, 0 if c cannot lead.
 static int sequence_length(unsigned char c) {
     if (c < 0x80) return 1;

@@ -28,6 +28,9 @@ struct run_pipes {
 
     void close_child_ends();
     void close_in();
+    // fd (the client's own stdin, client_stdin.hpp) becomes the test
+    // process's stdin in place of the pipe the server writes lines into.
+    void use_stdin(int fd);
     static void close_fd(int& fd);
 };
 

@@ -9,6 +9,7 @@
 #include <kernel_bridge/errors.hpp>
 #include <kernel_bridge/zmq/zmq_frames.hpp>
 
+#include "client_stdin.hpp"
 #include "client_liveness.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -174,8 +175,15 @@ void server::start_handed_over(run& r) {
         answer(r, failed_run(exit_code::internal, std::string("cannot make the run's pipes: ") + e.what()));
         return;
     }
+    json request = r.spec;
+    if (r.client_here && r.spec.stdin_file) {  // the client's stdin itself, else lines on demand (child_stdin.py)
+        const auto& f = *r.spec.stdin_file;
+        int fd = open_client_stdin(r.spec.client_pid, {static_cast<std::uint64_t>(f[0]), static_cast<std::uint64_t>(f[1]), f[2]});
+        if (fd >= 0) r.pipes.use_stdin(fd);
+        request["stdin_direct"] = fd >= 0;
+    }
     // The kernel's event loop takes it from the socket (on_taken): no execute request.
-    handover_.send_run(r.id, json(r.spec).dump(-1, ' ', false, json::error_handler_t::replace), r.pipes.child);
+    handover_.send_run(r.id, request.dump(-1, ' ', false, json::error_handler_t::replace), r.pipes.child);
     r.handed_at = steady_clock::now();
     r.set_phase(run_phase::handing_over);
     if (!busy_with_others_.empty()) tell_busy(r);

@@ -172,3 +172,26 @@ def test_sizes_count_characters_and_never_cut_one_in_two(relay):
     assert stdin.readline() == "x\n"
     assert stdin.read(2) == "àà"
     assert stdin.read(2) == "à\n"
+
+
+def test_the_clients_own_stdin_is_opened_as_cpython_opens_it():
+    """fd 0 handed over as is (a pipe here): the bytes unchanged, no newline
+    added, EOF as EOF, .buffer, encoding, errors, name and mode of a fresh stdin."""
+    data_r, data_w = os.pipe()
+    os.write(data_w, b"abc")
+    os.close(data_w)
+    stdin = child_stdin.stdin_stream(data_r, "utf-8", "surrogateescape")
+    assert (stdin.encoding, stdin.errors, stdin.name, stdin.mode, stdin.line_buffering) == \
+        ("utf-8", "surrogateescape", "<stdin>", "r", False)
+    assert stdin.buffer.read(1) == b"a"
+    assert stdin.read() == "bc" and stdin.read() == ""
+    os.close(data_r)
+
+
+def test_relayed_stdin_has_a_buffer_and_an_encoding(relay):
+    stdin, data_w, ctl_r = relay
+    stdin_utf8 = child_stdin.RelayStdin(stdin.fileno(), os.dup(2), "utf-8", "strict")
+    assert (stdin_utf8.encoding, stdin_utf8.errors, stdin_utf8.name) == ("utf-8", "strict", "<stdin>")
+    os.write(data_w, "é1\nrest\n".encode())
+    assert stdin.buffer.readline() == "é1\n".encode() and pending(ctl_r) == b"I\n"
+    assert stdin.buffer.read(2) == b"re" and stdin.readline() == "st\n"

@@ -33,9 +33,14 @@ def test_start_up_variables_apply_and_what_cannot_is_named(monkeypatch):
     monkeypatch.setattr(sys, "pycache_prefix", sys.pycache_prefix)
     digits = sys.get_int_max_str_digits()
     try:
+        same_bytecode = {"PYTHONDONTWRITEBYTECODE": "1"} if sys.flags.dont_write_bytecode else {}
         notes = fe.apply_startup_variables({"PYTHONINTMAXSTRDIGITS": "5000", "PYTHONPYCACHEPREFIX": "/tmp/pyc",
-                                            "PYTHONOPTIMIZE": "2"})
+                                            "PYTHONOPTIMIZE": "2", **same_bytecode})
         assert sys.get_int_max_str_digits() == 5000 and sys.pycache_prefix == "/tmp/pyc"
         assert len(notes) == 1 and notes[0].startswith("PYTHONOPTIMIZE=set cannot apply")
+        other_bytecode = {} if sys.flags.dont_write_bytecode else {"PYTHONDONTWRITEBYTECODE": "1"}
+        notes = fe.apply_startup_variables({"PYTHONINTMAXSTRDIGITS": "5000", **other_bytecode})
+        assert len(notes) == 1 and notes[0].startswith("PYTHONDONTWRITEBYTECODE=") \
+            and "sys.flags.dont_write_bytecode" in notes[0]
     finally:
         sys.set_int_max_str_digits(digits)

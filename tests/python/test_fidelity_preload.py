@@ -28,3 +28,11 @@ def test_warnings_are_recorded_and_filters_the_imports_add_stay(monkeypatch):
         assert [(w[1], w[4]) for w in fidelity_import_warnings.recorded()] == [("fid-recorded", ("fidmod",))]
     finally:
         warnings.filters[:] = filters
+
+
+def test_a_library_a_preload_holds_is_found_and_one_it_does_not_is_not():
+    import json as json_module
+    holder = types.ModuleType("holder")
+    holder.loads = json_module.loads
+    assert fidelity_preload.packages_held([holder], ("json", "psutil")) == {"json"}
+    assert fidelity_preload.packages_held([types.ModuleType("plain")], ("json",)) == set()

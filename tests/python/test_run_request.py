@@ -35,7 +35,7 @@ def test_the_child_spec_is_plain_json_with_umask_only_when_given():
     request = RunRequest.from_wire({"args": args, "cwd": "/p", "env": env, "stdout_isatty": 1, "workers": 2})
     spec = request.child_spec()
     assert spec == {"args": ["-q"], "cwd": "/p", "env": {"A": "1"}, "stdout_isatty": True, "stderr_isatty": False,
-                    "workers": 2, "stdin_isatty": False}
+                    "workers": 2, "stdin_isatty": False, "stdin_direct": False}
     assert spec["args"] is not args and spec["env"] is not env  # the spare gets copies, not the request's lists
     assert RunRequest.from_wire({"umask": 0o27}).child_spec()["umask"] == 0o27
 

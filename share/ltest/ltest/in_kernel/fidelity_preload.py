@@ -12,6 +12,13 @@ import warnings
 
 from ..in_test_process import fidelity_import_warnings, fidelity_jupyter
 
+# Libraries the Jupyter stack imports that a cold pytest does not, with
+# extension modules (which a faulthandler dump lists): held out of the test
+# process's sys.modules until something imports them, unless a preload
+# holds them (fidelity_import_warnings serves them back at the import).
+KERNEL_ONLY_LIBRARIES = ("psutil",)
+fidelity_import_warnings.hold_unimported(name for name in KERNEL_ONLY_LIBRARIES if name in sys.modules)
+
 
 @contextlib.contextmanager
 def recording(record_warnings=True):
@@ -33,6 +40,19 @@ def recording(record_warnings=True):
     getattr(warnings, "_filters_mutated", lambda: None)()
     new = [sys.modules[name] for name in set(sys.modules) - before if name in sys.modules]
     fidelity_jupyter.note_used_by_preloads(stack_packages_held(new))
+    fidelity_import_warnings.keep_imported(packages_held(new, KERNEL_ONLY_LIBRARIES))
+
+
+def packages_held(modules, roots):
+    """Those of the top-level names `roots` whose modules these modules hold
+    as a global (a module, or a class or function defined in one)."""
+    held = set()
+    for module in modules:
+        for value in list(getattr(module, "__dict__", {}).values()):
+            name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+            if isinstance(name, str) and name.partition(".")[0] in roots:
+                held.add(name.partition(".")[0])
+    return held
 
 
 def stack_packages_held(modules):

@@ -122,6 +122,7 @@ def preload(modules):
     for t in timings:
         t["source"] = "pytest" if t["module"] == "pytest+plugins" else "configured"
     if learn:
-        timings += learned.preload_learned(learn, modules)
+        with recording():  # learned modules' warnings are replayed as the configured ones'
+            timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
     return remember(Reply(preloaded=timings, watch=watched_files(watched_roots()), learned=learned.status() if learn else None))

@@ -18,6 +18,7 @@ class RunRequest:
     stdin_isatty: bool = False  # getpass then asks the client for a line without echo
     rlimits: dict = None  # the client's ulimits, {"nofile": [soft, hard], ...}; None: keep this process's
     nice: int = None  # the client's nice value; None: keep this process's (fidelity_limits.py)
+    stdin_direct: bool = False  # stdin is the client's own (set by the server); else lines on demand
 
     @classmethod
     def from_wire(cls, spec):
@@ -37,7 +38,8 @@ class RunRequest:
         """What the test process needs of it (JSON: it may travel to the spare)."""
         spec = {"args": list(self.args), "cwd": self.cwd, "env": dict(self.env),
                 "stdout_isatty": bool(self.stdout_isatty), "stderr_isatty": bool(self.stderr_isatty),
-                "workers": self.workers, "stdin_isatty": bool(self.stdin_isatty)}
+                "workers": self.workers, "stdin_isatty": bool(self.stdin_isatty),
+                "stdin_direct": bool(self.stdin_direct)}
         if self.umask is not None:
             spec["umask"] = int(self.umask)
         for name in ("rlimits", "nice"):  # fidelity_limits.py applies them

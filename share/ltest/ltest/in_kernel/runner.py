@@ -7,8 +7,8 @@ import sys
 import time
 
 from .. import eviction, learned
-from ..in_test_process import child, fidelity, process_main, warmup
-from . import forksafety, learn_idle, reaping, relay, run_request, spare
+from ..in_test_process import child, fidelity, main_frames, process_main, warmup
+from . import forksafety, kernel_fds, learn_idle, reaping, relay, run_request, spare  # kernel_fds: its record, now
 from .preload import preloaded_roots
 from .result import Reply, remember
 from ..state import STATE
@@ -17,7 +17,7 @@ from ..sysdirs import ipython_shell
 
 def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, columns=80, lines=24,
         stdout=None, stderr=None, workers=1, use_spare=False, umask=None, stdin_isatty=False, rlimits=None,
-        nice=None):
+        nice=None, stdin_direct=False):
     """Runs `pytest ARGS` in a fork of this process; returns the exit code.
     Output goes to `stdout`/`stderr` (default: this process's sys.stdout/err).
     workers > 1 splits the collected tests over that many forked workers.
@@ -25,7 +25,7 @@ def run(args, cwd=None, env=None, stdout_isatty=False, stderr_isatty=False, colu
     return _relayed_run(run_request.RunRequest(list(args), cwd or os.getcwd(),
                                                dict(env if env is not None else os.environ), stdout_isatty,
                                                stderr_isatty, columns, lines, workers, umask, stdin_isatty,
-                                               rlimits, nice),
+                                               rlimits, nice, stdin_direct),
                         stdout, stderr, use_spare)[0]
 
 
@@ -42,7 +42,8 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     child_fds = (in_r, out_w, err_w, ctl_w)
     sys.stdout.flush()
     sys.stderr.flush()
-    pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare)
+    pid, state = start_test_process(spec, child_fds, close_fds=(out_r, err_r, in_w, ctl_r), use_spare=use_spare,
+                                    wire=vars(request))  # its lists and dicts are the request's as received
     for fd in child_fds:
         os.close(fd)
     child_relay = relay.ChildRelay(pid, out_r, err_r, in_w, ctl_r, stdout or sys.stdout, stderr or sys.stderr)
@@ -53,18 +54,36 @@ def _relayed_run(request, stdout=None, stderr=None, use_spare=False):
     return code, state
 
 
+def load_whole_runtime():
+    """Imports every module of ltest's runtime here, once, before the first
+    fork: a test process then needs no import finder of ltest's in
+    sys.meta_path (inherited_fds.drop_runtime_finder), as a fresh python
+    has none. A module that fails to import keeps the finder in place."""
+    finder = next((f for f in sys.meta_path if type(f).__name__ == "LtestRuntimeFinder"), None)
+    import importlib
+    for name in sorted(getattr(finder, "sources", ())):
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+
 def _plan_for_fork():
     """What the next fork would otherwise scan sys.modules for: the modules
     it evicts, and fidelity.py's lookups."""
+    load_whole_runtime()  # a few dict lookups once it is all there
+    main_frames.prepare(child.pytest_argv0())  # once: every fork has them built
     eviction.warm_module_cache(preloaded_roots())
     fidelity.plan_in_kernel()
 
 
-def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
+def start_test_process(spec, child_fds, close_fds=(), use_spare=True, wire=None):
     """Starts pytest for spec with child_fds (stdin, stdout, stderr, control)
     in the spare if it is current, else in a fresh fork; close_fds are the
-    caller's own ends, which the fork inherits. Returns (pid, the spare's
-    state or None when forked afresh)."""
+    caller's own ends, which the fork inherits; wire: the request as
+    received, which a fresh fork empties with spec. Returns (pid, the
+    spare's state or None when forked afresh)."""
     taken = spare.hand_over(spec, child_fds) if use_spare else None
     if taken is not None:
         return taken.pid, taken.state
@@ -76,7 +95,7 @@ def start_test_process(spec, child_fds, close_fds=(), use_spare=True):
     pid = os.fork()
     if pid == 0:
         child.die_with_parent(kernel)  # at once: a kernel killed now must not leave this fork behind
-        process_main.fresh(spec, child_fds, close_fds=close_fds)
+        process_main.fresh(spec, child_fds, close_fds=close_fds, wire=wire)
     gc.unfreeze()
     try:
         os.setpgid(pid, pid)  # as the child does: its group exists before the server can signal it
@@ -160,10 +179,11 @@ def take_run(spec, fds):
     returns at once, so the kernel is busy for the hand-over only. The
     server reads the output and the exit code itself."""
     start = time.perf_counter()
+    wire = spec  # handover.take_next's frame holds it: a fork empties it (forget_request.py)
     try:
         reasons = _warn_about_fork(spec, fd=fds[2])
         spec = run_request.child_spec(spec)
-        pid, state = start_test_process(spec, fds)
+        pid, state = start_test_process(spec, fds, wire=wire)
         _predict_next(spec)
     finally:
         for fd in fds:

@@ -5,16 +5,17 @@ Everything here runs in the forked child only. The pure functions at the top
 """
 import asyncio
 import builtins
+import functools
 import os
 import signal
 import sys
 import types
 import warnings
 
-from . import fidelity, import_record
+from . import fidelity, import_record, inherited_fds, main_frames
 from .. import eviction, sysdirs
 from ..state import STATE
-from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdio_encoding
+from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdin_stream, stdio_encoding
 
 # sys.path as the kernel's interpreter had it at start, minus the script dir and
 # the kernel's own PYTHONPATH: the part `python -m pytest` would also have.
@@ -198,6 +199,16 @@ def _leave_kernel_event_loop():
     asyncio.set_event_loop_policy(None)
 
 
+def _without_kernel_faulthandler():
+    """ipykernel enables faulthandler on its own copy of the kernel's stderr
+    (the kernel's log), which the test process closes; a fresh python has
+    it off unless asked (PYTHONFAULTHANDLER here, -X dev in
+    fidelity_environment, pytest's plugin on the run's stderr)."""
+    import faulthandler
+    if faulthandler.is_enabled():
+        faulthandler.disable()
+
+
 def die_with_parent(parent=None):
     """PR_SET_PDEATHSIG: no orphan if the kernel dies. parent: the kernel's
     pid as the fork's parent saw it; a kernel that died between the fork and
@@ -225,8 +236,12 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     for fd in {stdin_fd, stdout_fd, stderr_fd}:
         if fd > 2:
             os.close(fd)
+    _without_kernel_faulthandler()  # before its fd closes
+    inherited_fds.close_kernels(keep=(ctl_fd,))
+    inherited_fds.drop_runtime_finder()
     _reset_signals()
 
+    kernel_context = (dict(os.environ), os.getcwd())  # where preloaded modules were imported (fidelity_captured)
     env = spec.get("env") or dict(os.environ)
     refused = fidelity.refusal(env)  # fidelity.py: e.g. an activated virtualenv that is not the kernel's
     if refused:
@@ -247,7 +262,13 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     encoding, errors = stdio_encoding(env, ctype_locale)
     sys.stdout = sys.__stdout__ = _text_stream(1, bool(spec.get("stdout_isatty")), encoding, errors)
     sys.stderr = sys.__stderr__ = _text_stream(2, bool(spec.get("stderr_isatty")), encoding)
-    sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd)
+    if spec.get("stdin_direct"):  # the client's own stdin (the server passed it): as CPython opens it
+        sys.stdin = sys.__stdin__ = stdin_stream(0, encoding, errors)
+    else:  # lines the client reads when asked: a terminal, or a client on another host
+        sys.stdin = sys.__stdin__ = RelayStdin(0, ctl_fd, encoding, errors)
+    if env.get("PYTHONFAULTHANDLER"):
+        import faulthandler
+        faulthandler.enable()  # on the run's stderr, as a fresh python's -X faulthandler
     _restore_kernel_hooks()
     if spec.get("stdin_isatty"):  # else getpass falls back to stdin with a warning, as without a terminal
         import getpass
@@ -265,7 +286,7 @@ def become_test_process(spec, stdin_fd, stdout_fd, stderr_fd, ctl_fd, keep_roots
     sys.modules["__main__"] = _main_module(sys.argv[0])
     # fidelity.py: the rest of what a fresh interpreter would be.
     fidelity.become_fresh(env, cwd, pytest_sys_path(cwd, env, base=[]), ctype_locale, fidelity.kernel_pid(),
-                          spec)
+                          spec, kernel_context)
     from ..in_kernel.preload import rewritable_plugins
     import_record.start(rewritable_plugins)  # learn what the tests import (learned.py)
     STATE.modules_at_start = set(sys.modules)  # the project's layer is what the run adds (project_layer.py)
@@ -275,7 +296,7 @@ def request_key(spec):
     """What a test process set up ahead for spec depends on: a run with an
     equal key could have been set up the same way (prepared.py)."""
     return {k: spec.get(k) for k in ("args", "cwd", "env", "stdout_isatty", "stderr_isatty", "stdin_isatty",
-                                     "workers", "umask", "rlimits", "nice")}  # a lowered limit is not raised again
+                                     "stdin_direct", "workers", "umask", "rlimits", "nice")}  # a lowered limit is not raised again
 
 
 def run_pytest(args, workers=1, main=None):
@@ -288,7 +309,8 @@ def run_pytest(args, workers=1, main=None):
         from .shard import ShardPlugin
         plugins.append(ShardPlugin(workers))
     try:
-        code = (main or pytest.main)(list(args), plugins=plugins)
+        # Under the frames a cold run has above pytest's main (main_frames.py).
+        code = main_frames.call(pytest_argv0(), functools.partial(main or pytest.main, list(args), plugins=plugins))
         code = _flush_like_console_main(code)
     except SystemExit as e:  # e.g. sys.exit() in a conftest
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -326,9 +348,10 @@ def _print_error(message=None):
     """The message, else the current traceback, on stderr; a test may have
     closed fd 2, which must not change the exit code."""
     try:
-        if message is None:
+        if message is None:  # from where a cold run's traceback starts
             import traceback
-            traceback.print_exc()
+            kind, value, tb = sys.exc_info()
+            traceback.print_exception(kind, value, main_frames.trimmed(tb))
         else:
             print(message, file=sys.stderr)
     except Exception:

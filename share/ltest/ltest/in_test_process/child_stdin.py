@@ -1,6 +1,8 @@
 """The test process's standard streams (child.py installs them): stdout and
-stderr as CPython opens them, stdin as lines fetched from the client on
-demand through the kernel, and getpass."""
+stderr as CPython opens them; stdin as CPython opens it when fd 0 is the
+client's own stdin (a pipe, a file, /dev/null: the server passes it on),
+else (a terminal, a client on another host) as lines fetched from the
+client on demand; and getpass."""
 import io
 import os
 import sys
@@ -11,12 +13,27 @@ class RelayStdin(io.TextIOBase):
     control pipe) to fetch a line from the client, so input() and pdb prompt
     the user only when the test really reads."""
 
-    def __init__(self, fd, ctl_fd):
+    def __init__(self, fd, ctl_fd, encoding="utf-8", errors="strict"):
         self._fd = fd
+        self._encoding, self._errors = encoding, errors
+        self.buffer = _RelayBytes(self)
+        self.mode = "r"
         self._secret_fd = os.dup(fd)  # getpass reads here: pytest's capture points fd 0 at /dev/null
         self._ctl = ctl_fd
         self._buf = b""
         self._eof = False
+
+    @property
+    def encoding(self):
+        return self._encoding
+
+    @property
+    def errors(self):
+        return self._errors
+
+    @property
+    def name(self):
+        return "<stdin>"
 
     def fileno(self):
         return self._fd
@@ -39,6 +56,17 @@ class RelayStdin(io.TextIOBase):
             if not chunk:
                 self._eof = True
             self._buf += chunk
+
+    def readline_bytes(self, size=-1):
+        """A line as bytes (sys.stdin.buffer), at most size bytes."""
+        if b"\n" not in self._buf and not self._eof:
+            self._fill()
+        nl = self._buf.find(b"\n")
+        end = len(self._buf) if nl < 0 else nl + 1
+        if size is not None and 0 <= size < end:
+            end = size
+        line, self._buf = self._buf[:end], self._buf[end:]
+        return line
 
     def readline(self, size=-1):
         if b"\n" not in self._buf and not self._eof:
@@ -69,6 +97,46 @@ class RelayStdin(io.TextIOBase):
                 break
             parts.append(line)
         return "".join(parts)
+
+
+class _RelayBytes(io.BufferedIOBase):
+    """sys.stdin.buffer of a RelayStdin: the same lines, as bytes."""
+
+    def __init__(self, text):
+        self._text = text
+
+    def fileno(self):
+        return self._text.fileno()
+
+    def readable(self):
+        return True
+
+    def readline(self, size=-1):
+        return self._text.readline_bytes(size)
+
+    def read(self, size=-1):
+        parts, total = [], 0
+        while size is None or size < 0 or total < size:
+            line = self.readline(-1 if size is None or size < 0 else size - total)
+            if not line:
+                break
+            parts.append(line)
+            total += len(line)
+        return b"".join(parts)
+
+    def read1(self, size=-1):
+        return self.readline(size)
+
+
+def stdin_stream(fd, encoding="utf-8", errors="strict"):
+    """sys.stdin as CPython's create_stdio makes it: buffered (always),
+    newline "\n", line buffering on a terminal, named <stdin>."""
+    raw = io.FileIO(fd, "rb", closefd=False)
+    raw.name = "<stdin>"
+    text = io.TextIOWrapper(io.BufferedReader(raw), encoding=encoding, errors=errors, newline="\n",
+                            line_buffering=raw.isatty())
+    text.mode = "r"
+    return text
 
 
 def relay_getpass(prompt="Password: ", stream=None):
@@ -102,7 +170,11 @@ def _ctype_locale():
 
 
 def _text_stream(fd, tty, encoding="utf-8", errors="strict"):
+    """sys.stdout (fd 1) or sys.stderr (fd 2) as CPython's create_stdio makes it."""
     unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
-    return io.TextIOWrapper(io.open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False),
-                            encoding=encoding, errors="backslashreplace" if fd == 2 else errors,
-                            line_buffering=tty or fd == 2, write_through=unbuffered)
+    buf = io.open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False)
+    (buf if unbuffered else buf.raw).name = "<stdout>" if fd == 1 else "<stderr>"
+    text = io.TextIOWrapper(buf, encoding=encoding, errors="backslashreplace" if fd == 2 else errors,
+                            newline="\n", line_buffering=tty or fd == 2, write_through=unbuffered)
+    text.mode = "w"
+    return text

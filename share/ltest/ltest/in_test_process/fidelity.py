@@ -12,12 +12,13 @@ in its own module:
   fidelity_threads        the kernel's thread pools (torch after a parallel op)
   fidelity_import_warnings  warnings preloaded modules emitted at import, replayed
   fidelity_limits         the client's ulimits and nice value
+  fidelity_captured       what libraries fixed at import from the cwd, HOME or environment
 """
 import os
 import sys
 
-from . import (fidelity_checkouts, fidelity_environment, fidelity_import_warnings, fidelity_interpreter,
-               fidelity_jupyter, fidelity_limits, fidelity_site, fidelity_threads)
+from . import (fidelity_captured, fidelity_checkouts, fidelity_environment, fidelity_import_warnings,
+               fidelity_interpreter, fidelity_jupyter, fidelity_limits, fidelity_site, fidelity_threads)
 from .. import sysdirs
 
 
@@ -27,7 +28,7 @@ def refusal(env):
     return (fidelity_environment.WRONG_INTERPRETER_EXIT, why) if why else None
 
 
-def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid, spec=None):
+def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid, spec=None, kernel_context=(None, None)):
     """Applies every concern; says on stderr, one line each, what cannot apply."""
     notes = []
     notes.append(fidelity_threads.limit_pools(kernel_pid))
@@ -46,6 +47,7 @@ def become_fresh(env, cwd, head_dirs, ctype_locale, kernel_pid, spec=None):
     fidelity_site.see_new_installs()
     fidelity_import_warnings.install_replay()
     notes += fidelity_limits.apply(spec or {})  # the run request's "rlimits" and "nice"
+    notes += fidelity_captured.rederive(env, cwd, *kernel_context)  # the kernel's (environment, cwd)
     for note in notes:
         if note:
             sys.stderr.write(f"ltest: warning: {note}\n")
@@ -58,6 +60,7 @@ def plan_in_kernel():
     10-30 ms of copy-on-write faults (each key's reference count is written)."""
     fidelity_jupyter.plan()
     fidelity_checkouts.plan()
+    fidelity_import_warnings.plan()
 
 
 def kernel_pid():

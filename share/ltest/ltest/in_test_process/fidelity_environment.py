@@ -102,6 +102,9 @@ def apply_startup_variables(env):
     optimize = env.get("PYTHONOPTIMIZE", "")
     wanted = (int(optimize) if optimize.isdigit() else 1) if optimize else 0
     warnings.append(_flag_warning("PYTHONOPTIMIZE", wanted, sys.flags.optimize, "assert and __debug__"))
+    # sys.dont_write_bytecode follows the client (child.py); the flag it started from cannot.
+    warnings.append(_flag_warning("PYTHONDONTWRITEBYTECODE", bool(env.get("PYTHONDONTWRITEBYTECODE")),
+                                  bool(sys.flags.dont_write_bytecode), "sys.flags.dont_write_bytecode"))
     return [w for w in warnings if w]
 
 

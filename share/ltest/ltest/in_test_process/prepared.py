@@ -34,7 +34,7 @@ import sys
 import time
 
 from .. import file_watch, sysdirs
-from . import child, file_command_memo, fixtures_ahead, project_layer, rewrite_ahead
+from . import child, file_command_memo, fixtures_ahead, forget_request, project_layer, rewrite_ahead
 
 
 _TIMESTAMP_MARGIN_NS = 50_000_000
@@ -279,7 +279,8 @@ def run(prepared, spec, fds):
     if child.request_key(spec) != child.request_key(prepared.spec):
         _refuse(prepared, fds)
     attach(prepared, fds)
-    return child.run_pytest(spec.get("args", []), main=lambda args, plugins: _cmdline_main(prepared))
+    forget_request.forget(spec, prepared.spec)  # no run request left in the test process (forget_request.py)
+    return child.run_pytest([], main=lambda args, plugins: _cmdline_main(prepared))
 
 
 def _refuse(prepared, fds):

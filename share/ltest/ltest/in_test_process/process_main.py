@@ -3,7 +3,7 @@ spare, or from a spare prepared for this run (prepared.py)."""
 import os
 import sys
 
-from . import child, prepared, project_layer
+from . import child, forget_request, prepared, project_layer
 from ..state import STATE
 
 
@@ -45,9 +45,22 @@ def _live(ctl_w, cwd, body):
         except BaseException:
             pass
     finally:
+        _finalize_like_python()
         _report_exit(ctl_w, code)
         _record_layer(cwd)
         os._exit(code)
+
+
+def _finalize_like_python():
+    """A fresh interpreter's exit finalizes what the run's modules hold
+    (fidelity_interpreter.finalize_run_modules), before its output closes."""
+    try:
+        from .fidelity_interpreter import finalize_run_modules
+        finalize_run_modules(STATE.modules_at_start)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except BaseException:
+        pass
 
 
 def _record_layer(cwd):
@@ -58,10 +71,11 @@ def _record_layer(cwd):
         pass
 
 
-def fresh(spec, fds, close_fds=()):
+def fresh(spec, fds, close_fds=(), wire=None):
     """A fork (or a spare) that becomes spec's test process now. fds: its
     stdin, stdout, stderr and control pipe ends; close_fds: the kernel's
-    ends it inherited."""
+    ends it inherited; wire: the request as the kernel received it, which
+    its frames above still hold (forget_request.py)."""
     stdin_r, out_w, err_w, ctl_w = fds
 
     def body():
@@ -71,7 +85,9 @@ def fresh(spec, fds, close_fds=()):
             os.close(fd)
         from ..in_kernel.preload import preloaded_roots
         child.become_test_process(spec, stdin_r, out_w, err_w, ctl_w, preloaded_roots())
-        return child.run_pytest(spec["args"], spec.get("workers", 1))
+        args, workers = list(spec["args"]), spec.get("workers", 1)
+        forget_request.forget(spec, wire)
+        return child.run_pytest(args, workers)
 
     _live(ctl_w, spec.get("cwd") or os.getcwd(), body)
 

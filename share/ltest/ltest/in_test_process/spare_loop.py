@@ -29,7 +29,7 @@ MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger runs fork afre
 def live(sock, kernel, practise, keep_roots):
     """Never returns. practise(): the practice run, True if the process is
     fit for a real run after it."""
-    ready, fds = None, []
+    fds = []
     try:
         # Its own process group: ipykernel's shutdown signals the children
         # in the kernel's group and waits until none is left, and a spare
@@ -38,31 +38,41 @@ def live(sock, kernel, practise, keep_roots):
         from ..in_kernel import handover
         handover.close()  # the kernel's socket to the server is not the spare's
         child.die_with_parent(kernel)  # a spare must not outlive its kernel either
-        practised = False
-        while True:
-            msg, fds, _, _ = socket.recv_fds(sock, MAX_SPEC, 8)
-            if not msg.startswith(PRACTISE) or fds or ready is not None:
-                break
-            if not practised:
-                if practise is None or not practise():
-                    os._exit(0)
-                practised = True
-            if len(msg) == 1:
-                sock.send(READY)
-                continue
-            ready = _prepare(json.loads(msg[1:]), keep_roots, sock)
-            socket.send_fds(sock, [PREPARED + json.dumps(ready.kinds).encode()], [ready.watch_fd])
-            os.close(ready.watch_fd)  # the kernel's copy is the one read
-        sock.close()
-        if not msg:  # discarded
-            os._exit(0)
-        spec = json.loads(msg)
+        ready, spec, fds = _until_run(sock, practise, keep_roots, fds)
     except BaseException as e:
         _refuse_run(fds, e)
         os._exit(0)
+    # This frame stays below the run's: it holds the request (emptied by
+    # forget_request.py), never the bytes it came in.
     if ready is not None:
         process_main.from_prepared(ready, spec, fds)
     process_main.fresh(spec, fds)
+
+
+def _until_run(sock, practise, keep_roots, fds):
+    """Practises and prepares as the kernel asks; (the prepared state or
+    None, the run's spec, its fds) once a run comes. fds: filled with what
+    came with the last message, for _refuse_run."""
+    ready, practised = None, False
+    while True:
+        msg, got, _, _ = socket.recv_fds(sock, MAX_SPEC, 8)
+        fds[:] = got
+        if not msg.startswith(PRACTISE) or fds or ready is not None:
+            break
+        if not practised:
+            if practise is None or not practise():
+                os._exit(0)
+            practised = True
+        if len(msg) == 1:
+            sock.send(READY)
+            continue
+        ready = _prepare(json.loads(msg[1:]), keep_roots, sock)
+        socket.send_fds(sock, [PREPARED + json.dumps(ready.kinds).encode()], [ready.watch_fd])
+        os.close(ready.watch_fd)  # the kernel's copy is the one read
+    sock.close()
+    if not msg:  # discarded
+        os._exit(0)
+    return ready, json.loads(msg), list(fds)
 
 
 def _refuse_run(fds, error):

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 
 from .. import eviction
 from ..state import STATE
@@ -113,6 +114,7 @@ def warm_up(directory, keep_roots):
     saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
     cwd = os.open(".", os.O_RDONLY)
     modules_before = set(sys.modules)
+    threads_before, fds_before = set(threading.enumerate()), _open_fds()
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -124,6 +126,7 @@ def warm_up(directory, keep_roots):
         os.chdir(directory)
         import pytest
         code = pytest.main(practice_args(directory))
+        _stop_servers_left(threads_before, fds_before)  # their last words go to /dev/null too
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
@@ -142,7 +145,42 @@ def warm_up(directory, keep_roots):
         os.environ.update(saved_env)
         sys.modules.pop(_MODULE, None)
     eviction.plan_eviction_of_new_modules(modules_before, keep_roots)
-    # A plugin that left a thread running (pytest-rerunfailures' server) is
-    # in this process's real run as it would be in a second session of plain
-    # pytest: no reason to give the spare up (it never forks again).
+    # A thread a plugin left running that _stop_servers_left could not end
+    # is in this process's real run as it would be in a second session of
+    # plain pytest: no reason to give the spare up (it never forks again).
     return code == _EXPECTED_CODE
+
+
+def _open_fds():
+    try:
+        return set(os.listdir("/proc/self/fd"))
+    except OSError:
+        return set()
+
+
+def _stop_servers_left(threads_before, fds_before, wait=2.0):
+    """A plugin's server thread the practice session started (pytest-
+    rerunfailures': a socket it listens on, in every session) would be a
+    second one in the run, where a fresh process has one: the sockets the
+    practice opened and left open are shut down and closed, which ends a
+    thread blocked in accept() (or about to listen), and each new thread is
+    waited for (up to `wait` s; one still alive then stays, as before)."""
+    new_threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+    if not new_threads:
+        return
+    import gc
+    import socket
+    new_fds = {int(fd) for fd in _open_fds() - fds_before}
+    for sock in [o for o in gc.get_objects() if isinstance(o, socket.socket)]:
+        try:
+            fd = sock.fileno()
+        except OSError:
+            continue
+        if fd in new_fds:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # not listening yet: closing it fails its listen()
+                pass
+            sock.close()
+    for thread in new_threads:
+        thread.join(wait)
