@@ -107,7 +107,8 @@ run_event read_run_message(const std::string& type, const json& content, run_rea
     return e;
 }
 
-// What the test runs taught (learned preloads), and what went wrong keeping it.
+// What the test runs taught (learned preloads), which of it the kernel holds
+// (imported at its start or while idle since), and what went wrong keeping it.
 static std::string learned_text(const json& learned) {
     if (!learned.is_object()) return "";
     std::string out = "learned:        ";
@@ -115,7 +116,8 @@ static std::string learned_text(const json& learned) {
     for (const auto& m : modules) {
         if (!m.is_object()) bad("a learned module is not an object");
         out += " " + clean_text(field<std::string>(m, "module", "?")) + " (" + seconds_text(field<double>(m, "seconds", 0.0)) +
-               (m.contains("failed") ? ", failed" : m.contains("fork_unsafe") ? ", fork-unsafe" : "") + ")";
+               (m.contains("failed") ? ", failed" : m.contains("fork_unsafe") ? ", fork-unsafe" : "") +
+               (field<bool>(m, "held", false) ? ", held by the kernel" : "") + ")";
     }
     out += std::string(modules.empty() ? " nothing yet" : "") + "\n";
     if (learned.contains("file")) out += "learned file:    " + clean_text(field<std::string>(learned, "file", "")) + "\n";

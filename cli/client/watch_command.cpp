@@ -104,13 +104,28 @@ int wait_run(child_run& run, milliseconds limit) {
     }
 }
 
-void stop_run(child_run& run) {
+// True when the first Ctrl-C ended it: pytest then ended its last line (its
+// interrupted summary); a run killed later may have left one half written.
+bool stop_run(child_run& run) {
     ::kill(run.pid, SIGINT);
-    if (wait_run(run, seconds(2)) >= 0) return;
+    if (wait_run(run, seconds(2)) >= 0) return true;
     ::kill(run.pid, SIGINT);
-    if (wait_run(run, seconds(5)) >= 0) return;
+    if (wait_run(run, seconds(5)) >= 0) return false;
     ::kill(run.pid, SIGKILL);
     wait_run(run, hours(1));
+    return false;
+}
+
+// The changed paths to name: those still there, when any is. An editor's
+// temporary renamed over the file (sed -i's sedXXXXXX, an IDE's safe write)
+// is gone by now, and the file it replaced is the user's change.
+std::vector<std::string> to_name(const fs::path& root, const std::vector<std::string>& changes) {
+    std::vector<std::string> there;
+    for (const auto& c : changes) {
+        std::error_code ec;
+        if (c.front() == '(' || fs::exists(fs::symlink_status(root / c, ec))) there.push_back(c);
+    }
+    return there.empty() ? changes : there;
 }
 
 std::string describe(const std::vector<std::string>& changes) {
@@ -179,7 +194,10 @@ int watch_and_run(const options& opts, int argc, char** argv) {
         ::ppoll(fds, st.run.running() && st.run.pidfd >= 0 ? 2 : 1, timeout, &during_wait);
         if (st.run.running()) {
             int code = wait_run(st.run, milliseconds(0));
-            if (code >= 0) st.last_code = code;
+            if (code >= 0) {
+                st.last_code = code;
+                std::fprintf(stderr, "ltest: waiting for changes under %s (Ctrl-C ends)\n", root.c_str());
+            }
         }
         auto now_changes = watch.read_changes();
         if (!now_changes.empty()) {
@@ -189,11 +207,13 @@ int watch_and_run(const options& opts, int argc, char** argv) {
         }
         if (!bounce.fire(steady_clock::now()) || sigints > 0) continue;
         bool restart = st.run.running();
-        std::fprintf(stderr, "ltest: %s changed; %s%s\n", describe(changes).c_str(),
-                     restart ? "restarting the run" : "running the tests again",
+        // A run is stopped first: its interrupted output ends its line (the
+        // progress dots), and the line below is ltest's own.
+        bool line_ended = !restart || stop_run(st.run);
+        std::fprintf(stderr, "%sltest: %s changed; %s%s\n", line_ended ? "" : "\n",
+                     describe(to_name(root, changes)).c_str(), restart ? "restarting the run" : "running the tests again",
                      st.last_code == 1 ? " (failed tests first)" : "");
         changes.clear();
-        if (restart) stop_run(st.run);
         st.start();
     }
 }

@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "ip_address.hpp"
+#include "pytest_flags.hpp"
 #include "zeroconf_options.hpp"
 
 namespace ltest {
@@ -27,7 +29,9 @@ Then run pytest in a fork of that kernel, as often as you like:
   ltest -n 4 -- tests/              collect once, run the tests in 4 forked workers
   ltest --status | --stop           inspect or stop the server
 
-Everything after the first `--` goes to pytest unchanged.)";
+Everything after the first `--` goes to pytest unchanged. Before it, in a run, the pytest flags
+-v, -q, -x, -s, -k EXPR, -m EXPR, --lf, --ff and paths are pytest's too:
+  ltest -k normalize tests/         same as ltest -- -k normalize tests/)";
 
 // [tool.ltest] fills in what the command line left unset.
 static void apply_project_config(options& o, const CLI::App& app) {
@@ -64,6 +68,17 @@ static int parse_workers(const std::string& v) {
     } catch (const std::exception&) {
     }
     throw CLI::ValidationError("-n", "expects a number of workers >= 1 or 'auto', got '" + v + "'");
+}
+
+// A word as a shell would need it typed: quoted when it holds more than
+// letters, digits and -_./=:@,+%.
+static std::string shell_word(const std::string& w) {
+    if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%") ==
+                          std::string::npos)
+        return w;
+    std::string out = "'";
+    for (char c : w) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
 }
 
 // Splits at the first `--` ourselves: pytest arguments may contain another
@@ -141,8 +156,39 @@ std::optional<options> parse_options(int argc, char** argv) {
     app.footer("Exit codes: pytest's own (0-5), 128+N for a test process killed by signal N,\n"
                "64 usage, 69 no server, 70 ltest internal error, 75 kernel died, 76 protocol error, 78 start-up failed,\n"
                "124 --timeout passed and the server never answered.");
+    std::vector<ltest_flag> known;
+    for (const CLI::Option* opt : app.get_options()) {
+        for (const auto& n : opt->get_snames()) known.push_back({"-" + n, opt->get_items_expected_max() > 0});
+        for (const auto& n : opt->get_lnames()) known.push_back({"--" + n, opt->get_items_expected_max() > 0});
+    }
+    std::vector<std::string> words(argv + 1, argv + split);
+    for (const auto& w : words) {  // a typo of ltest's own flag: its nearest
+        if (w.rfind("--", 0) != 0) continue;
+        std::string name = w.substr(0, w.find('='));
+        bool ours = std::any_of(known.begin(), known.end(), [&](const ltest_flag& f) { return f.name == name; });
+        if (std::string near = ours ? "" : nearest_flag(w, known); !near.empty())
+            throw ltest_error(exit_code::usage, "unknown flag " + name + "; did you mean " + near + "?");
+    }
+    std::vector<std::string> ours{argv[0]};
+    if (is_run(words)) {  // the pytest flags typed before `--` are pytest's, in order
+        split_words run = split_run_words(words, known);
+        if (!run.foreign.empty()) {
+            std::string fix = "ltest";
+            for (const auto& w : run.ltest) fix += " " + shell_word(w);
+            fix += " --";
+            for (const auto& w : run.pytest) fix += " " + shell_word(w);
+            for (const auto& w : o.pytest_args) fix += " " + shell_word(w);
+            throw ltest_error(exit_code::usage, run.foreign + " is not an ltest flag; pytest arguments go after `--`: " + fix);
+        }
+        ours.insert(ours.end(), run.ltest.begin(), run.ltest.end());
+        o.pytest_args.insert(o.pytest_args.begin(), run.pytest.begin(), run.pytest.end());
+    } else {
+        ours.insert(ours.end(), words.begin(), words.end());
+    }
+    std::vector<char*> ours_argv;
+    for (auto& w : ours) ours_argv.push_back(w.data());
     try {
-        app.parse(split, argv);
+        app.parse(static_cast<int>(ours_argv.size()), ours_argv.data());
     } catch (const CLI::CallForHelp&) {
         std::cout << app.help();
         return std::nullopt;

@@ -135,6 +135,8 @@ kernel_reports handover_socket::read_reports() {
                 if (j.contains("error")) t.error = j.at("error").get<std::string>();
                 else t.result = j.at("result");
                 out.taken.push_back(std::move(t));
+            } else if (j.contains("learned")) {
+                out.learned = std::move(j);
             } else {
                 out.reaped.push_back({j.at("reaped").get<int>(), j.at("exit_code").get<int>()});
             }

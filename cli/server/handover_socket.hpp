@@ -4,7 +4,7 @@
 // each run's request and its test process's fds go over it (SCM_RIGHTS), and
 // the kernel's event loop takes the run from there, with no execute request.
 // The kernel writes back each run it took (or could not) and how each test
-// process it reaped ended.
+// process it reaped ended, and what it learned from the runs and holds.
 #include <array>
 #include <deque>
 #include <filesystem>
@@ -32,6 +32,9 @@ struct taken_run {
 struct kernel_reports {
     std::vector<taken_run> taken;
     std::vector<reaped_process> reaped;
+    // The newest {"learned", "preloaded", "watch"} the kernel sent: what the
+    // runs taught it, and what it imported of that while idle (learn_idle.py).
+    std::optional<nlohmann::json> learned;
 };
 
 class handover_socket {

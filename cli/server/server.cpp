@@ -93,6 +93,10 @@ void server::loop_once() {
         auto reports = handover_.read_reports();
         for (const auto& r : reports.reaped) reaped_[r.pid] = r.exit_code;
         for (const auto& t : reports.taken) on_taken(t);
+        if (reports.learned) {
+            kernel_.learned_changed(*reports.learned);
+            watch_.watch(kernel_.watched_files());  // an upgrade of a module learned since restarts the kernel too
+        }
     }
     for (auto& r : runs_) pump(r);
     if (kernel_.usable()) drain_kernel();

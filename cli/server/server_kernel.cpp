@@ -241,7 +241,13 @@ json server::run_reply_content(json result, int code) {
                 {"duration", result.value("duration", 0.0)},
                 {"prestarted", result.value("spare", false)},  // ran in the spare forked ahead of time
                 {"practised", result.value("practised", false)},  // ... which had warmed up (a practice run)
-                {"prepared", result.value("prepared", false)}};  // ... and was prepared for this very request
+                {"prepared", result.value("prepared", false)},  // ... and was prepared for this very request
+                // what its test process started from: a spare's state (waiting, ready, prepared) or forked
+                {"spare", result.value("spare_kind", result.value("spare", false) ? "spare" : "forked")},
+                // the learned modules the kernel held when it started (learn_idle.py)
+                {"learned_held", result.value("learned_held", json::array())},
+                // seconds the hand-over waited for a spare being prepared for this very run
+                {"waited", result.value("waited", 0.0)}};
     fork_unsafe_ = result.value("fork_unsafe", json::array());
     if (!fork_unsafe_.empty()) out["fork_unsafe"] = fork_unsafe_;
     return out;

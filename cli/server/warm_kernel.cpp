@@ -194,6 +194,7 @@ void warm_kernel::warm_up() {
                                           : json{{"modules", settings_.modules}, {"learn", settings_.learn}};
     json result = run_startup_code("preload", runtime_call_code("preload", what));
     preloaded_ = result.value("preloaded", json::array());
+    preloaded_idle_ = json::array();
     learned_ = result.value("learned", json());
     speedups_off_ = result.value("speedups_off", json::array());
     for (const auto& off : speedups_off_)
@@ -283,12 +284,32 @@ void warm_kernel::interrupt() {
         client_->send_control("interrupt_request", json::object());
 }
 
+void warm_kernel::learned_changed(const json& report) {
+    if (report.contains("learned") && report["learned"].is_object()) learned_ = report["learned"];
+    json added = report.value("preloaded", json::array());
+    if (added.is_array()) {
+        for (std::size_t i = preloaded_idle_.size(); i < added.size(); ++i)
+            if (added[i].is_object())
+                log::kernel().info("preloaded {} in {:.2f} s (learned, imported while idle)", added[i].value("module", "?"),
+                                   added[i].value("seconds", 0.0));
+        preloaded_idle_ = added;
+    }
+    if (report.contains("watch") && report["watch"].is_array()) {
+        try {
+            watched_files_ = report["watch"].get<std::vector<std::string>>();
+        } catch (const json::exception&) {
+        }
+    }
+}
+
 json warm_kernel::status() const {
+    json preloaded = preloaded_;
+    for (const auto& p : preloaded_idle_) preloaded.push_back(p);
     json s{{"kernel_name", settings_.kernel_name},
            {"python", python_},
            {"owned", owned()},
            {"connection_file", connection_file_.string()},
-           {"preloaded", preloaded_},
+           {"preloaded", preloaded},
            {"learned", learned_},
            {"speedups_off", speedups_off_},
            {"restarts", restarts_},

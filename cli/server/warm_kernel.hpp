@@ -69,6 +69,10 @@ public:
     // the python3s on PATH skipped for it (no pytest): the runtime file's.
     const std::string& python() const { return python_; }
     const std::vector<std::string>& python_skipped() const { return python_skipped_; }
+    // The kernel learned modules from the runs, or imported some of them
+    // while idle (handover_socket's "learned" report): status and watched
+    // files follow.
+    void learned_changed(const nlohmann::json& report);
     // Runs are handed over (the kernel took the hand-over socket: same host);
     // else relayed through the kernel's own messages.
     bool hands_over() const { return hands_over_; }
@@ -90,7 +94,8 @@ private:
     std::filesystem::path connection_file_;
     std::unique_ptr<kernel_bridge::kernel_process> process_;
     std::unique_ptr<kernel_bridge::kernel_client> client_;
-    nlohmann::json preloaded_ = nlohmann::json::array();
+    nlohmann::json preloaded_ = nlohmann::json::array();  // at warm-up
+    nlohmann::json preloaded_idle_ = nlohmann::json::array();  // learned, imported while idle since
     nlohmann::json learned_;  // the runtime's learned.status() at warm-up
     nlohmann::json speedups_off_ = nlohmann::json::array();  // [{speedup, why}]: private_api's failed probes
     std::vector<std::string> watched_files_;

@@ -192,3 +192,37 @@ def test_an_edited_test_module_is_collected_from_its_new_bytes(server, tmp_path)
         as_cold(out, code)
     check(*run(server, root, *args)[1:])
     runs_until_prepared(server, root, *args, check=check)
+
+
+# The edited conftest holds its preparation at a gate: files in a directory outside the project
+# (a file the preparation made in the project's directory would count as an edit made while it read).
+GATED_CONFTEST = ("import os, time\nopen(os.path.join({gate!r}, f'preparing-{{os.getpid()}}'), 'w').close()\n"
+                  "while not os.path.exists(os.path.join({gate!r}, 'open')):\n    time.sleep(0.02)\n")
+
+
+def test_a_run_that_arrives_while_its_spare_is_prepared_takes_that_spare(server, tmp_path):
+    # Issue 28: a run never starts over what is already under way for it.
+    from conftest import wait_for
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    root = write_files(tmp_path / "gated", {"pytest.ini": "[pytest]\n", "conftest.py": "X = 1\n",
+                                            "test_x.py": "def test_x():\n    pass\n"})
+    reply, out, code = run(server, root, "-q")
+    assert code == 0, out
+    # The edit drops (or cuts short) the spare prepared for `-q`; the next one stops at the gate.
+    (root / "conftest.py").write_text(GATED_CONFTEST.format(gate=str(gate)))
+    assert wait_for(lambda: list(gate.glob("preparing-*")), 60)
+    p = subprocess.Popen([ltest_binary(), "-p", str(server.port), "--json", "--", "-q"], cwd=root,
+                         env=client_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The kernel has the run and waits for that spare (it has not taken the run yet).
+        assert wait_for(lambda: any(r["phase"] == "handing_over" and r["cwd"] == str(root)
+                                    for r in server.status()["in_flight"]), 60)
+        (gate / "open").write_text("")
+        out, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 0 and "1 passed" in out, out + err
+    reply = json.loads(out.strip().splitlines()[-1])
+    assert reply["prepared"] and reply["spare"] == "prepared" and reply["waited"] > 0, json.dumps(reply)
+    assert len(list(gate.glob("preparing-*"))) == 1  # the run imported nothing again: its spare had

@@ -147,3 +147,33 @@ def test_watch_with_workers(world, watcher, tmp_path):
     (proj / "test_0.py").write_text(FAILING)
     w.wait_for_text("1 failed, 3 passed")
     assert w.ctrl_c() == 1, w.out  # the last run failed
+
+
+def test_watch_says_it_waits_names_the_file_sed_edited_and_restarts_on_a_line_of_its_own(world, watcher, tmp_path):
+    # Issue 28: "waiting for changes" after each run; sed -i's temporary (sedXXXXXX, renamed over the
+    # file) is not named, the file is; a restart's line is not the progress dots' line.
+    slow = ("import os, time\ndef test_fast():\n    pass\n\ndef test_slow():\n"
+            "    if os.environ.get('SLOW') and os.path.exists('slow'):\n"
+            "        open(os.environ['SLOW'], 'w').close()\n"
+            "        for _ in range(1200): time.sleep(0.05)\n")
+    proj = write_files(tmp_path / "proj", {"test_a.py": PASSING, "test_slow.py": slow})
+    started = tmp_path / "slow-started"  # outside the project: not a change
+    world.env["SLOW"] = str(started)
+    w = watcher(proj, "--", "-q", "-p", "no:cacheprovider")
+    w.wait_for_text("3 passed")
+    w.wait_for_text(f"ltest: waiting for changes under {proj} (Ctrl-C ends)")
+    subprocess.run(["sed", "-i", "s/assert True/assert 1/", "test_a.py"], cwd=proj, check=True)
+    w.wait_for_text("3 passed", count=2)
+    w.wait_for_text("waiting for changes", count=2)
+    reruns = [line for line in w.out.splitlines() if "changed;" in line]
+    assert reruns == ["ltest: test_a.py changed; running the tests again"], w.out
+    # A save while the dots are being written (test_fast's "." printed, test_slow running).
+    (proj / "slow").write_text("")
+    w.wait_for_text("slow changed; running the tests again")
+    assert wait_for(started.exists, 120), w.out
+    (proj / "helper.py").write_text("X = 1\n")
+    w.wait_for_text("helper.py changed; restarting the run")
+    restart = [line for line in w.out.splitlines() if "restarting the run" in line]
+    assert restart == ["ltest: helper.py changed; restarting the run"], w.out
+    (proj / "slow").unlink()
+    w.ctrl_c(between_runs=False)

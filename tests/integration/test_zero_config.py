@@ -140,7 +140,7 @@ def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
     proj = write_files(tmp_path / "proj", USES_SLOW)
     r = world.ltest("--", "-q", cwd=proj)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "slowmod" not in preloaded(world, proj)
+    # (this server imports it too, once idle: test_warm_second_run.py)
     [cache] = (world.cache_dir / "ltest").glob("*.json")
     assert cache.stat().st_mode & 0o777 == 0o600
     learned = json.loads(cache.read_text())

@@ -75,13 +75,47 @@ TEST_CASE("everything after the first `--` goes to pytest unchanged, another `--
     CHECK(empty->pytest_args.empty());
 }
 
-TEST_CASE("a flag ltest does not know fails, with a hint when there is no `--`", "[options]") {
+TEST_CASE("a flag ltest does not know fails with what to type instead", "[options]") {
     in_empty_dir dir;
-    check_usage_error({"-x"}, {"-x", "(pytest arguments go after `--`)"});
-    auto e = parse_error({"--bogus", "--", "-q"});
-    CHECK(e.exit_code == ltest::exit_code::usage);
-    CHECK_THAT(std::string(e.what()), Catch::Contains("--bogus"));
-    CHECK_THAT(std::string(e.what()), !Catch::Contains("go after"));
+    check_usage_error({"--tb=short", "-q", "tests/"},
+                      {"--tb=short is not an ltest flag; pytest arguments go after `--`: ltest -- --tb=short -q tests/"});
+    check_usage_error({"--json", "-k", "a and b", "--durations", "3", "--", "-x"},
+                      {"--durations is not an ltest flag; pytest arguments go after `--`: ltest --json -- -k 'a and b' --durations 3 -x"});
+    check_usage_error({"-l", "--bogus"}, {"--bogus", "(pytest arguments go after `--`)"});
+}
+
+TEST_CASE("a typo of an ltest flag gets its nearest", "[options]") {
+    in_empty_dir dir;
+    check_usage_error({"--wacth", "--", "-q"}, {"unknown flag --wacth; did you mean --watch?"});
+    check_usage_error({"--stauts"}, {"did you mean --status?"});
+    check_usage_error({"-l", "--modul", "x"}, {"did you mean --module?"});
+    check_usage_error({"--timeuot=3"}, {"unknown flag --timeuot; did you mean --timeout?"});
+}
+
+TEST_CASE("the pytest flags typed before `--` in a run are pytest's, in order, ahead of the rest", "[options]") {
+    in_empty_dir dir;
+    auto o = parse({"-k", "normalize"});
+    REQUIRE(o);
+    CHECK(o->pytest_args == std::vector<std::string>{"-k", "normalize"});
+    o = parse({"-v", "-x", "-n", "2", "tests/a.py", "-m", "slow", "--json", "-s", "--lf", "--", "-k", "b"});
+    REQUIRE(o);
+    CHECK(o->pytest_args == std::vector<std::string>{"-v", "-x", "tests/a.py", "-m", "slow", "-s", "--lf", "-k", "b"});
+    CHECK(o->workers == 2);
+    CHECK(o->json);
+    CHECK(o->modules.empty());
+    CHECK(o->verbosity == 0);
+    o = parse({"-qq", "-kfoo", "-p", "no:cacheprovider", "--ff"});
+    REQUIRE(o);
+    CHECK(o->pytest_args == std::vector<std::string>{"-qq", "-kfoo", "-p", "no:cacheprovider", "--ff"});
+    CHECK_FALSE(o->port);
+    o = parse({"-p", "7171", "-q"});
+    REQUIRE(o);
+    CHECK(o->port == 7171);
+    CHECK(o->pytest_args == std::vector<std::string>{"-q"});
+    o = parse({"--watch", "-q", "tests/"});
+    REQUIRE(o);
+    CHECK(o->watch);
+    CHECK(o->pytest_args == std::vector<std::string>{"-q", "tests/"});
 }
 
 TEST_CASE("a server (-l) takes -i, -p, repeated -m, --kernel and --existing", "[options]") {
@@ -114,7 +148,8 @@ TEST_CASE("the -p flag takes a port from 1 to 65535 and nothing else", "[options
     in_empty_dir dir;
     CHECK(parse({"-p", "1"})->port == 1);
     CHECK(parse({"--port", "65535"})->port == 65535);
-    for (const char* bad : {"0", "65536", "-3", "http", "70.5"}) check_usage_error({"-p", bad}, {"--port"});
+    for (const char* bad : {"0", "65536", "-3", "70.5"}) check_usage_error({"-p", bad}, {"--port"});
+    CHECK(parse({"-p", "http"})->pytest_args == std::vector<std::string>{"-p", "http"});  // a word: pytest's plugin
     check_usage_error({"-p"}, {"--port"});  // its value missing
 }
 
@@ -143,13 +178,13 @@ TEST_CASE("the --timeout flag takes a finite number of seconds >= 0", "[options]
     check_bad_values("--timeout", {"-1", "nan", "inf", "", "1s", "1e999"}, "expects a number of seconds >= 0");
 }
 
-TEST_CASE("the flags -q and -v set the verbosity and exclude each other", "[options]") {
+TEST_CASE("the flags -q and -v set a server's verbosity and exclude each other", "[options]") {
     in_empty_dir dir;
-    CHECK(parse({"-q"})->verbosity == -1);
-    CHECK(parse({"--quiet"})->verbosity == -1);
-    CHECK(parse({"-v"})->verbosity == 1);
-    CHECK(parse({"--verbose"})->verbosity == 1);
-    check_usage_error({"-q", "-v"}, {"excludes"});
+    CHECK(parse({"-l", "-q"})->verbosity == -1);
+    CHECK(parse({"-l", "--quiet"})->verbosity == -1);
+    CHECK(parse({"-l", "-v"})->verbosity == 1);
+    CHECK(parse({"-l", "--verbose"})->verbosity == 1);
+    check_usage_error({"-l", "-q", "-v"}, {"excludes"});
 }
 
 TEST_CASE("the zero-configuration flags: --no-start, --idle, --watch, --forget", "[options]") {
@@ -167,7 +202,7 @@ TEST_CASE("the zero-configuration flags: --no-start, --idle, --watch, --forget",
 TEST_CASE("flags that belong to a server or to a run are refused in the other", "[options]") {
     in_empty_dir dir;
     check_usage_error({"--existing", "k.json"}, {"--existing needs -l/--listen"});
-    check_usage_error({"-m", "json"}, {"-m/--module needs -l/--listen"});
+    check_usage_error({"--module", "json"}, {"-m/--module needs -l/--listen"});
     check_usage_error({"-l", "-n", "2"}, {"-n applies to a run"});
     check_usage_error({"-l", "-n", "auto"}, {"-n applies to a run"});
     check_usage_error({"-l", "--status"}, {"--status/--stop talk to a server; drop -l"});

@@ -30,7 +30,9 @@ THRESHOLD_SECONDS = 0.05
 
 _file = None      # this kernel's cache file; None: not learning (attached kernel, unwritable)
 _project = None   # the project root it belongs to
+settings = {}     # the server's learn settings ({"project_root", "exclude"})
 warnings = []     # what went wrong with the file, for the server's log and --status
+held = []         # the learned modules this kernel imported, in order
 
 
 def cache_dir(env=os.environ):
@@ -63,15 +65,53 @@ def read(path):
 
 
 def merge(old, new):
-    """Entries of `old` updated by `new` (same module: the newer facts), then
-    new modules in the order the test process first imported them."""
+    """Entries of `old` updated by `new` (same module: the newer facts; the
+    submodules: both lists, in order), then new modules in the order the
+    test process first imported them."""
     by_name = {e["module"]: dict(e) for e in old}
     order = [e["module"] for e in old]
     for e in new:
         if e["module"] not in by_name:
             order.append(e["module"])
-        by_name[e["module"]] = dict(by_name.get(e["module"], {}), **e)
+        known = by_name.get(e["module"], {})
+        merged = dict(known, **e)
+        if "submodules" in known or "submodules" in e:
+            subs = list(known.get("submodules", []))
+            subs += [m for m in e.get("submodules", []) if m not in subs]
+            merged["submodules"] = subs[:MAX_SUBMODULES]
+        by_name[e["module"]] = merged
     return [by_name[name] for name in order]
+
+
+# At most this many submodules are kept per learned module.
+MAX_SUBMODULES = 400
+_TEST_PARTS = ("tests", "test", "testing", "conftest")
+
+
+def _test_like(name):
+    """Test modules and their helpers: pytest imports them itself (rewritten)."""
+    return any(part in _TEST_PARTS or part.startswith("test_") or part.endswith("_test")
+               for part in name.split(".")[1:])
+
+
+def submodules_imported(before, third_party, modules=None):
+    """In a test process at its end: per third-party top-level package, the
+    submodules the run imported that the kernel did not hold (not test
+    modules, nor anything pytest's rewriting loader imported), as entries
+    {"module": top, "submodules": [...]} for save(). The kernel imports them
+    with the package (import_learned): a run that imports
+    sklearn.linear_model finds it warm, not only sklearn."""
+    from .in_test_process.rewrite_ahead import came_through_rewriting
+    modules = sys.modules if modules is None else modules
+    by_top = {}
+    for name, module in list(modules.items()):
+        top = name.partition(".")[0]
+        if name in before or top == name or module is None or _test_like(name):
+            continue
+        if came_through_rewriting(module) or not third_party(module):
+            continue
+        by_top.setdefault(top, []).append(name)
+    return [{"module": top, "submodules": names[:MAX_SUBMODULES]} for top, names in by_top.items()]
 
 
 def write(path, project_root, entries):
@@ -109,25 +149,33 @@ def _writable(path):
     os.unlink(tmp)
 
 
-def _import_checked(name):
-    """Imports name; (seconds, facts to record when it must be skipped next time)."""
+def _import_checked(name, submodules=()):
+    """Imports name, then the submodules the runs imported with it (one that
+    fails is left to the runs); (seconds, facts to record when it must be
+    skipped next time)."""
     threads = forksafety.thread_count()
     start = time.perf_counter()
     try:
         importlib.import_module(name)
     except Exception as e:
         return None, {"failed": f"{type(e).__name__}: {e}"}
+    for sub in submodules:
+        try:
+            importlib.import_module(sub)
+        except Exception:
+            pass
     seconds = round(time.perf_counter() - start, 4)
     if forksafety.thread_count() > threads:
         return seconds, {"fork_unsafe": "started threads in the kernel"}
     return seconds, {}
 
 
-def preload_learned(settings, configured):
+def preload_learned(learn_settings, configured):
     """In the kernel at start: sets up learning for settings["project_root"]
     and imports the learned modules worth it. Returns their timings
     ({"module", "seconds", "source": "learned"})."""
-    global _file, _project
+    global _file, _project, settings
+    settings = dict(learn_settings)
     _project = settings["project_root"]
     path = cache_file(_project)
     entries, warning = read(path)
@@ -139,25 +187,45 @@ def preload_learned(settings, configured):
         warning = f"{warning}; {unwritable}" if warning else unwritable  # still one warning
     if warning:
         warnings.append(warning)
-    timings, marks = [], []
+    timings = []
+    subs = {e["module"]: e.get("submodules", []) for e in entries}
     for name in candidates(entries, settings.get("exclude", ()), configured):
         if name in sys.modules:
             continue
-        seconds, facts = _import_checked(name)
-        if facts:
-            warnings.append(f"learned preload {name}: {next(iter(facts.values()))}; skipped from now on")
-            marks.append(dict(facts, module=name))
-        if seconds is not None:
-            timings.append({"module": name, "seconds": seconds, "source": "learned"})
-    if marks and _file:
-        save(marks)
+        timing = import_learned(name, subs.get(name, []))
+        if timing is not None:
+            timings.append(timing)
     return timings
 
 
+def import_learned(name, submodules=()):
+    """Imports a learned module into the kernel (at start, or while idle:
+    in_kernel/learn_idle.py); its timing {"module", "seconds", "source"},
+    or None when it failed. A failure or started threads are kept in the
+    file: the module is skipped from then on."""
+    from .in_kernel.fidelity_preload import recording
+    with recording():  # as a configured preload: its warnings are replayed in runs
+        seconds, facts = _import_checked(name, submodules)
+    if facts:
+        warnings.append(f"learned preload {name}: {next(iter(facts.values()))}; skipped from now on")
+        if _file:
+            save([dict(facts, module=name)])
+    if seconds is None:
+        return None
+    if name not in held:
+        held.append(name)
+    return {"module": name, "seconds": seconds, "source": "learned"}
+
+
 def status():
-    """What --status shows about learning: the file, what it holds, warnings."""
+    """What --status shows about learning: the file, what it holds (each
+    entry with "held": does the kernel hold that module now), warnings."""
     entries = read(_file)[0] if _file else []
-    return {"file": _file, "modules": entries, "warnings": list(warnings)}
+    # The submodules as a count: the list can be long (the file has it).
+    return {"file": _file, "modules": [dict(e, held=e["module"] in sys.modules,
+                                            **({"submodules": len(e["submodules"])} if "submodules" in e else {}))
+                                       for e in entries],
+            "held": list(held), "warnings": list(warnings)}
 
 
 def save(new_entries):
@@ -169,8 +237,12 @@ def save(new_entries):
     known = {e["module"]: e for e in old}
     # A module the kernel lacks is imported again by every test process: write
     # only what is news (a new module, a new failure or fork-unsafety).
+    # Submodules only add to a module already learned (or learned by this run).
+    learning = {e["module"] for e in new_entries if "seconds" in e} | set(known)
+    new_entries = [e for e in new_entries if "seconds" in e or e["module"] in learning]
     news = [e for e in new_entries if e["module"] not in known
-            or any(k not in known[e["module"]] for k in ("failed", "fork_unsafe") if k in e)]
+            or any(k not in known[e["module"]] for k in ("failed", "fork_unsafe") if k in e)
+            or any(m not in known[e["module"]].get("submodules", []) for m in e.get("submodules", []))]
     if not news:
         return
     try:

@@ -67,6 +67,12 @@ def _forget_rewritable_plugins():
     installed_plugins.forget(names)
 
 
+def watched_roots():
+    """The preloaded top-level packages whose upgrade restarts the kernel:
+    configured ones (not the user's own) and learned ones the kernel holds."""
+    return (_roots - _own_roots) | set(learned.held)
+
+
 def watched_files(roots, modules=None, system=None):
     """The files whose change makes the server restart the kernel: the
     top-level module of each preloaded library (under the interpreter's
@@ -123,5 +129,5 @@ def preload(modules):
             timings += learned.preload_learned(learn, modules)
     forksafety.mark_baseline()
     from ..private_api import speedups_off  # probed here, once, for the pytest every run will use
-    return remember(Reply(preloaded=timings, watch=watched_files(_roots - _own_roots), learned=learned.status() if learn else None,
+    return remember(Reply(preloaded=timings, watch=watched_files(watched_roots()), learned=learned.status() if learn else None,
                           speedups_off=speedups_off()))

@@ -5,7 +5,7 @@ import os
 import signal
 import time
 
-from . import handover
+from . import handover, learn_idle
 from ..state import STATE
 
 
@@ -49,6 +49,7 @@ def reap_finished():
             STATE.unreaped.discard(pid)
             kill_group(pid, signal.SIGKILL)
             handover.report_reaped(pid, exit_code_of(status) if done == pid and status is not None else 0)
+            learn_idle.after_run()  # what it learned warms this kernel once idle
 
 
 def kernel_loop():

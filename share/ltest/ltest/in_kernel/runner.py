@@ -6,9 +6,9 @@ import os
 import sys
 import time
 
-from .. import eviction
+from .. import eviction, learned
 from ..in_test_process import child, fidelity, main_frames, process_main, spare_loop, warmup
-from . import forksafety, kernel_fds, reaping, relay, run_request, spare, template  # kernel_fds: its record, now
+from . import forksafety, kernel_fds, learn_idle, reaping, relay, run_request, spare, template  # kernel_fds: its record, now
 from .preload import preloaded_roots
 from .result import Reply, remember
 from ..state import STATE
@@ -226,8 +226,9 @@ def take_run(spec, fds):
     reaping.reap_later(pid, stuck_after=None)
     prepare_spare()
     return remember(Reply(pid=pid, spare=state is not None, practised=state in ("ready", "prepared"),
-                          prepared=state == "prepared", fork_unsafe=reasons,
-                          duration=round(time.perf_counter() - start, 6)))
+                          prepared=state == "prepared", fork_unsafe=reasons, spare_kind=state or "forked",
+                          waited=round(spare.waited(), 6),
+                          learned_held=list(learned.held), duration=round(time.perf_counter() - start, 6)))
 
 
 def serve(spec):
@@ -240,6 +241,7 @@ def serve(spec):
     code, state = _relayed_run(request, use_spare=True)
     _predict_next(request.child_spec())
     prepare_spare()
+    learn_idle.after_run()  # its test process was reaped here, not by reaping.reap_finished
     reply = remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
                            spare=state is not None, practised=state in ("ready", "prepared"),
                            prepared=state == "prepared"))

@@ -21,7 +21,11 @@ waits for or is slowed by a practice. States, all decided by the kernel:
 
 Once a run came, the next one is predicted to be the same (cwd, arguments,
 environment, terminals), and of the two spares one is prepared for it while
-the other stays as it was forked, for a run that differs. An edit to a file
+the other stays as it was forked, for a run that differs; once the first is
+prepared, the other practises too, so that a run with other arguments finds
+pytest warm (a run during that practice forks afresh). A run that arrives
+while a spare is being prepared for it waits for that spare
+(_await_preparation). An edit to a file
 the prepared spare read drops it (file_watch.py, from the kernel's event
 loop) and a new one is prepared in the background, so that the usual loop
 (edit, save, switch to the terminal, run) finds the new code prepared.
@@ -37,6 +41,7 @@ import select
 import signal
 import socket
 import sys
+import time
 
 from . import forksafety, template
 from .. import file_watch
@@ -53,6 +58,13 @@ PRACTICE_DELAY = 0.05
 # After an edit drops the prepared spare, the next one is prepared this much
 # later: an editor's save is several writes and renames.
 REPREPARE_DELAY = 0.1
+# A run that finds a spare being prepared for it (this very request) waits
+# for that spare's answer rather than start over in a plain one: the
+# preparation is ahead of where a plain spare would start, so it is sooner
+# by construction. Bounded, for a preparation stuck in a conftest: then the
+# run takes a plain spare as before.
+PREPARATION_WAIT = 5.0
+_waited = {"seconds": 0.0}  # how long the last hand-over waited for a preparation
 
 
 class _Spare:
@@ -181,6 +193,9 @@ def practise_next(loop=None):
     comes meanwhile and none is practised, prepared or practising already."""
     prediction = STATE.prediction
     key = child.request_key(prediction) if prediction is not None else None
+    if any(s.state == "prepared" for s in _spares) and not any(s.state == "practising" for s in _spares):
+        _practise_plain()
+        return
     if any(s.state in ("practising", "prepared") or (s.state == "ready" and key is None) for s in _spares):
         return
     fallback = [s for s in _spares if s.state in ("waiting", "unpractised", "ready")]
@@ -204,6 +219,21 @@ def practise_next(loop=None):
         loop.add_reader(spare.sock, lambda: _on_answer(spare))
 
 
+def _practise_plain():
+    """Once a spare is prepared for the predicted run, the one kept as forked
+    practises too: a run with other arguments then finds pytest warm
+    (issue 28: the likely next run, not only the last one). One that comes
+    during that practice forks afresh, as with no spare: it never waits."""
+    for spare in _spares:
+        if spare.state == "waiting":
+            try:
+                spare.sock.send(PRACTISE)
+            except OSError:  # it died: runs find out and fork afresh
+                return
+            spare.state, spare.prediction = "practising", None
+            return
+
+
 def _on_answer(spare):
     """The spare said it is ready or prepared (or died: its preparation could
     not be exact). A dead one is reaped now, not at the next run: it would
@@ -216,6 +246,8 @@ def _on_answer(spare):
         return
     loop = spare.loop
     spare._answer()
+    if spare.state == "prepared":
+        practise_next(loop)  # the other spare practises now (_practise_plain)
     if spare.state == "dead" and spare in _spares:
         _spares.remove(spare)
         _drop(spare)
@@ -253,14 +285,34 @@ def discard():
         _drop(_spares.pop())
 
 
+def _await_preparation(key, generation):
+    """Waits for the answer of a spare being prepared for this very request
+    (at most PREPARATION_WAIT); the seconds waited, 0 when there is none."""
+    for spare in _spares:
+        if spare.state == "practising" and key is not None and spare.prediction == key \
+                and spare.generation == generation:
+            start = time.perf_counter()
+            if select.select([spare.sock], [], [], PREPARATION_WAIT)[0]:
+                spare._answer()
+            return time.perf_counter() - start
+    return 0.0
+
+
+def waited():
+    """Seconds the last hand-over waited for a spare being prepared for it."""
+    return _waited["seconds"]
+
+
 def hand_over(spec, fds):
     """Gives the run to a current spare that is not in the middle of its
     practice (one prepared for it first, then a practised one); returns the
-    spare (.pid, .state), or None when the caller must fork."""
+    spare (.pid, .state), or None when the caller must fork. A spare being
+    prepared for this very request is waited for (_await_preparation)."""
     data = json.dumps(spec).encode()
     if _spares and _spares[0].generation != _generation():
         discard()  # the kernel changed: every spare is stale (each was forked while the kernel was safe)
     key, generation = child.request_key(spec), _generation()
+    _waited["seconds"] = _await_preparation(key, generation)
     usable = []
     for spare in list(_spares):
         if spare.generation == generation and spare.serves(key):

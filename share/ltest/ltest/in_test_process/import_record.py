@@ -27,6 +27,7 @@ import time
 from ..in_kernel import forksafety
 from .. import learned, sysdirs
 from . import fidelity_import_warnings
+from ..state import STATE
 
 _records = []
 _seen = set()
@@ -140,4 +141,5 @@ def finish():
         pass
     keep = [r for r in _records if "seconds" in r and r["module"] in sys.modules
             and _third_party(sys.modules[r["module"]])]
-    learned.save(keep)
+    before = STATE.modules_at_start  # None: not a test process child.py set up
+    learned.save(keep + (learned.submodules_imported(before, _third_party) if before is not None else []))
