@@ -1,7 +1,8 @@
 """The frames right above pytest's main, as `python -m pytest` has them.
 
 A cold run's stack ends in `<frozen runpy>` `_run_module_as_main` and
-`_run_code`, `pytest/__main__.py` `<module>` and `console_main`; a test
+`_run_code`, `pytest/__main__.py` `<module>` and `console_main` (`_console_main` from
+pytest 9.1); a test
 process's would show ltest's (child.py, process_main.py, spare_loop.py)
 there, and what faulthandler, pytest-timeout's thread dumps and an uncaught
 exception's traceback print would differ. `call` runs pytest's main under
@@ -59,13 +60,23 @@ def _frame(filename, name, site):
 def _chain(argv0):
     from _pytest import config
     main_code = _module_code(argv0)
+    entry = entry_name(main_code)
+    console = getattr(config, entry, None) if entry else None
+    inner = "_main" if console is not None and "_main" in console.__code__.co_names else "main"
     wanted = [(runpy._run_module_as_main.__code__, "_run_module_as_main", _call_site(runpy._run_module_as_main, "_run_code")),
               (runpy._run_code.__code__, "_run_code", _call_site(runpy._run_code, "exec")),
-              (main_code, "<module>", _call_site(main_code, "console_main") if main_code else (None, None, None)),
-              (config.console_main.__code__, "console_main", _call_site(config.console_main, "main"))]
+              (main_code, "<module>", _call_site(main_code, entry) if main_code and entry else (None, None, None)),
+              (getattr(console, "__code__", None), entry, _call_site(console, inner) if console else (None, None, None))]
     if any(code is None or site[0] is None or site[0] < 2 for code, _, site in wanted):
         return []  # another interpreter or pytest: ltest's own frames show, nothing else changes
     return [_frame(code.co_filename, name, site) for code, name, site in wanted]
+
+
+def entry_name(main_code):
+    """The function pytest/__main__.py calls: console_main (pytest < 9.1),
+    _console_main (9.1 on, which calls _main)."""
+    names = main_code.co_names if main_code else ()
+    return next((n for n in ("_console_main", "console_main") if n in names), None)
 
 
 _chains = {}
