@@ -3,6 +3,8 @@ fixtures, their order and the items' order of a cold pytest.main, and a
 plugin that changes its fixtures after the parse gets pytest's own manager."""
 import os
 
+import pytest
+
 from forked import in_fork
 from ltest.in_test_process import fixtures_ahead
 
@@ -108,6 +110,13 @@ def _on():
     assert why is None, f"fixtures parsed ahead are off on this stack: {why}"
 
 
+# A known gap, kept visible: on pytest 9 the probe turns this speed-up off
+# (issue 26). Strict: the day it works there, these tests say so by failing.
+OFF_ON_PYTEST_9 = pytest.mark.xfail(int(pytest.__version__.split(".")[0]) >= 9, strict=True, raises=AssertionError,
+                                    reason="fixtures parsed ahead are off on pytest 9 (FixtureManager keyed by node)")
+
+
+@OFF_ON_PYTEST_9
 def test_a_parse_ahead_gives_the_fixtures_and_item_order_of_a_cold_run(tmp_path):
     _on()
     args = _project(tmp_path)
@@ -121,6 +130,7 @@ def test_a_parse_ahead_gives_the_fixtures_and_item_order_of_a_cold_run(tmp_path)
     assert warm["items"] == cold["items"]
 
 
+@OFF_ON_PYTEST_9
 def test_a_plugin_that_adds_a_fixture_at_configure_gets_pytests_own_manager(tmp_path):
     _on()
     args = _project(tmp_path, late=True)
