@@ -27,6 +27,7 @@ struct kernel_settings {
     std::function<bool()> cancelled;      // true: stop starting (Ctrl-C during warm-up)
     std::string handover_path;            // the server's hand-over socket (handover_socket.hpp)
     nlohmann::json learn;                 // learned preloads' settings (null: none)
+    std::string handover_token;           // what the kernel says first on the hand-over socket
 };
 
 class warm_kernel {
