@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include <kernel_bridge/private_file.hpp>
+
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "log.hpp"
@@ -35,11 +37,7 @@ void handover_socket::listen() {
     std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
     listen_fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (listen_fd_ < 0) throw ltest_error(exit_code::startup, std::string("socket: ") + std::strerror(errno));
-    if (!std::filesystem::exists(path_.parent_path())) {  // as Jupyter makes its runtime directory: owner-only
-        std::error_code ec;
-        std::filesystem::create_directories(path_.parent_path(), ec);
-        ::chmod(path_.parent_path().c_str(), 0700);
-    }
+    kernel_bridge::ensure_private_dir(path_.parent_path());  // ours, and no one else can write there
     ::unlink(path_.c_str());  // a socket file left by a killed server of this port
     mode_t old = ::umask(0077);
     int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import SignedPeer, header, ltest_binary, plain_credentials, summary_line, wait_for, write_files
+from conftest import SignedPeer, free_port, header, ltest_binary, plain_credentials, summary_line, wait_for, write_files
 
 zmq = pytest.importorskip("zmq")
 
@@ -487,3 +487,67 @@ def test_a_second_server_on_a_taken_port_leaves_the_first_serving_through_the_ha
     assert wait_for(lambda: server.status().get("kernel_pid") not in (None, kernel), 60), server.log.read_text()[-2000:]
     assert_passes(server, root)
     assert server.status()["hand_over"], server.log.read_text()[-2000:]
+
+
+@pytest.fixture
+def other_user():
+    """A real local user of its own (created here, removed after): (name, uid)."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a user needs root")
+    name = f"ltest-other-{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True,
+                   capture_output=True)
+    try:
+        import pwd
+        yield name, pwd.getpwnam(name).pw_uid
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def refused_with_one_line(r, *words):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 78 and len(lines) == 1 and all(w in lines[0] for w in words), (r.returncode, r.stderr)
+
+
+def ltest_in(env, cwd, *args):
+    return subprocess.run([ltest_binary(), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_a_runtime_directory_others_can_write_is_refused_and_its_mode_kept(tmp_path):
+    """A shared directory (1777, as /tmp): another user could plant a socket
+    or runtime file in it. The server and an auto-starting client refuse it
+    with one line naming it, write nothing there, and leave its mode alone."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(shared), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    refused_with_one_line(ltest_in(env, root, "-l", "-p", str(free_port())), str(shared), "writable by others")
+    refused_with_one_line(ltest_in(env, root, "--", "-q"), str(shared), "writable by others")  # auto-start
+    assert oct(shared.stat().st_mode & 0o7777) == "0o1777"
+    assert list(shared.iterdir()) == []
+
+
+def test_a_runtime_directory_of_another_user_is_refused(tmp_path, other_user):
+    """Owned by someone else (0700 or not, root could write it anyway): who
+    owns it could replace the runtime file, the socket or the start lock."""
+    name, uid = other_user
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, uid, -1)
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(theirs), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    refused_with_one_line(ltest_in(env, root, "-l", "-p", str(free_port())), str(theirs), f"uid {uid}")
+    refused_with_one_line(ltest_in(env, root, "--", "-q"), str(theirs), f"uid {uid}")
+    assert list(theirs.iterdir()) == []
+
+
+def test_without_home_there_is_no_fallback_into_tmp(tmp_path):
+    """With HOME unset the runtime directory used to be
+    /tmp/.local/share/jupyter/runtime, which another user can make first."""
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HOME", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "XDG_DATA_HOME")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    for args in (("-l", "-p", str(free_port())), ("--", "-q")):
+        refused_with_one_line(ltest_in(env, root, *args), "HOME is not set", "JUPYTER_RUNTIME_DIR")
