@@ -551,3 +551,16 @@ def test_without_home_there_is_no_fallback_into_tmp(tmp_path):
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     for args in (("-l", "-p", str(free_port())), ("--", "-q")):
         refused_with_one_line(ltest_in(env, root, *args), "HOME is not set", "JUPYTER_RUNTIME_DIR")
+
+
+def test_status_works_when_the_cache_directory_cannot_be_written(start_server, tmp_path):
+    """What the runs learn is kept in the cache directory; when it cannot be
+    written (here a file stands where it would be: root writes through any
+    mode), the status said "file is null" (exit 76)."""
+    (tmp_path / "no-cache").write_text("not a directory\n")
+    server = start_server(extra_env={"XDG_CACHE_HOME": str(tmp_path / "no-cache")})
+    root = write_files(tmp_path / "s", OK_SUITE)
+    assert_passes(server, root)
+    r = server.client("--status")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.client("--status", "--json").returncode == 0
