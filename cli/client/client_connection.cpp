@@ -13,7 +13,8 @@ using namespace std::chrono;
 client_connection::client_connection(const server_info& server)
     : server_(server),
       wire_(server.signature_scheme, server.key),
-      socket_(server.ip, server.port, seconds(5), protocol::max_message_bytes),
+      socket_(server.ip, server.port, seconds(5), protocol::max_message_bytes,
+              protocol::connect_password(server.signature_scheme, server.key)),
       session_(kernel_bridge::new_id()) {}
 
 json client_connection::send(const std::string& msg_type, json content, const json& parent) {

@@ -120,7 +120,8 @@ static std::string learned_text(const json& learned) {
                (field<bool>(m, "held", false) ? ", held by the kernel" : "") + ")";
     }
     out += std::string(modules.empty() ? " nothing yet" : "") + "\n";
-    if (learned.contains("file")) out += "learned file:    " + clean_text(field<std::string>(learned, "file", "")) + "\n";
+    // null: the cache directory could not be written (its warning follows).
+    if (learned.contains("file") && !learned.at("file").is_null()) out += "learned file:    " + clean_text(field<std::string>(learned, "file", "")) + "\n";
     for (const auto& w : field<json>(learned, "warnings", json::array()))
         out += "warning:         " + clean_text(w.is_string() ? w.get<std::string>() : w.dump()) + "\n";
     return out;

@@ -9,7 +9,9 @@
 // client links statically and starts in a fraction of the time (bench/).
 // The server keeps libzmq. What this class does not need, it does not do:
 // one peer, no reconnection (a server that goes away ends the client), no
-// security mechanism other than NULL (messages are signed with HMAC above).
+// security mechanism other than NULL and PLAIN (the server reads messages only
+// from a peer whose PLAIN password proves it holds the key: server/connect_gate.hpp;
+// the messages themselves are signed with HMAC above).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,8 +24,12 @@ namespace ltest {
 // Encoding and decoding of ZMTP 3.0, apart from the socket (unit-tested).
 namespace zmtp {
 
-// The 64-byte greeting of a NULL-mechanism client.
-std::string greeting();
+// The 64-byte greeting of a client with this mechanism ("NULL" or "PLAIN").
+std::string greeting(const std::string& mechanism = "NULL");
+// PLAIN's HELLO: a username and a password (each at most 255 bytes).
+std::string hello_command(const std::string& username, const std::string& password);
+// PLAIN's INITIATE, sent after the server's WELCOME, announcing socket_type.
+std::string initiate_command(const std::string& socket_type);
 // A command frame: its name, then its data.
 std::string command(const std::string& name, const std::string& data);
 // A READY command announcing socket_type (e.g. "DEALER").
@@ -40,8 +46,8 @@ struct frame {
 // Takes one whole frame from the front of `buffer`; nullopt if it is not all
 // there yet. Throws ltest_error(protocol) for a frame over max_bytes.
 std::optional<frame> take_frame(std::string& buffer, std::size_t max_bytes);
-// Checks a peer's greeting (ZMTP 3.x, NULL mechanism); throws ltest_error(protocol).
-void check_greeting(const std::string& greeting);
+// Checks a peer's greeting (ZMTP 3.x, this mechanism); throws ltest_error(protocol).
+void check_greeting(const std::string& greeting, const std::string& mechanism = "NULL");
 // The name of a command frame's body ("READY", "ERROR", ...).
 std::string command_name(const std::string& body);
 // The socket type a READY command announces ("" if none).
@@ -60,7 +66,9 @@ public:
     // (or receive), which throws ltest_error(no_server) if the server does
     // not answer within `timeout`, ltest_error(protocol) if what answers is
     // not a ZeroMQ ROUTER.
-    zmtp_dealer(const std::string& host, int port, std::chrono::milliseconds timeout, std::size_t max_message_bytes);
+    // A password: the PLAIN mechanism with it (protocol::connect_password); none: NULL.
+    zmtp_dealer(const std::string& host, int port, std::chrono::milliseconds timeout, std::size_t max_message_bytes,
+                const std::string& password = "");
     ~zmtp_dealer();
     zmtp_dealer(const zmtp_dealer&) = delete;
     zmtp_dealer& operator=(const zmtp_dealer&) = delete;
@@ -85,7 +93,8 @@ private:
     std::size_t max_bytes_;
     std::string in_;
     std::chrono::milliseconds handshake_timeout_;
-    bool greeted_ = false, ready_ = false;
+    bool plain_ = false;  // PLAIN: the server's WELCOME comes before its READY
+    bool greeted_ = false, welcomed_ = false, ready_ = false;
     std::vector<std::string> partial_;  // frames of a message not complete yet
     std::size_t partial_bytes_ = 0;
 };

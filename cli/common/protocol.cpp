@@ -4,8 +4,14 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include <kernel_bridge/wire.hpp>
+
 namespace ltest::protocol {
 using nlohmann::json;
+
+std::string connect_password(const std::string& signature_scheme, const std::string& key) {
+    return kernel_bridge::wire(signature_scheme, key).sign("ltest-connect", "", "", "");
+}
 
 void to_json(json& j, const run_spec& r) {
     j = json{{"args", r.args},

@@ -47,6 +47,13 @@ inline constexpr int client_lost_after_ms = 5000;
 // The largest request the server reads; larger ones are dropped unread.
 inline constexpr std::int64_t max_message_bytes = 16 << 20;
 
+// The ZeroMQ handshake: a client proves it holds the key before the server's
+// libzmq reads any message from it (ZMTP's PLAIN mechanism, the server's ZAP
+// handler checks the password: cli/server/connect_gate.hpp). The password is
+// an HMAC of a fixed label with the key, so the key itself never travels.
+inline constexpr const char* connect_username = "ltest";
+std::string connect_password(const std::string& signature_scheme, const std::string& key);
+
 struct run_spec {
     std::vector<std::string> args;
     std::string cwd;

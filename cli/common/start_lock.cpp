@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include <kernel_bridge/jupyter_paths.hpp>
+#include <kernel_bridge/private_file.hpp>
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -35,13 +36,19 @@ static bool still_linked(int fd, const fs::path& file) {
 }
 
 start_lock::start_lock(const fs::path& file) {
-    std::error_code ec;
-    fs::create_directories(file.parent_path(), ec);
-    ::chmod(file.parent_path().c_str(), 0700);
+    kernel_bridge::ensure_private_dir(file.parent_path());  // as the runtime files' (private_file.hpp)
     for (;;) {
         fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd_ < 0)
-            throw ltest_error(exit_code::internal, "cannot create " + file.string() + ": " + std::strerror(errno));
+            throw ltest_error(exit_code::startup, "cannot create " + file.string() + ": " + std::strerror(errno));
+        // Another user's lock file (in a directory that was not private) is never waited on.
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+            ::close(fd_);
+            fd_ = -1;
+            throw ltest_error(exit_code::startup, "the start lock " + file.string() +
+                                                      " is not a private file of yours: remove it");
+        }
         while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
         }
         if (still_linked(fd_, file)) return;

@@ -23,7 +23,8 @@ std::string monitor_endpoint(const void* self) {
 
 connection_guard::connection_guard(zmq::context_t& ctx, zmq::socket_t& router) : monitor_(ctx, zmq::socket_type::pair) {
     std::string endpoint = monitor_endpoint(this);
-    if (zmq_socket_monitor(router.handle(), endpoint.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0)
+    if (zmq_socket_monitor(router.handle(), endpoint.c_str(), ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
         throw zmq::error_t();
     monitor_.set(zmq::sockopt::linger, 0);
     monitor_.connect(endpoint);
@@ -45,7 +46,12 @@ void connection_guard::authenticated(int fd) {
 }
 
 void connection_guard::on_event(std::uint16_t event, int fd) {
-    if (event == ZMQ_EVENT_DISCONNECTED) {
+    // Refused by libzmq before a message was read (connect_gate.hpp): said once per peer, rate-limited.
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        log::dropped("refused a connection without the key at the ZeroMQ handshake");
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        log::dropped("refused a connection without the key at the ZeroMQ handshake (not PLAIN, or not ZMTP 3)");
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
         pending_.erase(fd);
         signed_.erase(fd);
     } else if (event == ZMQ_EVENT_ACCEPTED) {

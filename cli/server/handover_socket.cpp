@@ -10,6 +10,9 @@
 #include <cstring>
 
 #include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <kernel_bridge/private_file.hpp>
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -23,7 +26,10 @@ static constexpr std::size_t chunk = 32768;
 // As handover.py's MAX_ANSWER: the longest report the kernel writes.
 static constexpr std::size_t max_report = 65536;
 
-handover_socket::handover_socket(std::filesystem::path path) : path_(std::move(path)) {
+handover_socket::handover_socket(std::filesystem::path path, std::string token)
+    : path_(std::move(path)), token_(std::move(token)) {}
+
+void handover_socket::listen() {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path_.string().size() >= sizeof addr.sun_path)
@@ -31,11 +37,7 @@ handover_socket::handover_socket(std::filesystem::path path) : path_(std::move(p
     std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
     listen_fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (listen_fd_ < 0) throw ltest_error(exit_code::startup, std::string("socket: ") + std::strerror(errno));
-    if (!std::filesystem::exists(path_.parent_path())) {  // as Jupyter makes its runtime directory: owner-only
-        std::error_code ec;
-        std::filesystem::create_directories(path_.parent_path(), ec);
-        ::chmod(path_.parent_path().c_str(), 0700);
-    }
+    kernel_bridge::ensure_private_dir(path_.parent_path());  // ours, and no one else can write there
     ::unlink(path_.c_str());  // a socket file left by a killed server of this port
     mode_t old = ::umask(0077);
     int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
@@ -46,7 +48,8 @@ handover_socket::handover_socket(std::filesystem::path path) : path_(std::move(p
 
 handover_socket::~handover_socket() {
     drop_kernel();
-    if (listen_fd_ >= 0) ::close(listen_fd_);
+    if (listen_fd_ < 0) return;  // never listened: the file (if any) is another server's
+    ::close(listen_fd_);
     ::unlink(path_.c_str());
 }
 
@@ -59,17 +62,40 @@ void handover_socket::drop_kernel() {
 }
 
 void handover_socket::accept_kernel() {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return;
+    while (listen_fd_ >= 0) {
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) return;
+        if (!is_our_kernel(fd)) {
+            ::close(fd);
+            continue;
+        }
+        drop_kernel();  // a restarted kernel replaces the old one
+        kernel_fd_ = fd;
+    }
+}
+
+// The kernel connects and says its hello in attach_server, which the server
+// waits for before it accepts: the hello is there already, or it is not the kernel.
+bool handover_socket::is_our_kernel(int fd) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) {
         log::server().warn("refused a hand-over connection from uid {}", cred.uid);
-        ::close(fd);
-        return;
+        return false;
     }
-    drop_kernel();  // a restarted kernel replaces the old one
-    kernel_fd_ = fd;
+    char buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    std::string token;
+    try {
+        if (n > 0) token = json::parse(std::string(buf, static_cast<std::size_t>(n))).at("hello").get<std::string>();
+    } catch (const json::exception&) {
+    }
+    if (token.size() != token_.size() || token_.empty() || sodium_memcmp(token.data(), token_.data(), token_.size()) != 0) {
+        log::server().warn("refused a hand-over connection from pid {}: not this server's kernel (no hello with its token)",
+                           cred.pid);
+        return false;
+    }
+    return true;
 }
 
 void handover_socket::send_run(const std::string& id, const std::string& request_json, std::array<int, 4>& child_fds) {

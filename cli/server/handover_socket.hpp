@@ -5,6 +5,13 @@
 // the kernel's event loop takes the run from there, with no execute request.
 // The kernel writes back each run it took (or could not) and how each test
 // process it reaped ended, and what it learned from the runs and holds.
+//
+// Only the server's own kernel is taken: the kernel checks that the socket's
+// listener is this server (SO_PEERCRED: its pid and uid, handover.py), and
+// its first message must be {"hello": TOKEN}, the token the server gave it in
+// attach_server (over the kernel's signed Jupyter channel). Any other
+// connection (another process of the user that connects, sends junk, or just
+// holds on) is closed and logged, and never replaces the kernel's.
 #include <array>
 #include <deque>
 #include <filesystem>
@@ -39,19 +46,23 @@ struct kernel_reports {
 
 class handover_socket {
 public:
-    // Listens at path (replacing a stale socket file). Throws ltest_error.
-    explicit handover_socket(std::filesystem::path path);
+    // A socket at path, for the kernel that says `token`; nothing is created before listen().
+    handover_socket(std::filesystem::path path, std::string token);
     ~handover_socket();
     handover_socket(const handover_socket&) = delete;
     handover_socket& operator=(const handover_socket&) = delete;
 
+    // Listens at path (replacing a stale socket file). Throws ltest_error. Called
+    // once the server holds its port: a second server on a taken port never gets here.
+    void listen();
     const std::filesystem::path& path() const { return path_; }
+    const std::string& token() const { return token_; }
     int listen_fd() const { return listen_fd_; }
     int kernel_fd() const { return kernel_fd_; }  // -1 until a kernel connected
     bool connected() const { return kernel_fd_ >= 0; }
 
-    // A kernel connects (POLLIN on listen_fd): the newest one is kept; a
-    // peer of another user is refused.
+    // A kernel connects (POLLIN on listen_fd): the newest one that says the
+    // token is kept; any other peer is refused and logged.
     void accept_kernel();
     // Queues run id's request and the child's fds; sent as the socket
     // takes them (flush), the fds closed here once sent.
@@ -68,7 +79,10 @@ private:
     };
     void drop_kernel();
 
+    bool is_our_kernel(int fd);
+
     std::filesystem::path path_;
+    std::string token_;
     int listen_fd_ = -1;
     int kernel_fd_ = -1;
     std::deque<packet> outgoing_;

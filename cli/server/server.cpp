@@ -18,7 +18,8 @@ namespace ltest {
 using namespace std::chrono;
 
 int server::serve() {
-    bind();
+    bind();               // the port first: a second server on it stops here, touching nothing
+    handover_.listen();   // then the hand-over socket file, which is this port's
     kernel_.start();
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());
@@ -60,6 +61,7 @@ void server::bind() {
     // (bounded), and the test process's writes then block.
     router_.set(zmq::sockopt::sndhwm, 32);
     apply_router_limits(router_, info_.ip);  // hostile peers: bounded memory, idle connections closed
+    connect_gate::guard(router_);            // and no message read from a peer without the key
     try {
         router_.bind(info_.endpoint());
     } catch (const zmq::error_t& e) {

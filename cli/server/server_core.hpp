@@ -17,6 +17,7 @@
 #include <kernel_bridge/wire.hpp>
 #include <zmq.hpp>
 
+#include "connect_gate.hpp"
 #include "connection_guard.hpp"
 #include "handover_socket.hpp"
 #include "idle_timer.hpp"
@@ -66,13 +67,14 @@ public:
                 // clients pick their project's server by these two
                 server_root(std::filesystem::current_path()), o.kernel, "", {}},
           wire_(info_.signature_scheme, info_.key),
+          gate_(ctx, protocol::connect_password(info_.signature_scheme, info_.key)),  // before the ROUTER binds
           router_(ctx, zmq::socket_type::router),
           guard_(ctx, router_),  // unauthenticated connections bounded (connection_guard.hpp)
-          handover_(kb::jupyter_runtime_dir() / ("ltest-" + std::to_string(info_.port) + ".sock")),
+          handover_(kb::jupyter_runtime_dir() / ("ltest-" + std::to_string(info_.port) + ".sock"), kb::random_key()),
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
                                        handover_.path().string(), learned_preload_settings(o),
                                        server_python_choice(o, project_root(std::filesystem::current_path())),
-                                       project_root(std::filesystem::current_path())}) {
+                                       project_root(std::filesystem::current_path()), handover_.token()}) {
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
                      {protocol::input_reply, &server::on_input_reply},
@@ -157,6 +159,7 @@ private:
     const options& opts_;
     server_info info_;
     kb::wire wire_;
+    connect_gate gate_;  // only key holders get a message read (connect_gate.hpp)
     zmq::socket_t router_;
     connection_guard guard_;
     runtime_file_keeper runtime_file_;  // rewritten if it disappears

@@ -187,7 +187,9 @@ void warm_kernel::warm_up() {
     bool local = ip.rfind("127.", 0) == 0 || ip == "::1" || ip == "localhost";
     hands_over_ = local && !settings_.handover_path.empty() &&
                   run_startup_code("connecting the kernel to the server",
-                                   runtime_call_code("attach_server", json(settings_.handover_path)))
+                                   runtime_call_code("attach_server", json{{"path", settings_.handover_path},
+                                                                           {"token", settings_.handover_token},
+                                                                           {"server_pid", ::getpid()}}))
                       .value("handover", false);
     // With learning on, the runtime also imports the modules learned for this project.
     json what = settings_.learn.is_null() ? json(settings_.modules)

@@ -33,6 +33,7 @@ struct kernel_settings {
     // with a kernelspec the sys.prefix its search adds. nullopt: attached.
     std::optional<python_choice> python;
     std::filesystem::path project_root;   // for the install command a missing package gets
+    std::string handover_token;           // what the kernel says first on the hand-over socket
 };
 
 class warm_kernel {

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "kernel_bridge/errors.hpp"
+
 namespace kernel_bridge {
 namespace fs = std::filesystem;
 
@@ -12,7 +14,9 @@ static std::string env_or(const char* name, const std::string& fallback) {
     return (v && *v) ? std::string(v) : fallback;
 }
 
-static fs::path home() { return env_or("HOME", "/tmp"); }
+// No fallback into a shared directory (/tmp) when HOME is unset: another
+// user could have made the runtime directory there first.
+static fs::path home() { return env_or("HOME", ""); }
 
 // jupyter_core: JUPYTER_DATA_DIR, else $XDG_DATA_HOME/jupyter, else ~/.local/share/jupyter.
 static fs::path jupyter_data_dir() {
@@ -20,6 +24,7 @@ static fs::path jupyter_data_dir() {
     if (!d.empty()) return d;
     std::string xdg = env_or("XDG_DATA_HOME", "");
     if (!xdg.empty()) return fs::path(xdg) / "jupyter";
+    if (home().empty()) return {};
     return home() / ".local" / "share" / "jupyter";
 }
 
@@ -27,7 +32,11 @@ fs::path jupyter_runtime_dir() {
     std::string d = env_or("JUPYTER_RUNTIME_DIR", "");
     if (!d.empty()) return d;
     // jupyter_core 4.x/5.x on Linux: data dir / runtime (XDG_RUNTIME_DIR is not used).
-    return jupyter_data_dir() / "runtime";
+    fs::path data = jupyter_data_dir();
+    if (data.empty())
+        throw bad_file("HOME is not set, so there is no runtime directory of yours: set HOME, or JUPYTER_RUNTIME_DIR "
+                       "to a directory of your own");
+    return data / "runtime";
 }
 
 // jupyter_core's envset(): "no", "n", "false", "off", "0", "0.0" (any case) are false.
@@ -57,7 +66,7 @@ std::vector<fs::path> jupyter_data_path(const fs::path& env_prefix) {
     bool env_first = !prefer.empty() ? !env_false(prefer)
                                      : !env_prefix.empty() && fs::exists(env_prefix / "pyvenv.cfg", ec);
     if (env_first) out.insert(out.end(), env.begin(), env.end());
-    out.push_back(jupyter_data_dir());
+    if (fs::path user = jupyter_data_dir(); !user.empty()) out.push_back(user);
     if (!env_first) out.insert(out.end(), env.begin(), env.end());
     out.insert(out.end(), system.begin(), system.end());
     return out;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "kernel_bridge/errors.hpp"
@@ -12,12 +13,35 @@
 namespace kernel_bridge {
 namespace fs = std::filesystem;
 
-void write_private_file(const fs::path& path, const std::string& text) {
-    if (path.has_parent_path() && !fs::exists(path.parent_path())) {
-        std::error_code ec;
-        fs::create_directories(path.parent_path(), ec);
-        ::chmod(path.parent_path().c_str(), 0700);
+void ensure_private_dir(const fs::path& dir) {
+    if (dir.empty()) return;
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+        if (errno != ENOENT) throw bad_file("cannot use the directory " + dir.string() + ": " + std::strerror(errno));
+        if (dir.has_parent_path() && dir.parent_path() != dir) {
+            std::error_code ec;
+            fs::create_directories(dir.parent_path(), ec);  // the parents as mkdir -p makes them
+        }
+        if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+            throw bad_file("cannot create the directory " + dir.string() + ": " + std::strerror(errno));
+        if (::stat(dir.c_str(), &st) != 0)
+            throw bad_file("cannot use the directory " + dir.string() + ": " + std::strerror(errno));
     }
+    if (!S_ISDIR(st.st_mode)) throw bad_file(dir.string() + " is not a directory");
+    if (st.st_uid != ::geteuid())
+        throw bad_file("the directory " + dir.string() + " belongs to uid " + std::to_string(st.st_uid) +
+                       ", not to you: use a directory of your own (mkdir -m 700 DIR; JUPYTER_RUNTIME_DIR=DIR)");
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw bad_file("the directory " + dir.string() + " is writable by others (mode " + mode +
+                       "): use a directory of your own (chmod go-w " + dir.string() +
+                       ", or JUPYTER_RUNTIME_DIR=DIR after mkdir -m 700 DIR)");
+    }
+}
+
+void write_private_file(const fs::path& path, const std::string& text) {
+    if (path.has_parent_path()) ensure_private_dir(path.parent_path());
     fs::path tmp = path;
     tmp += ".tmp" + std::to_string(::getpid());
     int fd = create_private_file(tmp);

@@ -21,8 +21,12 @@ import threading
 import time
 from pathlib import Path
 
+import hashlib
+import hmac
+
 import zmq
 from jupyter_client.session import Session
+from zmq.auth.thread import ThreadAuthenticator
 
 HERE = Path(__file__).resolve().parent
 KEY = b"0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"  # as in wire_fuzzer.cpp
@@ -58,7 +62,13 @@ class FakeServer(threading.Thread):
     def __init__(self, runtime_dir, input_line=False, linger_s=0.0):
         super().__init__(daemon=True)
         self.ctx = zmq.Context()
+        # The client proves it holds the key in the handshake (cli/server/connect_gate.hpp).
+        self.auth = ThreadAuthenticator(self.ctx)
+        self.auth.start()
+        password = hmac.new(KEY, b"ltest-connect", hashlib.sha256).hexdigest()
+        self.auth.configure_plain(domain="*", passwords={"ltest": password})
         self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.plain_server = True
         self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.session = Session(key=KEY, signature_scheme="hmac-sha256", username="fake-server")
         self.received = []
@@ -117,6 +127,7 @@ class FakeServer(threading.Thread):
         self.stop = True
         self.join()
         self.sock.close(0)
+        self.auth.stop()
         self.ctx.term()
 
 

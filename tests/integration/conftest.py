@@ -297,6 +297,17 @@ def sign(key, parts):
     return mac.hexdigest().encode()
 
 
+def connect_password(key):
+    """The PLAIN password a server's ZeroMQ handshake asks for (protocol::connect_password)."""
+    return hmac.new(key, b"ltest-connect", hashlib.sha256).hexdigest().encode()
+
+
+def plain_credentials(sock, key):
+    """Makes a pyzmq socket connect to an ltest server as its clients do (PLAIN, the key's password)."""
+    sock.plain_username = b"ltest"
+    sock.plain_password = connect_password(key)
+
+
 def header(msg_type, msg_id=None):
     return {"msg_id": msg_id if msg_id is not None else uuid.uuid4().hex, "session": "integration-test",
             "username": "test", "date": "2026-01-01T00:00:00Z", "msg_type": msg_type, "version": "5.3"}
@@ -313,6 +324,7 @@ class SignedPeer:
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.linger = 0
+        plain_credentials(self.sock, self.key)
         self.sock.connect(f"tcp://127.0.0.1:{server.port}")
 
     def frames(self, header, content, parent=b"{}"):

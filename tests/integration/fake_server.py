@@ -11,7 +11,9 @@ import uuid
 
 import zmq
 
-from conftest import free_port, header, ltest_binary, sign
+from zmq.auth.thread import ThreadAuthenticator
+
+from conftest import connect_password, free_port, header, ltest_binary, sign
 
 
 class FakeServer(contextlib.AbstractContextManager):
@@ -25,8 +27,13 @@ class FakeServer(contextlib.AbstractContextManager):
         self.answer = answer
         self.received = []
         self.ctx = zmq.Context()
+        # The client's handshake proves it holds the key, as with the real server (connect_gate.hpp).
+        self.auth = ThreadAuthenticator(self.ctx)
+        self.auth.start()
+        self.auth.configure_plain(domain="*", passwords={"ltest": connect_password(self.key).decode()})
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.linger = 0
+        self.sock.plain_server = True
         self.sock.bind(f"tcp://127.0.0.1:{self.port}")
         info = {"ip": "127.0.0.1", "port": self.port, "key": self.key.decode(), "signature_scheme": "hmac-sha256",
                 "pid": os.getpid(), "kernel_connection_file": "", "version": "fake"}
@@ -71,4 +78,5 @@ class FakeServer(contextlib.AbstractContextManager):
         self.stopping.set()
         self.thread.join(timeout=5)
         self.sock.close(0)
+        self.auth.stop()
         self.ctx.term()

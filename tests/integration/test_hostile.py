@@ -2,6 +2,7 @@
 key, idle connections, a broken preload at restart, a removed runtime file, a
 stopped kernel under --timeout, addresses given as names or IPv6. Traffic only
 on loopback; every server is the fixture's, stopped at teardown."""
+import json
 import os
 import resource
 import signal
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import SignedPeer, header, ltest_binary, summary_line, wait_for, write_files
+from conftest import SignedPeer, free_port, header, ltest_binary, plain_credentials, summary_line, wait_for, write_files
 
 zmq = pytest.importorskip("zmq")
 
@@ -39,41 +40,148 @@ def status_round_trip(server):
     return time.monotonic() - t0
 
 
-def test_an_unsigned_15_mib_flood_leaves_the_server_small_and_serving(start_server, tmp_path):
-    server = start_server()
-    payload = b"x" * (15 << 20)
-    stop = time.monotonic() + 20
-    sent = []
+def zmtp_frame(body, flags=0):
+    if len(body) > 255:
+        return bytes([flags | 2]) + len(body).to_bytes(8, "big") + body
+    return bytes([flags, len(body)]) + body
 
-    def flood():
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.connect(f"tcp://127.0.0.1:{server.port}")
-        n = 0
-        while time.monotonic() < stop:
+
+def greeting(mechanism):
+    return b"\xff" + b"\0" * 7 + b"\x01\x7f" + b"\x03\x00" + mechanism.ljust(20, b"\0") + b"\0" * 32
+
+
+# What a peer without the key can say first: ZMTP's NULL handshake (as an
+# ltest server before connect_gate.hpp accepted), or PLAIN with a wrong password.
+OPENINGS = {
+    "null": greeting(b"NULL") + zmtp_frame(b"\x05READY\x0bSocket-Type" + (6).to_bytes(4, "big") + b"DEALER", 4),
+    "plain": greeting(b"PLAIN") + zmtp_frame(b"\x05HELLO\x05ltest\x40" + b"0" * 64, 4),
+}
+
+
+class Flood:
+    """`connections` raw TCP peers, each opening as `opening` then sending
+    `chunk` over and over, reconnecting when the server closes on it, until
+    stop() or until the server's RSS passes `rss_cap_mb` (the test has failed
+    by then; the cap keeps a server without bounds from taking the machine).
+    `reconnect_pause`: 0 reconnects at once (the most connections a second);
+    0.1 is libzmq's reconnection interval, what a ZeroMQ socket would do."""
+
+    def __init__(self, server, opening, chunk, connections=8, rss_cap_mb=400, reconnect_pause=0.0):
+        self.server, self.opening, self.chunk = server, opening, chunk
+        self.reconnect_pause = reconnect_pause
+        self.rss_cap_mb = rss_cap_mb
+        self.stopping = threading.Event()
+        self.bytes_sent = 0
+        self.connects = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._flood, daemon=True) for _ in range(connections)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join()
+
+    def server_rss_mb(self):
+        return vm_kb(self.server.proc.pid, "VmRSS") / 1024
+
+    def _flood(self):
+        while not self.stopping.is_set():
             try:
-                sock.send_multipart([b"<IDS|MSG>", b"0" * 64, b"{}", b"{}", b"{}", payload], zmq.NOBLOCK)
-                n += 1
-            except zmq.Again:
-                time.sleep(0.001)
-        sent.append(n)
-        sock.close(0)
-        ctx.term()
+                with socket.create_connection(("127.0.0.1", self.server.port), timeout=1) as s:
+                    with self.lock:
+                        self.connects += 1
+                    s.sendall(self.opening)
+                    while not self.stopping.is_set():
+                        s.sendall(self.chunk)
+                        with self.lock:
+                            self.bytes_sent += len(self.chunk)
+                        if self.server_rss_mb() > self.rss_cap_mb:
+                            self.stopping.set()
+            except OSError:
+                pass  # closed on us (refused), or a send timed out: again
+            self.stopping.wait(self.reconnect_pause)
 
-    flooder = threading.Thread(target=flood)
-    flooder.start()
-    try:
-        time.sleep(2)  # the flood is under way
-        assert min(status_round_trip(server) for _ in range(3)) < 5  # answered during the flood
-    finally:
-        flooder.join()
+
+def assert_flood_reached_the_server(flood):
+    assert flood.connects >= 8 and flood.bytes_sent + flood.connects * len(flood.opening) > 0, \
+        f"{flood.connects} connections, {flood.bytes_sent} bytes"
+
+
+@pytest.mark.parametrize("opening", sorted(OPENINGS))
+def test_never_ending_multipart_messages_from_8_connections_leave_the_server_small_and_serving(
+        start_server, tmp_path, opening):
+    """Frames that all carry MORE: libzmq queues a message until its last
+    frame, so a peer that never sends one grew the server without limit. Only
+    holders of the key get past the handshake now (connect_gate.hpp)."""
+    server = start_server()
+    root = write_files(tmp_path / "s", OK_SUITE)
+    empty_frames = zmtp_frame(b"", 1) * 32768  # 64 KiB of empty frames with MORE set: the worst case
+    with Flood(server, OPENINGS[opening], empty_frames) as flood:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not flood.stopping.is_set():
+            assert_passes(server, root)  # served all along
     peak_mb = vm_kb(server.proc.pid, "VmHWM") / 1024
-    print(f"sent {sent[0]} unsigned 15 MiB messages in 20 s; server peak RSS {peak_mb:.0f} MB")
-    assert sent[0] > 20, "the flood did not reach the server"
+    print(f"{opening}: {flood.connects} connections sent {flood.bytes_sent >> 20} MiB of never-ending multipart "
+          f"messages in 20 s; server peak RSS {peak_mb:.0f} MB")
+    assert_flood_reached_the_server(flood)
     assert peak_mb < 100, f"peak RSS {peak_mb:.0f} MB"
     assert server.proc.poll() is None
-    assert_passes(server, write_files(tmp_path / "s", OK_SUITE))
+    assert_passes(server, root)
+    assert "without the key" in server.log.read_text()  # said in its log (rate-limited, log.hpp)
+
+
+def best_of(n, f):
+    return min(f() for _ in range(n))
+
+
+def timed(f):
+    t0 = time.monotonic()
+    f()
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("opening", sorted(OPENINGS))
+def test_8_unsigned_15_mib_floods_do_not_slow_status_or_a_run(start_server, tmp_path, opening):
+    """Unsigned 15 MiB messages on 8 connections: --status and a small run
+    take about what they take on the idle server (best of 5 each, as a ratio
+    to the idle server measured in this test: the issue asks for a run under
+    2x its idle time; --status, answered in a few ms idle, is held to the
+    same ratio plus 100 ms). The flooders reconnect as a ZeroMQ socket would
+    (every 100 ms): connecting in a tight loop is a load on the machine's CPUs
+    that any local process can make, whatever the server does."""
+    server = start_server()
+    root = write_files(tmp_path / "s", OK_SUITE)
+    status = lambda: timed(lambda: status_round_trip(server))  # noqa: E731
+    run = lambda: timed(lambda: assert_passes(server, root))  # noqa: E731
+    assert_passes(server, root)  # warm
+    message = b"".join(zmtp_frame(f, 1) for f in (b"<IDS|MSG>", b"0" * 64, b"{}", b"{}", b"{}"))
+    message += zmtp_frame(b"x" * (15 << 20))
+    # Idle and flooded measured in turns, so that the machine's other load weighs on both alike.
+    idle_status = idle_run = flood_status = flood_run = float("inf")
+    connects = 0
+    for _ in range(5):
+        idle_status, idle_run = min(idle_status, status()), min(idle_run, run())
+        with Flood(server, OPENINGS[opening], message, reconnect_pause=0.1) as flood:
+            assert wait_for(lambda: flood.connects >= 16, 30)  # under way
+            flood_status, flood_run = min(flood_status, status()), min(flood_run, run())
+        connects += flood.connects
+    peak_mb = vm_kb(server.proc.pid, "VmHWM") / 1024
+    print(f"{opening}: --status {idle_status * 1000:.1f} ms idle, {flood_status * 1000:.1f} ms flooded; "
+          f"run {idle_run * 1000:.0f} ms idle, {flood_run * 1000:.0f} ms flooded (best of 5 each); "
+          f"{connects} connections; server peak RSS {peak_mb:.0f} MB")
+    assert connects >= 5 * 16
+    assert flood_run < 2 * idle_run, f"run: {flood_run * 1000:.0f} ms flooded, {idle_run * 1000:.0f} ms idle"
+    assert flood_status < 2 * idle_status + 0.1, f"--status: {flood_status * 1000:.0f} ms flooded"
+    assert peak_mb < 100, f"peak RSS {peak_mb:.0f} MB"
+    assert server.proc.poll() is None
 
 
 def test_junk_is_logged_at_a_bounded_rate(start_server, tmp_path):
@@ -82,6 +190,8 @@ def test_junk_is_logged_at_a_bounded_rate(start_server, tmp_path):
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.linger = 0
+    # Past the handshake (a key holder's password): junk messages are read, dropped, logged.
+    plain_credentials(sock, json.loads((server.runtime_dir / f"ltest-{server.port}.json").read_text())["key"].encode())
     sock.connect(f"tcp://127.0.0.1:{server.port}")
     t0 = time.monotonic()
     for _ in range(20_000):
@@ -265,10 +375,11 @@ def test_connections_that_never_sign_are_closed_and_signed_ones_stay(start_serve
         with SignedPeer(server) as peer:
             peer.send(header("status_request"), {})
             assert peer.recv_type("status_reply", timeout=10) is not None
-            for _ in range(40):  # ZeroMQ handshakes done, then silence
+            for _ in range(40):  # ZeroMQ handshakes done (the key's password), then silence
                 s = ctx.socket(zmq.DEALER)
                 s.linger = 0
                 s.reconnect_ivl = -1  # closed is closed: no reconnection to count again
+                plain_credentials(s, peer.key)
                 s.connect(f"tcp://127.0.0.1:{server.port}")
                 idle.append(s)
             assert wait_for(lambda: socket_fds(server.proc.pid) >= base + 40, 10)
@@ -323,3 +434,133 @@ def test_an_unwritable_runtime_dir_at_restart_is_a_warning_and_the_server_serves
         saved.rename(server.runtime_dir)
     assert wait_for(runtime_file.exists, 5)
     assert_passes(server, root)
+
+
+def handover_path(server):
+    return server.runtime_dir / f"ltest-{server.port}.sock"
+
+
+@pytest.mark.parametrize("stranger", ["closes", "junk", "holds", "wrong-token"])
+def test_a_stranger_on_the_handover_socket_never_replaces_the_kernel(start_server, tmp_path, stranger):
+    """A process of the same user that connects to the hand-over socket (and
+    closes, sends junk, or holds on) used to be taken for the kernel: every
+    later run hung, and a fake peer got the client's environment. It is closed
+    and logged; runs go on through the kernel's own connection."""
+    server = start_server()
+    root = write_files(tmp_path / "s", OK_SUITE)
+    assert_passes(server, root)
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        peer.connect(str(handover_path(server)))
+        if stranger == "junk":
+            peer.send(b"\x00junk{")
+        elif stranger == "wrong-token":
+            peer.send(b'{"hello": "' + b"0" * 64 + b'"}')
+        elif stranger == "closes":
+            peer.close()
+        assert wait_for(lambda: "refused a hand-over connection" in server.log.read_text(), 10), server.log.read_text()
+        r = server.run("-q", "-p", "no:cacheprovider", "--timeout", "30", cwd=root)  # on "holds": still connected
+        assert r.returncode == 0 and summary_line(r.stdout) == "1 passed", r.stdout + r.stderr
+        assert server.status()["hand_over"]
+        if stranger != "closes":
+            peer.settimeout(10)
+            assert peer.recv(65536) == b""  # closed on it, and it got nothing: no run request
+    finally:
+        peer.close()
+
+
+def test_a_second_server_on_a_taken_port_leaves_the_first_serving_through_the_handover(start_server, tmp_path):
+    server = start_server()
+    root = write_files(tmp_path / "s", OK_SUITE)
+    runtime_file = server.runtime_dir / f"ltest-{server.port}.json"
+    before = {p.name: (p.stat().st_ino, p.read_bytes() if p.suffix == ".json" else b"") for p in server.runtime_dir.iterdir()}
+    second = subprocess.run([ltest_binary(), "-l", "-p", str(server.port)], env=server.env, capture_output=True,
+                            text=True, timeout=120)
+    assert second.returncode == 78, second.stdout + second.stderr
+    assert "another server?" in second.stderr.strip().splitlines()[-1], second.stderr
+    after = {p.name: (p.stat().st_ino, p.read_bytes() if p.suffix == ".json" else b"") for p in server.runtime_dir.iterdir()}
+    assert after == before  # the socket, the runtime file, the kernel's files: untouched
+    assert runtime_file.exists() and handover_path(server).exists()
+    # A kernel restart reconnects through the socket file: it must still be the first server's.
+    kernel = server.status()["kernel_pid"]
+    os.kill(kernel, signal.SIGKILL)
+    assert wait_for(lambda: server.status().get("kernel_pid") not in (None, kernel), 60), server.log.read_text()[-2000:]
+    assert_passes(server, root)
+    assert server.status()["hand_over"], server.log.read_text()[-2000:]
+
+
+@pytest.fixture
+def other_user():
+    """A real local user of its own (created here, removed after): (name, uid)."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a user needs root")
+    name = f"ltest-other-{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True,
+                   capture_output=True)
+    try:
+        import pwd
+        yield name, pwd.getpwnam(name).pw_uid
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def refused_with_one_line(r, *words):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 78 and len(lines) == 1 and all(w in lines[0] for w in words), (r.returncode, r.stderr)
+
+
+def ltest_in(env, cwd, *args):
+    return subprocess.run([ltest_binary(), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_a_runtime_directory_others_can_write_is_refused_and_its_mode_kept(tmp_path):
+    """A shared directory (1777, as /tmp): another user could plant a socket
+    or runtime file in it. The server and an auto-starting client refuse it
+    with one line naming it, write nothing there, and leave its mode alone."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(shared), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    refused_with_one_line(ltest_in(env, root, "-l", "-p", str(free_port())), str(shared), "writable by others")
+    refused_with_one_line(ltest_in(env, root, "--", "-q"), str(shared), "writable by others")  # auto-start
+    assert oct(shared.stat().st_mode & 0o7777) == "0o1777"
+    assert list(shared.iterdir()) == []
+
+
+def test_a_runtime_directory_of_another_user_is_refused(tmp_path, other_user):
+    """Owned by someone else (0700 or not, root could write it anyway): who
+    owns it could replace the runtime file, the socket or the start lock."""
+    name, uid = other_user
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, uid, -1)
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(theirs), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    refused_with_one_line(ltest_in(env, root, "-l", "-p", str(free_port())), str(theirs), f"uid {uid}")
+    refused_with_one_line(ltest_in(env, root, "--", "-q"), str(theirs), f"uid {uid}")
+    assert list(theirs.iterdir()) == []
+
+
+def test_without_home_there_is_no_fallback_into_tmp(tmp_path):
+    """With HOME unset the runtime directory used to be
+    /tmp/.local/share/jupyter/runtime, which another user can make first."""
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HOME", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "XDG_DATA_HOME")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    for args in (("-l", "-p", str(free_port())), ("--", "-q")):
+        refused_with_one_line(ltest_in(env, root, *args), "HOME is not set", "JUPYTER_RUNTIME_DIR")
+
+
+def test_status_works_when_the_cache_directory_cannot_be_written(start_server, tmp_path):
+    """What the runs learn is kept in the cache directory; when it cannot be
+    written (here a file stands where it would be: root writes through any
+    mode), the status said "file is null" (exit 76)."""
+    (tmp_path / "no-cache").write_text("not a directory\n")
+    server = start_server(extra_env={"XDG_CACHE_HOME": str(tmp_path / "no-cache")})
+    root = write_files(tmp_path / "s", OK_SUITE)
+    assert_passes(server, root)
+    r = server.client("--status")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.client("--status", "--json").returncode == 0

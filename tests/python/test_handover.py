@@ -215,3 +215,36 @@ def test_attach_connects_to_a_listening_socket_and_says_whether_it_could(tmp_pat
         listener.close()
         handover.disconnect()
         loop.close()
+
+
+def test_attach_says_the_token_first_and_refuses_a_listener_that_is_not_the_server(tmp_path, monkeypatch):
+    """The listener's pid (SO_PEERCRED) must be the server's that called
+    attach: a socket file someone else put there would get every run's
+    request. Here the test process listens, so its pid is "the server"."""
+    monkeypatch.setattr(STATE, "handover_socket", None)
+    monkeypatch.setattr(STATE, "handover_loop", None)
+    monkeypatch.setattr(STATE, "last_result", None)
+    path = str(tmp_path / "handover.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    loop = asyncio.new_event_loop()
+
+    async def attach(where):
+        return handover.attach(where)
+
+    try:
+        listener.bind(path)
+        listener.listen(2)
+        stranger = {"path": path, "token": "t0k3n", "server_pid": os.getpid() + 1}  # not who listens
+        assert loop.run_until_complete(attach(stranger)) == {"handover": False} and not handover.connected()
+        ours = {"path": path, "token": "t0k3n", "server_pid": os.getpid()}
+        assert loop.run_until_complete(attach(ours)) == {"handover": True} and handover.connected()
+        accepted, _ = listener.accept()  # the stranger's connection was closed before a byte was sent
+        assert accepted.recv(4096) == b""
+        accepted.close()
+        accepted, _ = listener.accept()
+        assert json.loads(accepted.recv(4096)) == {"hello": "t0k3n"}  # its first message
+        accepted.close()
+    finally:
+        handover.disconnect()
+        listener.close()
+        loop.close()

@@ -93,12 +93,14 @@ TEST_CASE("a run's pipes carry bytes from the test process's ends to the server'
 namespace {
 
 // The kernel's end of the hand-over socket at `path`.
-int connect_as_kernel(const std::filesystem::path& path) {
+// Connects as handover.py does; `hello`: its first message (the server's token), none if empty.
+int connect_as_kernel(const std::filesystem::path& path, const std::string& hello = "{\"hello\": \"tok\"}") {
     int kernel = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
     REQUIRE(::connect(kernel, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    if (!hello.empty()) REQUIRE(::send(kernel, hello.data(), hello.size(), 0) == static_cast<ssize_t>(hello.size()));
     return kernel;
 }
 
@@ -126,12 +128,30 @@ nlohmann::json receive_with_fds(int kernel, int (&fds)[4]) {
 TEST_CASE("the hand-over socket gives a run's request and fds to the kernel", "[handover]") {
     auto dir = std::filesystem::temp_directory_path() / ("ltest-unit-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    handover_socket h(dir / "h.sock");
+    handover_socket h(dir / "h.sock", "tok");
+    h.listen();
     CHECK_FALSE(h.connected());
 
+    // Strangers first: no hello, junk, a wrong token. Each is closed; none becomes the kernel.
+    int silent = connect_as_kernel(h.path(), "");
+    int junk = connect_as_kernel(h.path(), "\x01junk");
+    int wrong = connect_as_kernel(h.path(), "{\"hello\": \"tak\"}");
+    h.accept_kernel();
+    CHECK_FALSE(h.connected());
+    for (int s : {silent, junk, wrong}) {
+        char b;
+        CHECK(::recv(s, &b, 1, 0) == 0);  // closed on it
+        ::close(s);
+    }
+
     int kernel = connect_as_kernel(h.path());
+    int late = connect_as_kernel(h.path(), "");  // after the kernel: refused, the kernel kept
     h.accept_kernel();
     REQUIRE(h.connected());
+    int kernel_fd = h.kernel_fd();
+    ::close(late);
+    h.accept_kernel();
+    CHECK(h.kernel_fd() == kernel_fd);
 
     run_pipes p = run_pipes::open(false, false, 80, 24);
     std::string request(70000, 'r');  // more than one message's worth

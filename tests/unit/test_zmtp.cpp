@@ -8,6 +8,7 @@
 
 #include <zmq_addon.hpp>
 
+#include "connect_gate.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "test_support.hpp"
@@ -154,6 +155,54 @@ TEST_CASE("zmtp_dealer talks to a libzmq ROUTER both ways", "[zmtp]") {
     REQUIRE(second);
     CHECK((*second)[0] == "second");
     CHECK_FALSE(dealer.receive(milliseconds(50)));
+}
+
+TEST_CASE("zmtp_dealer passes the server's gate with the key's password, and only with it", "[zmtp]") {
+    zmq::context_t ctx;
+    connect_gate gate(ctx, "the-password");  // the server's ZAP handler, in its thread
+    zmq::socket_t router(ctx, zmq::socket_type::router);
+    router.set(zmq::sockopt::linger, 0);
+    router.set(zmq::sockopt::rcvhwm, 1);  // as the server's (router_limits.hpp)
+    connect_gate::guard(router);
+    router.bind("tcp://127.0.0.1:*");
+    std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+    int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+
+    zmtp_dealer dealer("127.0.0.1", port, seconds(5), max_bytes, "the-password");
+    dealer.send({"<IDS|MSG>", "hello"});
+    zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+    REQUIRE(zmq::poll(&item, 1, milliseconds(5000)) == 1);
+    zmq::multipart_t in;
+    REQUIRE(in.recv(router));
+    std::string identity = in.popstr();
+    CHECK(in.popstr() == "<IDS|MSG>");
+    CHECK(in.popstr() == "hello");
+    zmq::multipart_t out;
+    out.addstr(identity);
+    out.addstr("answer");
+    out.send(router);
+    auto answer = dealer.receive(seconds(5));
+    REQUIRE(answer);
+    CHECK((*answer)[0] == "answer");
+
+    // A wrong password: refused in the handshake, one clear line; nothing reaches the ROUTER.
+    zmtp_dealer stranger("127.0.0.1", port, seconds(5), max_bytes, "not-the-password");
+    try {
+        stranger.send({"<IDS|MSG>", "junk"});
+        stranger.receive(seconds(5));
+        FAIL("a wrong password was let in");
+    } catch (const ltest_error& e) {
+        INFO(e.what());
+        CHECK(e.exit_code == exit_code::protocol);
+        CHECK(std::string(e.what()).find("refused this client's key") != std::string::npos);
+    }
+    // NULL (no password): the greeting's mechanism differs, the server closes.
+    zmtp_dealer plain_null("127.0.0.1", port, seconds(5), max_bytes);
+    CHECK(exit_code_of([&] {
+              plain_null.send({"<IDS|MSG>", "junk"});
+              plain_null.receive(seconds(5));
+          }) != 0);
+    CHECK(zmq::poll(&item, 1, milliseconds(200)) == 0);
 }
 
 TEST_CASE("zmtp_dealer says clearly when nothing, or not ZeroMQ, answers", "[zmtp]") {

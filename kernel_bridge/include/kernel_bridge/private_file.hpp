@@ -7,9 +7,17 @@
 
 namespace kernel_bridge {
 
-// Writes text owner-only (0600) and atomically (temp file + rename), creating
-// the parent directory owner-only (0700) when missing. Throws bad_file.
+// Writes text owner-only (0600) and atomically (temp file + rename), in a
+// directory that ensure_private_dir accepts. Throws bad_file.
 void write_private_file(const std::filesystem::path& path, const std::string& text);
+
+// A directory fit to hold keys and sockets: created owner-only (0700, with
+// its missing parents) when missing; else it must be a directory owned by
+// this user that group and others cannot write (another user could plant a
+// socket or runtime file there, or replace ours). Never changes the mode of a
+// directory it did not create. Throws bad_file: one line naming the
+// directory and the fix.
+void ensure_private_dir(const std::filesystem::path& dir);
 
 // A new, empty owner-only file at `path`, open for writing (O_CLOEXEC): what
 // was there is unlinked first and the file created with O_EXCL|O_NOFOLLOW, so

@@ -21,6 +21,7 @@ Wire (SOCK_SEQPACKET, one message each):
 import json
 import os
 import socket
+import struct
 
 from ..state import STATE
 
@@ -37,13 +38,29 @@ class RefusedRun(ValueError):
         self.run_id = run_id
 
 
-def connect(path):
-    """Connects to the server's hand-over socket; False if it cannot (the
-    kernel is on another host: runs then go through the Jupyter relay)."""
+def listener_is(sock, server_pid):
+    """Whether the process listening on sock's other end is the server that
+    called attach (SO_PEERCRED: its pid and our uid). A socket file another
+    process put in its place would get each run's request, the client's
+    environment included, and could answer for the tests."""
+    pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid == os.getuid() and (server_pid is None or pid == server_pid)
+
+
+def connect(path, token=None, server_pid=None):
+    """Connects to the server's hand-over socket and says the server's token
+    (its first message); False if it cannot (the kernel is on another host:
+    runs then go through the Jupyter relay), or if the listener is not the
+    server (its pid and uid)."""
     disconnect()
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sock.connect(path)
+        if not listener_is(sock, server_pid):
+            sock.close()
+            return False
+        if token is not None:
+            sock.send(json.dumps({"hello": token}).encode())
     except OSError:
         return False
     os.set_inheritable(sock.fileno(), False)
@@ -169,14 +186,18 @@ def report_reaped(pid, exit_code):
     _send(json.dumps({"reaped": pid, "exit_code": exit_code}).encode())
 
 
-def attach(path):
+def attach(where):
     """The server's call at warm-up: connect to its hand-over socket and take
     runs from it in the kernel's event loop (the Reply says whether runs can
-    be handed over: not without a running loop, nor across hosts)."""
+    be handed over: not without a running loop, nor across hosts, nor when
+    the socket's listener is not the server). `where`: {"path", "token",
+    "server_pid"} (or a path alone, from a server before tokens)."""
     from . import reaping, runner
     from .result import Reply, remember
+    if isinstance(where, str):
+        where = {"path": where}
     loop = reaping.kernel_loop()
-    connected = loop is not None and connect(path)
+    connected = loop is not None and connect(where["path"], where.get("token"), where.get("server_pid"))
     if connected:
         serve(loop, runner.take_run)
     return remember(Reply(handover=connected))
