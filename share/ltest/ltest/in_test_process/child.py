@@ -310,7 +310,9 @@ def run_pytest(args, workers=1, main=None):
         plugins.append(ShardPlugin(workers))
     try:
         # Under the frames a cold run has above pytest's main (main_frames.py).
-        code = main_frames.call(pytest_argv0(), functools.partial(main or pytest_api.run_main, list(args), plugins=plugins))
+        run = (functools.partial(pytest_api.main_entry(), args=list(args), plugins=plugins) if main is None
+               else functools.partial(main, list(args), plugins=plugins))
+        code = main_frames.call(pytest_argv0(), run)
         code = _flush_like_console_main(code)
     except SystemExit as e:  # e.g. sys.exit() in a conftest
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

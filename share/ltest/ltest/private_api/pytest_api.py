@@ -50,6 +50,14 @@ def prog_name():
     return get(sys.argv) if callable(get) else "python -m pytest"
 
 
+def main_entry():
+    """pytest's own main with the program name its console entry gives, as
+    a callable of (args=, plugins=) with no frame of its own: a test's stack
+    shows pytest's main right under its console entry, as cold's does."""
+    main, takes_prog = _entry()
+    return functools.partial(main, prog=prog_name()) if takes_prog else main
+
+
 def run_main(args, plugins):
     """pytest's own main for args, as `python -m pytest ARGS` runs it."""
     main, takes_prog = _entry()
