@@ -94,8 +94,9 @@ def test_the_example_database_is_the_runs_directorys_with_hypothesis_learned(tmp
         assert wait_for(lambda: not alive(server["pid"]), 30)
         learned = world.ltest("--", *ARGS, cwd=tests)
         status = json.loads(world.ltest("--status", "--json", cwd=tests).stdout)
+        cached = [f.read_text() for f in world.cache_dir.rglob("*.json")]  # what the first run learned, for a failure
         assert {"module": "hypothesis", "source": "learned"}.items() <= next(
-            (p for p in status["preloaded"] if p["module"] == "hypothesis"), {}).items(), status["preloaded"]
+            (p for p in status["preloaded"] if p["module"] == "hypothesis"), {}).items(), (status, cached, world.server_log())
         assert learned.returncode == 1, learned.stdout + learned.stderr
         assert str(tests / ".hypothesis") in lines(learned.stdout, "DB ")[0] and not (root / ".hypothesis").exists()
         assert first_tried(learned.stdout) >= 1000, learned.stdout  # the example the first run stored
