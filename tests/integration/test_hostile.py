@@ -564,3 +564,30 @@ def test_status_works_when_the_cache_directory_cannot_be_written(start_server, t
     r = server.client("--status")
     assert r.returncode == 0, r.stdout + r.stderr
     assert server.client("--status", "--json").returncode == 0
+
+
+@pytest.mark.parametrize("owner", ["writable by others", "another user"])
+def test_a_cache_directory_others_can_write_is_refused_and_its_mode_kept(tmp_path, owner, request):
+    """What the runs learn there decides what the kernel imports: a cache
+    directory that someone else owns or can write is refused with one line
+    naming it, as the runtime directory is."""
+    cache = tmp_path / "cache" / "ltest"
+    cache.mkdir(parents=True)
+    if owner == "another user":
+        name, uid = request.getfixturevalue("other_user")
+        cache.chmod(0o700)
+        os.chown(cache, uid, -1)
+        words = (str(cache), f"uid {uid}")
+    else:
+        cache.chmod(0o777)
+        words = (str(cache), "writable by others", "chmod go-w")
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    refused_with_one_line(ltest_in(env, root, "-l", "-p", str(free_port())), *words)
+    refused_with_one_line(ltest_in(env, root, "--", "-q"), *words)  # auto-start: the server's line
+    refused_with_one_line(ltest_in(env, root, "--forget"), *words)
+    if owner != "another user":
+        assert oct(cache.stat().st_mode & 0o7777) == "0o777"
+    assert list(cache.iterdir()) == []
