@@ -71,6 +71,10 @@ void choose_server(options& o, bool may_start) {
     if (o.port) return;
     std::error_code ec;
     fs::path cwd = fs::current_path(ec);
+    // The project is found from here: with no current directory there is none.
+    if (ec)
+        throw ltest_error(exit_code::usage,
+                          "cannot read the current directory (deleted?): cd to the project, or name its server with -p PORT");
     std::string root = server_root(cwd);
     // A kernelspec names its interpreter; else the rule (path and file checks only).
     std::optional<python_choice> python;
