@@ -45,7 +45,8 @@ static bool runs_ltest(int pid) {
 bool is_that_server(const server_info& s) {
     if (!process_alive(s.pid)) return false;
     if (::kill(s.pid, 0) != 0 && errno == EPERM) return false;  // another user's process: not our server
-    if (s.start_time != 0) return process_start_time(s.pid) == s.start_time;
+    // A start time that cannot be read now (a /proc we may not read): keep its files.
+    if (unsigned long long now = s.start_time != 0 ? process_start_time(s.pid) : 0; now != 0) return now == s.start_time;
     return runs_ltest(s.pid);
 }
 
