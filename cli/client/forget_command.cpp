@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 int forget_learned_preloads(const options&) {
     std::string root = server_root(fs::current_path());
     std::string what = root.empty() ? "directories without a project marker" : root;
+    check_cache_dir();  // someone else's files are not ours to read or remove
     fs::path dir = learned_cache_dir();
     int removed = 0;
     std::error_code ec;

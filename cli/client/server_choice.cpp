@@ -8,6 +8,7 @@
 #include "project_root.hpp"
 #include "python_choice.hpp"
 #include "runtime_file.hpp"
+#include "stale_server_files.hpp"
 #include "start_lock.hpp"
 
 namespace ltest {
@@ -22,7 +23,7 @@ std::vector<server_info> live_servers() {
         std::string name = e.path().filename().string();
         if (name.rfind("ltest-", 0) != 0 || e.path().extension() != ".json") continue;
         auto s = read_runtime_file(e.path());
-        if (s && process_alive(s->pid)) live.push_back(*s);
+        if (s && is_that_server(*s)) live.push_back(*s);
     }
     return live;
 }
@@ -66,9 +67,14 @@ std::optional<int> matching_port(const std::vector<server_info>& live, const std
 }  // namespace
 
 void choose_server(options& o, bool may_start) {
+    remove_stale_server_files();  // the one place a client does (stale_server_files.hpp)
     if (o.port) return;
     std::error_code ec;
     fs::path cwd = fs::current_path(ec);
+    // The project is found from here: with no current directory there is none.
+    if (ec)
+        throw ltest_error(exit_code::usage,
+                          "cannot read the current directory (deleted?): cd to the project, or name its server with -p PORT");
     std::string root = server_root(cwd);
     // A kernelspec names its interpreter; else the rule (path and file checks only).
     std::optional<python_choice> python;

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <cmath>
 #include <toml++/toml.h>
 
 #include "errors.hpp"
@@ -49,7 +50,7 @@ static std::optional<project_config> parse(const fs::path& file) {
             c.autostart = node.value<bool>();
         } else if (k == "idle") {
             auto v = node.value<double>();
-            if (!(node.is_integer() || node.is_floating_point()) || !v || *v < 0)
+            if (!(node.is_integer() || node.is_floating_point()) || !v || !std::isfinite(*v) || *v < 0)
                 throw bad_type("a number of seconds >= 0 (0: never stop)");
             c.idle = *v;
         } else if (k == "kernel" || k == "ip" || k == "python") {

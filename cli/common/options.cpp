@@ -202,6 +202,13 @@ std::optional<options> parse_options(int argc, char** argv) {
     }
     apply_project_config(o, app);
     o.ip = canonical_ip(o.ip);
+    // A host name would reach libzmq as a network interface's name ("No such
+    // device") and the client, which resolves no names, as nothing.
+    if (!connect_address(o.ip, default_port))
+        throw ltest_error(exit_code::usage,
+                          (app.count("--ip") > 0 || o.config_file.empty() ? std::string("--ip") : "ip in " + o.config_file) +
+                              ": '" + o.ip + "' is not an IP address (a numeric IPv4 or IPv6 address, localhost, or "
+                              "0.0.0.0 for every interface)");
     check_combinations(o);
     return o;
 }

@@ -31,6 +31,7 @@ void to_json(json& j, const server_info& s) {
     if (!s.kernel_name.empty()) j["kernel_name"] = s.kernel_name;
     if (!s.python.empty()) j["python"] = s.python;
     if (!s.python_skipped.empty()) j["python_skipped"] = s.python_skipped;
+    if (s.start_time != 0) j["start_time"] = s.start_time;
 }
 
 void from_json(const json& j, server_info& s) {
@@ -45,6 +46,7 @@ void from_json(const json& j, server_info& s) {
     s.kernel_name = j.value("kernel_name", std::string());
     s.python = j.value("python", std::string());
     s.python_skipped = j.value("python_skipped", std::vector<std::string>());
+    s.start_time = j.value("start_time", 0ull);
 }
 
 fs::path runtime_file_path(int port) {

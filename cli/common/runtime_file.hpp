@@ -28,6 +28,10 @@ struct server_info {
     // named, and (chosen from PATH) the python3s before it that had no pytest.
     std::string python;
     std::vector<std::string> python_skipped;
+    // Issue 30: the server process's start time (/proc/PID/stat, clock ticks
+    // after boot; 0 unknown), so a reused pid is not taken for the server
+    // (stale_server_files.hpp).
+    unsigned long long start_time = 0;
 
     std::string endpoint() const { return tcp_endpoint(ip, port); }
 };

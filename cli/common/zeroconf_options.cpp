@@ -1,5 +1,8 @@
 #include "zeroconf_options.hpp"
 
+#include <cmath>
+#include <cstdlib>
+
 #include "errors.hpp"
 #include "exit_codes.hpp"
 
@@ -8,10 +11,20 @@ namespace ltest {
 void add_zeroconf_options(CLI::App& app, options& o) {
     app.add_flag_callback("--no-start", [&] { o.autostart = false; },
                           "With no server for this project, fail (exit 69) instead of starting one");
-    app.add_option("--idle", o.idle,
-                   "Seconds an idle server (no run, no client) waits before it stops (0: never; "
-                   "a server started by a run: 1800)")
-        ->check(CLI::NonNegativeNumber);
+    // Not CLI11's NonNegativeNumber, whose message prints the largest double
+    // (309 digits) and which lets nan through.
+    app.add_option_function<std::string>(
+           "--idle",
+           [&](const std::string& v) {
+               char* end = nullptr;
+               double t = std::strtod(v.c_str(), &end);
+               if (v.empty() || *end != '\0' || !std::isfinite(t) || t < 0)
+                   throw CLI::ValidationError("--idle", "expects a number of seconds >= 0 (0: never stop), got '" + v + "'");
+               o.idle = t;
+           },
+           "Seconds an idle server (no run, no client) waits before it stops (0: never; "
+           "a server started by a run: 1800)")
+        ->type_name("SECONDS");
     app.add_flag("--watch", o.watch, "Run the tests, then again each time a file under the project root changes");
     app.add_flag("--forget", o.forget, "Forget the preloads learned from this project's test runs");
     app.add_option("--python", o.python,

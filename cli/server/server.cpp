@@ -13,11 +13,14 @@
 #include "server_core.hpp"
 #include "router_limits.hpp"
 #include "server.hpp"
+#include "stale_server_files.hpp"
 
 namespace ltest {
 using namespace std::chrono;
 
 int server::serve() {
+    remove_stale_server_files();  // a killed server's files, before this one makes any (stale_server_files.hpp)
+    info_.start_time = process_start_time(static_cast<int>(::getpid()));
     bind();               // the port first: a second server on it stops here, touching nothing
     handover_.listen();   // then the hand-over socket file, which is this port's
     kernel_.start();

@@ -5,6 +5,7 @@
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "guarded_main.hpp"
+#include "learned_cache.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "server.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
         if (!opts) return 0;
         if (!opts->listen) throw ltest::ltest_error(ltest::exit_code::usage, "ltest-server serves: run it as `ltest -l ...`");
         ltest::log::setup(opts->verbosity);
+        ltest::check_cache_dir();  // what is learned there decides what the kernel imports
         try {
             int code = ltest::run_server(*opts);
             ltest::remove_autostart_files(*opts);  // a clean stop leaves no files

@@ -56,6 +56,13 @@ def encode(frames, mode):
     return bytes([mode]) + SEP.join(frames)
 
 
+def own_start_time():
+    """This process's start time (/proc/self/stat, field 22): with the pid it
+    says the runtime file is a live server's, not a leftover to remove."""
+    stat = Path("/proc/self/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[22 - 3])
+
+
 class FakeServer(threading.Thread):
     """Answers like ltest's server, records every multipart it receives."""
 
@@ -76,7 +83,8 @@ class FakeServer(threading.Thread):
         self.linger_s = linger_s
         self.stop = False
         info = {"ip": "127.0.0.1", "port": self.port, "key": KEY.decode(), "signature_scheme": "hmac-sha256",
-                "pid": os.getpid(), "kernel_connection_file": "", "version": "0.1.0"}
+                "pid": os.getpid(), "start_time": own_start_time(), "kernel_connection_file": "",
+                "version": "0.1.0"}
         path = Path(runtime_dir) / f"ltest-{self.port}.json"
         path.write_text(json.dumps(info))
         path.chmod(0o600)

@@ -16,6 +16,14 @@ from zmq.auth.thread import ThreadAuthenticator
 from conftest import connect_password, free_port, header, ltest_binary, sign
 
 
+def own_start_time():
+    """This process's start time (/proc/self/stat, field 22): a runtime file
+    naming a live process that is not that server is a leftover, and removed
+    (stale_server_files.hpp); the pid and start time together say it is."""
+    stat = open("/proc/self/stat").read()
+    return int(stat[stat.rindex(")") + 2:].split()[22 - 3])
+
+
 class FakeServer(contextlib.AbstractContextManager):
     """answer(msg_type, content) -> [(msg_type, content), ...] to send back, each
     with the request's header as parent. Everything received is in .received."""
@@ -36,7 +44,7 @@ class FakeServer(contextlib.AbstractContextManager):
         self.sock.plain_server = True
         self.sock.bind(f"tcp://127.0.0.1:{self.port}")
         info = {"ip": "127.0.0.1", "port": self.port, "key": self.key.decode(), "signature_scheme": "hmac-sha256",
-                "pid": os.getpid(), "kernel_connection_file": "", "version": "fake"}
+                "pid": os.getpid(), "start_time": own_start_time(), "kernel_connection_file": "", "version": "fake"}
         self.runtime_file = runtime_dir / f"ltest-{self.port}.json"
         fd = os.open(self.runtime_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, json.dumps(info).encode())

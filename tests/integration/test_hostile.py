@@ -564,3 +564,63 @@ def test_status_works_when_the_cache_directory_cannot_be_written(start_server, t
     r = server.client("--status")
     assert r.returncode == 0, r.stdout + r.stderr
     assert server.client("--status", "--json").returncode == 0
+
+
+@pytest.mark.parametrize("owner", ["writable by others", "another user"])
+def test_a_cache_directory_others_can_write_is_refused_and_its_mode_kept(tmp_path, owner, request):
+    """What the runs learn there decides what the kernel imports: a cache
+    directory that someone else owns or can write is refused with one line
+    naming it, as the runtime directory is."""
+    cache = tmp_path / "cache" / "ltest"
+    cache.mkdir(parents=True)
+    if owner == "another user":
+        name, uid = request.getfixturevalue("other_user")
+        cache.chmod(0o700)
+        os.chown(cache, uid, -1)
+        words = (str(cache), f"uid {uid}")
+    else:
+        cache.chmod(0o777)
+        words = (str(cache), "writable by others", "chmod go-w")
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    refused_with_one_line(ltest_in(env, root, "-l", "-p", str(free_port())), *words)
+    refused_with_one_line(ltest_in(env, root, "--", "-q"), *words)  # auto-start: the server's line
+    refused_with_one_line(ltest_in(env, root, "--forget"), *words)
+    if owner != "another user":
+        assert oct(cache.stat().st_mode & 0o7777) == "0o777"
+    assert list(cache.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["idle -1", "idle nan", "ip example.com run", "ip example.com listen",
+                                  "deleted cwd status", "deleted cwd run"])
+def test_small_usage_errors_are_one_clear_line_and_exit_64(tmp_path, case):
+    """Issue 30, finding 9: `--idle -1` printed a 309-digit bound, a deleted
+    working directory without -p was an internal error (70), and a host name
+    for -i reached libzmq as a device name (78, "No such device")."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    root = write_files(tmp_path / "proj", OK_SUITE)
+    args, words = {
+        "idle -1": (["--idle", "-1", "--", "-q"], ["--idle", "'-1'", ">= 0"]),
+        "idle nan": (["--idle", "nan", "--", "-q"], ["--idle", "'nan'"]),
+        "ip example.com run": (["-i", "example.com", "--", "-q"], ["'example.com' is not an IP address"]),
+        "ip example.com listen": (["-i", "example.com", "-l", "-p", str(free_port())],
+                                  ["'example.com' is not an IP address"]),
+        "deleted cwd status": (["--status"], ["current directory", "-p PORT"]),
+        "deleted cwd run": (["--", "-q"], ["current directory", "-p PORT"]),
+    }[case]
+    if case.startswith("deleted cwd"):
+        gone = tmp_path / "gone"
+        gone.mkdir()
+        quoted = " ".join(f"'{a}'" for a in args)
+        r = subprocess.run(["sh", "-c", f'cd "{gone}" && rmdir "{gone}" && exec {ltest_binary()} {quoted}'],
+                           env=env, capture_output=True, text=True, timeout=60)
+    else:
+        r = ltest_in(env, root, *args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 64 and len(lines) == 1 and all(w in lines[0] for w in words), (r.returncode, r.stderr)
+    assert "internal" not in lines[0] and len(lines[0]) < 200, lines[0]
+    assert list(runtime.iterdir()) == []  # nothing started

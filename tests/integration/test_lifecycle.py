@@ -214,8 +214,13 @@ def test_something_else_on_the_servers_port_is_one_clear_line(tmp_path):
     runtime = tmp_path / "runtime"
     runtime.mkdir()
     server_file = runtime / f"ltest-{port}.json"
+    # The pid and start time of a live process (this one): a runtime file
+    # naming a process that is not that server is a leftover, and removed.
+    stat = Path("/proc/self/stat").read_text()
+    start_time = int(stat[stat.rindex(")") + 2:].split()[22 - 3])
     server_file.write_text(json.dumps({"ip": "127.0.0.1", "port": port, "key": "k", "signature_scheme": "hmac-sha256",
-                                       "pid": os.getpid(), "kernel_connection_file": "", "version": "0"}))
+                                       "pid": os.getpid(), "start_time": start_time, "kernel_connection_file": "",
+                                       "version": "0"}))
     server_file.chmod(0o600)
     client = subprocess.Popen([ltest_binary(), "-p", str(port), "--status"], env=dict(os.environ,
                               JUPYTER_RUNTIME_DIR=str(runtime)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -144,6 +144,22 @@ TEST_CASE("the --ip flag takes localhost as 127.0.0.1 and a bracketed IPv6 addre
     CHECK(parse({"--ip", "::1"})->ip == "::1");
 }
 
+TEST_CASE("the --ip flag refuses a host name or anything else that is not an IP address", "[options]") {
+    in_empty_dir dir;
+    check_bad_values("--ip", {"example.com", "", "1.2.3.4.5", "lo"}, "is not an IP address");
+    CHECK(parse({"-i", "0.0.0.0"})->ip == "0.0.0.0");
+    CHECK(parse({"-i", "*"})->ip == "*");
+}
+
+TEST_CASE("the --idle flag takes a finite number of seconds >= 0 and says so in one short line", "[options]") {
+    in_empty_dir dir;
+    check_bad_values("--idle", {"-1", "nan", "inf", "1e400", "x", ""}, ">= 0");
+    CHECK(parse({"--idle", "0"})->idle == 0);
+    CHECK(parse({"--idle", "2.5"})->idle == 2.5);
+    CHECK(parse_error({"--idle", "-1"}).what() == std::string("--idle: expects a number of seconds >= 0 (0: never stop), got '-1'") +
+          " (pytest arguments go after `--`)");
+}
+
 TEST_CASE("the -p flag takes a port from 1 to 65535 and nothing else", "[options]") {
     in_empty_dir dir;
     CHECK(parse({"-p", "1"})->port == 1);
