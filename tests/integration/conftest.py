@@ -231,7 +231,8 @@ def start_server(tmp_path):
     assert not outlived, "a kernel (or a fork of it) outlived its server"
 
 
-def _kernel_pids_for(runtime_dir):
+def pids_whose_cmdline(matches):
+    """Pids of the live processes whose command line (NULs and all) matches(cmdline)."""
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -240,9 +241,13 @@ def _kernel_pids_for(runtime_dir):
             cmdline = (d / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if "ipykernel_launcher" in cmdline and str(runtime_dir) in cmdline and alive(int(d.name)):
+        if matches(cmdline) and alive(int(d.name)):
             out.append(int(d.name))
     return out
+
+
+def _kernel_pids_for(runtime_dir):
+    return pids_whose_cmdline(lambda c: "ipykernel_launcher" in c and str(runtime_dir) in c)
 
 
 @pytest.fixture(scope="module")

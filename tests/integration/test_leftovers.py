@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from conftest import alive, ltest_binary, wait_for, write_files
+from conftest import alive, ltest_binary, pids_whose_cmdline, wait_for, write_files
 
 OK_SUITE = {"test_ok.py": "def test_ok(): pass\n", "pytest.ini": "[pytest]\n"}  # a project each
 
@@ -30,17 +30,7 @@ def server_pids(runtime):
 
 def kernel_pids_of(server_pid):
     mark = f"kernel-ltest-{server_pid}.json"
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmdline = (d / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if mark in cmdline:
-            out.append(int(d.name))
-    return out
+    return pids_whose_cmdline(lambda c: mark in c)
 
 
 def kill9(pids):
