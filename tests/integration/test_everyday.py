@@ -27,7 +27,7 @@ def test_status_and_stop_find_the_only_server_without_a_port(start_server, tmp_p
     s = json.loads(subprocess.run([ltest_binary(), "--status", "--json"], env=env, capture_output=True,
                                   text=True).stdout)
     # No kernelspec: the kernel runs on the harness's Python, first on PATH (conftest.py).
-    assert s["kernel_name"] == "" and s["python"] == PYTHON and os.path.exists(s["connection_file"])
+    assert s["kernel_name"] == "" and os.path.samefile(s["python"], PYTHON) and os.path.exists(s["connection_file"])
     assert s["preloaded"][0]["module"] == "json" and s["run_in_flight"] is False
     r = subprocess.run([ltest_binary(), "--stop"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

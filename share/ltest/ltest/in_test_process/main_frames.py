@@ -19,14 +19,16 @@ import runpy
 
 def _call_site(code, callee):
     """(line, first column, end column) of code's first call of callee."""
-    found = False
+    found, start = False, None
     for ins in dis.get_instructions(code):
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_METHOD", "LOAD_ATTR") and ins.argval == callee:
-            found = True
+        if not found and ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_METHOD", "LOAD_ATTR") and ins.argval == callee:
+            found, start = True, getattr(getattr(ins, "positions", None), "col_offset", None)
         if found and ins.opname.startswith("CALL"):
             p = getattr(ins, "positions", None)
             if p is None or p.lineno is None:
                 return ins.starts_line, None, None
+            if start is not None and p.col_offset is not None and p.col_offset > start:
+                continue  # a call in its arguments (pytest 9.1's _main(prog=_get_prog_name(...)))
             return p.lineno, p.col_offset, p.end_col_offset
     return None, None, None
 
