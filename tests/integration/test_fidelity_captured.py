@@ -92,6 +92,14 @@ def test_the_example_database_is_the_runs_directorys_with_hypothesis_learned(tmp
         [server] = world.servers()
         assert world.ltest("--stop", cwd=tests).returncode == 0
         assert wait_for(lambda: not alive(server["pid"]), 30)
+        # What the first run learned, with hypothesis's import time put above the
+        # learned-preload threshold (50 ms): the time measured depends on the
+        # machine (0.05 s was seen), and what this test checks must not.
+        [cache] = world.cache_dir.rglob("*.json")
+        facts = json.loads(cache.read_text())
+        [entry] = [e for e in facts["modules"] if e["module"] == "hypothesis"]
+        entry["seconds"] = max(entry["seconds"], 1.0)
+        cache.write_text(json.dumps(facts))
         learned = world.ltest("--", *ARGS, cwd=tests)
         status = json.loads(world.ltest("--status", "--json", cwd=tests).stdout)
         cached = [f.read_text() for f in world.cache_dir.rglob("*.json")]  # what the first run learned, for a failure
