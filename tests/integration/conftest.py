@@ -250,6 +250,17 @@ def _kernel_pids_for(runtime_dir):
     return pids_whose_cmdline(lambda c: "ipykernel_launcher" in c and str(runtime_dir) in c)
 
 
+def serving(server, timeout=300):
+    """For a fixture: starts server, yields it running, and stops it after,
+    even when its start failed."""
+    try:
+        server.start(timeout=timeout)
+        assert server.proc.poll() is None, server.log.read_text()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
     """One warm server reused by the tests of a module that only run tests."""

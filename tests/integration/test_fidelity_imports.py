@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Server, ltest_binary, summary_line, write_files
+from conftest import Server, ltest_binary, serving, summary_line, write_files
 from fidelity_helpers import client_env, cold, normalised
 from shadow_helpers import junit_outcomes
 
@@ -35,13 +35,7 @@ def server(tmp_path_factory):
         VALUE = 2
     """})
     env = {"PYTHONUSERBASE": str(base / "userbase"), "PYTHONPATH": str(base / "own")}
-    s = Server(base, modules=("sympy", "oldlib_fid", "ownwarn_fid"), extra_env=env)
-    try:
-        s.start(timeout=300)
-        assert s.proc.poll() is None, s.log.read_text()
-        yield s
-    finally:
-        s.stop()
+    yield from serving(Server(base, modules=("sympy", "oldlib_fid", "ownwarn_fid"), extra_env=env))
 
 
 def env_of(server):

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from conftest import Server
+from conftest import Server, serving
 from shadow_helpers import junit_outcomes
 from fidelity_helpers import assert_same, client_env, cold, warm
 
@@ -34,13 +34,7 @@ PRELOADS = ("numpy", "scipy.linalg", "scipy.sparse", "scipy.special", "sklearn",
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("real"), modules=PRELOADS)
-    try:
-        s.start(timeout=300)
-        assert s.proc.poll() is None, s.log.read_text()
-        yield s
-    finally:
-        s.stop()
+    yield from serving(Server(tmp_path_factory.mktemp("real"), modules=PRELOADS))
 
 
 def suite_args(package):
