@@ -7,7 +7,7 @@ reply came, so no timing is involved)."""
 import textwrap
 import uuid
 
-from ltest_kernel_io import execute
+from ltest_kernel_io import ANSI, execute
 
 REGISTER = '__import__("ltest.in_kernel.lab_channel").in_kernel.lab_channel.register()'
 
@@ -92,7 +92,7 @@ def test_a_cell_runs_while_a_panel_run_is_going(kernel, workdir):
     results = {e["nodeid"].split("::")[1]: e["outcome"] for e in panel.events() if e["event"] == "result"}
     assert results == {"test_first": "passed", "test_blocks": "passed", "test_after": "passed"}
     assert all(e["run"] == 7 for e in panel.events())
-    output = "".join(e["text"] for e in panel.events() if e["event"] == "output")
+    output = ANSI.sub("", "".join(e["text"] for e in panel.events() if e["event"] == "output"))
     assert "3 passed in" in output, output
     # The run was a fork: the kernel never imported the tests.
     reply, messages = execute(kc, "import sys; print('test_block' in sys.modules, answer)")
