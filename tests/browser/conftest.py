@@ -193,6 +193,10 @@ def _frontend_server(tmp_path, lab_bin, app):
     root = tmp_path / f"{app}server"
     notebook_dir, env = jupyter_home(root)
     shutil.copytree(EXTENSION, root / "data" / "labextensions" / "ltest-jupyterlab")
+    # No "get notified about Jupyter news?" toast over the screenshots.
+    news = root / "user-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     token = secrets.token_hex(24)
     port = free_port()
     server = NotebookServer(f"http://127.0.0.1:{port}/", token, notebook_dir, root / "server.log")

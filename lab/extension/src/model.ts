@@ -48,12 +48,12 @@ export class TestsModel {
     this._changed.emit();
   }
 
-  /** The files, each with its classes ('' first: module-level tests), in collection order. */
+  /** The files, each with its classes ('': module-level tests), in collection order. */
   tree(): Map<string, Map<string, ITest[]>> {
     const files = new Map<string, Map<string, ITest[]>>();
     for (const t of this.tests.values()) {
       if (!files.has(t.file)) {
-        files.set(t.file, new Map([['', []]]));
+        files.set(t.file, new Map());
       }
       const groups = files.get(t.file)!;
       if (!groups.has(t.group)) {

@@ -204,7 +204,7 @@ export class TestsPanel extends Widget {
                                () => void this.run(this.model.failed()));
     this.stopButton = button('ltest-stop', '■ Stop', 'Stop the run (as Ctrl-C stops pytest; again: kill it)',
                              () => this.stop());
-    button('ltest-run-cells', '▶ %%ltest', "Run this notebook's %%ltest cells", () => void this.runCells());
+    button('ltest-run-cells', '▶ %%', "Run this notebook's %%ltest cells", () => void this.runCells());
     header.appendChild(bar);
     this.filterInput = element('input', 'jp-mod-styled ltest-filter');
     this.filterInput.placeholder = 'Filter tests';
