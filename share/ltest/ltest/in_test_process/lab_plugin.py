@@ -1,5 +1,5 @@
 """The pytest plugin of ltest's JupyterLab Tests panel (`-p ltest.in_test_process.lab_plugin`,
-loaded by ltest.in_kernel.lab_panel into the forked test process): one event per line
+loaded by ltest.in_kernel.lab_channel and lab_panel into the forked test process): one event per line
 on stdout, JSON after an ASCII record separator (lab_panel.MARK), which
 lab_panel picks out of the output in the kernel. Events are listed there."""
 import io
