@@ -1,5 +1,5 @@
 """ltest's Tests panel (lab/extension, installed as a prebuilt extension) in
-JupyterLab 3.6.8: it lists a suite's tests, runs one, all, the notebook's
+JupyterLab 4.6: it lists a suite's tests, runs one, all, the notebook's
 %%ltest cells, shows a failure's ANSI-coloured traceback, and stops a
 running suite. Chromium clicks as a person would; screenshots go to the
 artifact dir."""

@@ -127,5 +127,7 @@ def test_a_bad_request_is_refused_with_its_reason(kernel, workdir):
     refused = panel.wait_event(lambda e: e["event"] == "refused")
     assert refused["run"] == 3 and "nodeids must be a list of test ids" in refused["reason"], refused
     assert panel.wait_event(lambda e: e["event"] == "finished") == {"event": "finished", "exit_code": None, "run": 3}
+    panel.send({"action": "collect", "run": 5, "directory": "-x"})
+    assert "starts with '-': name it ./-x" in panel.wait_event(lambda e: e["event"] == "refused")["reason"]
     panel.send({"action": "explode", "run": 4})
     assert "unknown action 'explode'" in panel.wait_event(lambda e: e["event"] == "refused")["reason"]

@@ -49,11 +49,15 @@ def pytest_args(data):
     directory = data.get("directory", ".")
     if not isinstance(directory, str) or not directory.strip():
         raise ValueError("the tests' directory must be a non-empty string")
+    if directory.startswith("-"):  # pytest would read it as an option
+        raise ValueError(f"the tests' directory {directory!r} starts with '-': name it ./{directory}")
     if data.get("action") == "collect":
         return ["-p", PLUGIN, "--collect-only", "-q", directory]
     nodeids = data.get("nodeids") or []
     if not isinstance(nodeids, list) or not all(isinstance(n, str) and n for n in nodeids):
         raise ValueError("nodeids must be a list of test ids")
+    if any(n.startswith("-") for n in nodeids):
+        raise ValueError("a test id cannot start with '-'")
     return ["-p", PLUGIN, "-q"] + (nodeids or [directory])
 
 
