@@ -32,6 +32,10 @@ PYTEST_ADDOPTS, and there it does nothing (`_in_ltest_runtime`). Nor from a
 notebook or an interactive interpreter (ipytest's pytest.main runs tests
 defined in the caller's own process). With no ltest client to run, the run
 stays cold, with one line on stderr.
+
+PYTEST_DONT_REWRITE: the warm test process has this module imported
+already (the kernel holds the whole runtime), where `-p ltest.delegate`
+would have pytest warn that it cannot rewrite its asserts (it has none).
 """
 import os
 import sys
