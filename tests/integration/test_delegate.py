@@ -121,7 +121,7 @@ def assert_warm_as_cold(world, proj, server_pid, runs_before, cold, warm):
     assert warm.returncode == cold.returncode == 1, warm.stdout + warm.stderr
     assert same_modulo_time(warm.stdout) == same_modulo_time(cold.stdout)
     assert "1 failed, 4 passed, 1 skipped" in warm.stdout
-    assert warm.stderr == cold.stderr == ""  # no start line: the server was running
+    assert warm.stderr == cold.stderr and "ltest:" not in warm.stderr  # no start line: the server was running
     assert [s["pid"] for s in world.servers()] == [server_pid]
     assert runs_served(world, proj) == runs_before + 1  # this server ran it (and `--status` is no run)
 
@@ -165,7 +165,7 @@ def test_the_entry_point_alone_is_inert(world, tmp_path):
     plain = pytest_run(proj, env, "-q", "-p", "no:ltest-delegate")
     run = pytest_run(proj, env, "-q")
     assert run.returncode == plain.returncode == 1
-    assert same_modulo_time(run.stdout) == same_modulo_time(plain.stdout) and run.stderr == ""
+    assert same_modulo_time(run.stdout) == same_modulo_time(plain.stdout) and run.stderr == plain.stderr
     assert runs_served(world, proj) == runs
 
 
@@ -176,9 +176,9 @@ def test_without_a_client_the_run_stays_cold_with_one_line(world, tmp_path):
     run = pytest_run(proj, env, "-q", "-p", "ltest.delegate")
     assert run.returncode == cold.returncode == 1
     assert same_modulo_time(run.stdout) == same_modulo_time(cold.stdout)
-    lines = run.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ltest.delegate: no ltest client found") \
-        and lines[0].endswith("running cold"), run.stderr
+    first, *rest = run.stderr.splitlines()
+    assert first.startswith("ltest.delegate: no ltest client found") and first.endswith("running cold"), run.stderr
+    assert rest == cold.stderr.splitlines()  # (on some stacks a plugin's own deprecation warning)
     assert world.servers() == []
 
 
@@ -220,7 +220,7 @@ def test_a_plugin_writing_to_a_fifo_named_in_the_environment_gets_every_result(w
         assert_warm_as_cold(world, proj, server, runs, cold, warm)
     else:  # the script's own lines after pytest.main: cold prints it, delegated pytest.main ends the script
         assert cold.returncode == 0 and "not reached" in cold.stdout
-        assert warm.returncode == 1 and warm.stderr == "", warm.stderr
+        assert warm.returncode == 1 and warm.stderr == cold.stderr, warm.stderr
         assert same_modulo_time(warm.stdout) + "not reached: pytest.main ends with the run's exit code\n" \
             == same_modulo_time(cold.stdout)
         assert runs_served(world, proj) == runs + 1
@@ -264,6 +264,6 @@ def test_teamcity_service_messages_equal_a_cold_runs(world, tmp_path):
     warm = pytest_run(proj, env, "--teamcity", "-p", "ltest.delegate")
     messages = service_messages(cold.stdout)
     assert any("testFailed" in m and "test_fails" in m for m in messages), cold.stdout
-    assert warm.returncode == cold.returncode == 1 and warm.stderr == ""
+    assert warm.returncode == cold.returncode == 1 and warm.stderr == cold.stderr
     assert service_messages(warm.stdout) == messages
     assert [s["pid"] for s in world.servers()] == [server] and runs_served(world, proj) == runs + 1

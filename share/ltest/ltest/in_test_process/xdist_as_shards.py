@@ -13,11 +13,14 @@ one combined report: pytest's summary line and exit code, as xdist's. The
 progress shows no file names, as under xdist (its session sets
 `showfspath` off). The modes that group tests (`loadscope`, `loadfile`,
 `loadgroup`), run each test on every worker (`each`), or use other
-gateways (`--tx ssh=...`, `--rsyncdir`) stay xdist's, said once on stderr.
+gateways (`--tx ssh=...`, `--rsyncdir`), or coverage (pytest-cov combines
+what xdist's workers send) stay xdist's, said once on stderr.
 Without xdist (not installed, `-p no:xdist`), -n is pytest's usage error,
 as cold.
 """
 import sys
+
+import pytest
 
 # What ltest's shards honour: any spread of the tests over the workers.
 SPREADING_MODES = ("load", "worksteal")
@@ -28,7 +31,9 @@ class XdistAsShards:
         n = workers_for(config)
         if n is None:
             return None
-        config.option.dist = "no"  # xdist's pytest_configure then starts no distributed session
+        # No gateways: xdist's pytest_configure starts no distributed session. --dist
+        # stays, so that what other plugins see is as under xdist (pytest-benchmark
+        # turns itself off, xdist's is_xdist_controller holds).
         config.option.tx = []
         if not _has_shards(config):  # `ltest -n 2 -- -n 2`: ltest's own -n holds
             from .shard import ShardPlugin
@@ -36,6 +41,7 @@ class XdistAsShards:
         self.showfspath_off = True
         return None
 
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter's registration
     def pytest_configure(self, config):
         if getattr(self, "showfspath_off", False):
             reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -60,6 +66,8 @@ def workers_for(config):
         reason = "--tx " + " ".join(sorted({spec for spec in tx if spec != "popen"}))
     elif getattr(config.option, "rsyncdir", None):
         reason = "--rsyncdir"
+    elif getattr(config.option, "cov_source", None):  # pytest-cov combines what xdist's workers send it
+        reason = "--cov"
     if reason is not None:
         sys.stderr.write(f"ltest: {reason} runs in pytest-xdist's own workers (fresh interpreters): "
                          f"ltest's forked workers honour only --dist load and worksteal\n")
