@@ -9,8 +9,13 @@ in PYTEST_ADDOPTS or in the ini file's addopts). An environment that has
 ltest's wheel loads this module in every pytest run (its pytest11 entry
 point, `ltest-delegate`): unless opted in, it does nothing, and its import
 costs next to nothing (no import beyond the standard library's `os` and
-`sys`, and pytest, already imported). `-p no:ltest-delegate` keeps one run
-cold.
+`sys`). `-p no:ltest-delegate` keeps one run cold.
+
+When: as the module is registered (`pytest_plugin_registered`), the earliest
+moment a plugin can act: `-p` plugins are registered before the entry
+points' plugins are imported, which was most of the stub's cost when it
+acted in `pytest_load_initial_conftests`; either way before any conftest.py
+and before pytest captures output.
 
 How: the process that pytest's console entry runs (`pytest`, `python -m
 pytest`) becomes the ltest client (exec), so its stdin, stdout and stderr
@@ -40,33 +45,29 @@ would have pytest warn that it cannot rewrite its asserts (it has none).
 import os
 import sys
 
-import pytest
-
 ENTRY_POINT = "ltest-delegate"  # the wheel's pytest11 entry point name
 MODULE = "ltest.delegate"       # the name `-p ltest.delegate` registers
 
 
 def pytest_plugin_registered(plugin, manager):
-    """`-p ltest.delegate` in an environment whose wheel also has the entry
-    point: pytest would load this module a second time under the entry
-    point's name and fail ("Plugin already registered"); once registered
-    by module name, the entry point's name is blocked instead."""
-    if plugin is sys.modules.get(__name__) and manager.get_plugin(MODULE) is plugin \
-            and manager.get_plugin(ENTRY_POINT) is None and not manager.is_blocked(ENTRY_POINT):
-        manager.set_blocked(ENTRY_POINT)
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_load_initial_conftests(early_config, args):
-    """The first hook after the command line, PYTEST_ADDOPTS, the ini file's
-    addopts and the -p and entry point plugins are known, and before any
-    conftest.py is imported (pytest's own conftest loading and its output
-    capture run inside this wrapper; 7.2 to 9.x)."""
-    if _in_ltest_runtime() or not _opted_in(early_config, args):
-        yield
+    """This module's own registration: the earliest moment a plugin of
+    pytest 7.2 to 9.x can act, when `-p` (the command line, PYTEST_ADDOPTS,
+    the ini file's addopts) or the entry points load it, before the other
+    entry points' plugins are imported (their imports were most of a
+    delegated run's cost), before any conftest.py and before pytest
+    captures output. Decides there whether this run goes to the warm server."""
+    if plugin is not sys.modules.get(__name__):
         return
-    hand_over(early_config)  # returns only when the run stays cold
-    yield
+    by_module_name = manager.get_plugin(MODULE) is plugin
+    if by_module_name and manager.get_plugin(ENTRY_POINT) is None and not manager.is_blocked(ENTRY_POINT):
+        # An environment whose wheel also has the entry point would load this
+        # module a second time under that name: "Plugin already registered".
+        manager.set_blocked(ENTRY_POINT)
+    config = manager.get_plugin("pytestconfig")
+    if config is None or _in_ltest_runtime():
+        return
+    if by_module_name or _named_by_p(config) or project_delegates(str(config.invocation_params.dir)):
+        hand_over(config)  # returns only when the run stays cold
 
 
 def _in_ltest_runtime():
@@ -75,18 +76,19 @@ def _in_ltest_runtime():
     return getattr(sys.modules.get("ltest"), "__ltest_digest__", None) is not None
 
 
-def _opted_in(config, args):
-    return _named_by_p(args) or project_delegates(str(config.invocation_params.dir))
-
-
-def _named_by_p(args):
-    """-p ltest.delegate (or the entry point's name), as pytest reads -p:
-    `-p NAME` or `-pNAME`."""
+def _named_by_p(config):
+    """-p with the entry point's name (`-p ltest-delegate`, which registers
+    the module under that name), as pytest reads -p: `-p NAME` or `-pNAME`,
+    in the arguments or PYTEST_ADDOPTS."""
+    import shlex
+    args = [str(a) for a in config.invocation_params.args]
+    try:
+        args += shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    except ValueError:  # pytest says what is wrong with it
+        pass
     for i, arg in enumerate(args):
-        if not isinstance(arg, str):
-            continue
         name = args[i + 1] if arg == "-p" and i + 1 < len(args) else arg[2:] if arg.startswith("-p") else None
-        if name in (MODULE, ENTRY_POINT):
+        if name == ENTRY_POINT:
             return True
     return False
 
