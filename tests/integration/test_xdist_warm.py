@@ -22,8 +22,9 @@ RECORD = """\
 
     def record():
         cmdline = open("/proc/self/cmdline", "rb").read().replace(b"\\0", b" ").decode()
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
         with open(os.environ["RECORD_FILE"], "a") as f:
-            f.write(f"{os.getpid()} {cmdline}\\n")
+            f.write(f"{os.getpid()} {worker} {cmdline}\\n")
     """
 SUITE = {
     "pyproject.toml": "[project]\nname = 'proj'\n",
@@ -42,10 +43,16 @@ def summary(text):
 
 
 def records(path):
-    """(pid, command line) of the process each test ran in, in order."""
+    """(pid, command line) of the process each test ran in, in order; the
+    pytest-xdist worker each said it was in `workers`."""
     if not path.exists():
         return []
-    return [tuple(line.split(" ", 1)) for line in path.read_text().splitlines()]
+    found = [line.split(" ", 2) for line in path.read_text().splitlines()]
+    workers.setdefault(str(path), []).append(sorted({worker for _, worker, _ in found}))
+    return [(pid, cmdline) for pid, _, cmdline in found]
+
+
+workers = {}  # record file: [the PYTEST_XDIST_WORKER values its tests saw, per run]
 
 
 def runs(world, proj, record_file, *command):
@@ -85,6 +92,8 @@ def test_n_2_after_the_dashes_runs_in_forks_of_the_warm_process(world, proj, tmp
     assert len({pid for pid, _ in cold_tests}) == 2 and not any("ipykernel" in p for _, p in cold_tests)
     assert len({pid for pid, _ in warm_tests}) == 2, warm_tests
     assert all("ipykernel" in parent for _, parent in warm_tests), warm_tests
+    # Each worker is an xdist worker to its tests (worker_id, PYTEST_XDIST_WORKER), as cold.
+    assert workers[str(record)] == [["gw0", "gw1"], ["gw0", "gw1"]]
 
 
 @pytest.mark.parametrize("n", ["-n2", "--numprocesses=2"])

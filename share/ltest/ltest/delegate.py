@@ -125,8 +125,8 @@ def _ltest_table(path):
             return None
     try:
         table = tomllib.loads(data.decode("utf-8")).get("tool", {}).get("ltest")
-    except Exception:  # the client says what is wrong with it
-        return None
+    except Exception:  # not TOML: the search stops here, the run stays cold (pytest says what is wrong)
+        return {}
     return table if isinstance(table, dict) else None
 
 

@@ -11,13 +11,15 @@ only "spread the tests over N workers" (`--dist load`, what -n implies, and
 and runs the collected tests in N forks of this test process instead, with
 one combined report: pytest's summary line and exit code, as xdist's. The
 progress shows no file names, as under xdist (its session sets
-`showfspath` off). The modes that group tests (`loadscope`, `loadfile`,
+`showfspath` off), and each worker is an xdist worker to its tests
+(`worker_id` gw0, gw1...; PYTEST_XDIST_WORKER). The modes that group tests (`loadscope`, `loadfile`,
 `loadgroup`), run each test on every worker (`each`), or use other
 gateways (`--tx ssh=...`, `--rsyncdir`), or coverage (pytest-cov combines
 what xdist's workers send) stay xdist's, said once on stderr.
 Without xdist (not installed, `-p no:xdist`), -n is pytest's usage error,
 as cold.
 """
+import os
 import sys
 
 import pytest
@@ -36,8 +38,12 @@ class XdistAsShards:
         # turns itself off, xdist's is_xdist_controller holds).
         config.option.tx = []
         if not _has_shards(config):  # `ltest -n 2 -- -n 2`: ltest's own -n holds
+            import functools
+            import uuid
             from .shard import ShardPlugin
-            config.pluginmanager.register(ShardPlugin(n), "ltest-xdist-shards")
+            uid = getattr(config.option, "testrunuid", None) or uuid.uuid4().hex  # the workers share it, as xdist's
+            setup = functools.partial(as_xdist_worker, testrun_uid=uid)
+            config.pluginmanager.register(ShardPlugin(n, worker_setup=setup), "ltest-xdist-shards")
         self.showfspath_off = True
         return None
 
@@ -74,6 +80,18 @@ def workers_for(config):
         sys.stderr.flush()
         return None
     return len(tx)
+
+
+def as_xdist_worker(config, index, count, testrun_uid):
+    """What a test sees of xdist in its worker: the `worker_id` and
+    `testrun_uid` fixtures, `is_xdist_worker`, PYTEST_XDIST_WORKER and its
+    siblings (a database per worker, say), as xdist's worker sets them."""
+    uid = testrun_uid
+    worker = f"gw{index}"
+    config.workerinput = {"workerid": worker, "workercount": count, "testrunuid": uid,
+                          "mainargv": list(sys.argv)}
+    os.environ.update(PYTEST_XDIST_WORKER=worker, PYTEST_XDIST_WORKER_COUNT=str(count),
+                      PYTEST_XDIST_TESTRUNUID=uid)
 
 
 def _has_shards(config):
