@@ -85,7 +85,9 @@ def test_n_2_after_the_dashes_runs_in_forks_of_the_warm_process(world, proj, tmp
     assert summary(warm.stdout) == summary(cold.stdout) == "1 failed, 7 passed in Ts", warm.stdout
     # the progress without file names, as xdist's
     assert "test_one.py" not in warm.stdout.split("FAILURES")[0] and "test_one.py" not in cold.stdout
-    assert "FAILED test_two.py::test_two_2" in warm.stdout and warm.stderr == cold.stderr
+    assert "FAILED test_two.py::test_two_2" in warm.stdout
+    # What plugins say on stderr as they are configured: xdist's workers configure them again and repeat it.
+    assert set(warm.stderr.splitlines()) == set(cold.stderr.splitlines())
     # xdist: 2 fresh interpreters; ltest: 2 forks of the test process, a fork of the kernel (whose command line
     # they keep).
     assert len(cold_tests) == len(warm_tests) == 8
