@@ -73,3 +73,11 @@ def test_the_client_beside_the_interpreter_comes_before_path(tmp_path, monkeypat
     assert delegate.find_client() == str(venv_bin / "ltest")
     (venv_bin / "ltest").chmod(0o644)  # not executable: not a client
     assert delegate.find_client() == str(on_path / "ltest")
+
+
+def test_a_notebooks_pytest_main_is_not_a_program(monkeypatch):
+    """ipytest's pytest.main in a kernel runs the notebook's own tests: IPython's
+    __main__ is its user namespace, with neither a file nor a spec."""
+    assert delegate._is_a_program()  # this pytest run: a program
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    assert not delegate._is_a_program()

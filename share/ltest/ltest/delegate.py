@@ -186,8 +186,9 @@ def _console_run(params):
 def _is_a_program():
     """A process run for this (a console entry, `python -m`, a script), not
     a notebook, an IPython shell or an interactive interpreter, whose
-    pytest.main runs tests of its own namespace."""
-    if hasattr(sys, "ps1") or sys.flags.interactive or "ipykernel" in sys.modules or "IPython" in sys.modules:
+    pytest.main runs tests of its own namespace (IPython's `__main__` is its
+    user namespace: no file, no spec)."""
+    if hasattr(sys, "ps1") or sys.flags.interactive:
         return False
     main = sys.modules.get("__main__")
     return main is not None and (getattr(main, "__file__", None) or getattr(main, "__spec__", None)) is not None
