@@ -202,6 +202,10 @@ def write_hand_made(corpus, rr):
         "unknown-type-signed": (1, [b"<IDS|MSG>", b"", b'{"msg_type": "frobnicate_request", "msg_id": "x"}',
                                     b"{}", b"{}", b"{}"]),
         "buffers-signed": (1, [IDENTITY, rr[1], b"", *rr[3:7], b"\x00\x01binary", b""]),
+        # Bytes that are not UTF-8, escaped (byte_text.hpp), and an escape that escapes nothing.
+        "run_request-bytes-signed": (1, [b"<IDS|MSG>", b"", b'{"msg_type": "run_request", "msg_id": "b1"}', b"{}", b"{}",
+                                         b'{"args": ["x\\u0000ff"], "cwd": "/tmp/d\\u0000fe", '
+                                         b'"env": {"N\\u0000ff": "v\\u000080", "Z": "\\u0000zz"}}']),
     }
     for name, (mode, frames) in hand.items():
         (corpus / name).write_bytes(encode(frames, mode))
