@@ -4,8 +4,9 @@ gives `ltest` and `ltest-server` on the environment's PATH with their
 runtime and libraries, runs a sample project warm, and `%load_ext ltest`
 works in a kernel of that environment.
 
-The wheel's CMake build is kept in the build directory ($LTEST_BUILD_DIR/
-wheel), so the C++ compiles once per build directory; later runs only
+The wheel's CMake build is kept beside the build directory
+($LTEST_BUILD_DIR-wheel), so the C++ compiles once per build directory
+(mostly from ccache: compiled as tools/build compiles); later runs only
 re-install. The fresh environments take pytest and ipykernel (the wheel's
 dependencies) from the package index as a user's would, through pip's and
 uv's caches."""
@@ -24,7 +25,10 @@ from conftest import PYTHON, ROOT, alive, wait_for, write_files
 from zeroconf import World
 
 BUILD = Path(os.environ.get("LTEST_BUILD_DIR", str(ROOT / "build")))
-WHEEL_DIR = BUILD / "wheel"
+# Beside the build directory, not in it: ccache (base_dir) sees compiler
+# arguments relative to the build's directories, so a wheel build as deep as
+# tools/build's (build-wheel/cli beside build/cli) finds tools/build's objects.
+WHEEL_DIR = BUILD.parent / (BUILD.name + "-wheel")
 TESTS = {"test_a.py": "def test_a():\n    assert 1 + 1 == 2\n", "test_b.py": "def test_b():\n    pass\n",
          "pyproject.toml": "[project]\nname = 'sample'\n"}
 # glibc's own libraries: the only ones the server takes from the system (cli/bundle_libraries.cmake).
@@ -93,7 +97,12 @@ def wheel():
                  CCACHE_NOHASHDIR="1")
     if shutil.which("ccache"):
         env["CMAKE_CXX_COMPILER_LAUNCHER"] = "ccache"
-    run([*uv_command(), "build", "--wheel", "--out-dir", dist, "-C", f"build-dir={WHEEL_DIR / 'cmake'}",
+    cache = BUILD / "CMakeCache.txt"  # tools/build's compiler, by the same name (ccache hashes the name)
+    if cache.exists():
+        found = re.search(r"^CMAKE_CXX_COMPILER:FILEPATH=(.+)$", cache.read_text(), re.M)
+        if found:
+            env["CXX"] = found.group(1)
+    run([*uv_command(), "build", "--wheel", "--out-dir", dist, "-C", f"build-dir={WHEEL_DIR}",
          "-C", "cmake.build-type=RelWithDebInfo", ROOT], env=env)
     [built] = dist.glob("ltest-*.whl")
     return built
@@ -220,7 +229,7 @@ def test_the_package_imports_and_its_magic_runs_in_a_kernel_of_the_environment(i
         for code in ("%load_ext ltest", "import ltest; print(ltest.__file__)", "%ltest -q -p no:cacheprovider"):
             reply = kc.execute_interactive(code, timeout=300, output_hook=keep)
             assert reply["content"]["status"] == "ok", (code, "".join(out))
-        text = "".join(out)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(out))  # the magic's output is coloured
         assert str(Path(site) / "ltest" / "__init__.py") in text, text
         assert re.search(r"\b2 passed\b", text), text
         kc.stop_channels()
