@@ -1,8 +1,9 @@
 """The wheel (pyproject.toml, issue 27): built once from this checkout,
 installed into fresh virtualenvs with pip and with uv, and as a uv tool, it
 gives `ltest` and `ltest-server` on the environment's PATH with their
-runtime and libraries, runs a sample project warm, and `%load_ext ltest`
-works in a kernel of that environment.
+runtime and libraries, runs a sample project warm, `%load_ext ltest`
+works in a kernel of that environment, and its pytest11 entry point
+(ltest.delegate) leaves a plain pytest cold unless the project opts in.
 
 The wheel's CMake build is kept beside the build directory
 ($LTEST_BUILD_DIR-wheel), so the C++ compiles once per build directory
@@ -195,6 +196,26 @@ def test_a_project_runs_warm_with_the_activated_environment(installed, world, tm
     proj = write_files(tmp_path / "proj", TESTS)
     check_runs_warm_and_stops(installed / "bin" / "ltest", world, proj, venv_env(installed, world),
                               installed / "bin" / "python")
+
+
+def test_its_pytest_plugin_hands_a_plain_pytest_over_only_when_the_project_opts_in(installed, world, tmp_path):
+    python = installed / "bin" / "python"
+    r = run([python, "-c", "import importlib.metadata as m; "
+             "print([e.value for e in m.entry_points(group='pytest11') if e.name == 'ltest-delegate'])"])
+    assert r.stdout.strip() == "['ltest.delegate']"
+    env = venv_env(installed, world)
+    proj = write_files(tmp_path / "proj", TESTS)
+    cold = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=proj, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert cold.returncode == 0 and "2 passed" in cold.stdout and "ltest" not in cold.stderr, cold.stdout + cold.stderr
+    assert world.servers() == []
+    (proj / "pyproject.toml").write_text(TESTS["pyproject.toml"] + "[tool.ltest]\ndelegate = true\n")
+    warm = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=proj, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert warm.returncode == 0 and "2 passed" in warm.stdout, warm.stdout + warm.stderr
+    assert started_lines(warm.stderr), warm.stderr
+    [server] = world.servers()
+    assert server["project_root"] == str(proj)
 
 
 def test_the_package_imports_and_its_magic_runs_in_a_kernel_of_the_environment(installed, world, tmp_path):
