@@ -84,9 +84,25 @@ def uv_env(**extra):
 
 
 @pytest.fixture(scope="module")
-def wheel():
+def lab_bin():
+    """tools/lab-build: the prebuilt JupyterLab extension the wheel takes
+    (lab/extension/labextension; quick when built), and the bin directory of
+    its JupyterLab 4 virtualenv."""
+    # With the PATH the harness was given: conftest put the stack's python
+    # first, and tools/lab-build's lock wants a newer python3 than Debian's
+    # 3.11.2 (the one tools/test finds first).
+    path = os.environ["PATH"]
+    first, _, rest = path.partition(os.pathsep)
+    env = dict(REAL_ENV, PATH=rest if first == os.path.dirname(PYTHON) else path)
+    r = subprocess.run([ROOT / "tools" / "lab-build"], env=env, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, "tools/lab-build failed (it needs npm and PyPI):\n" + r.stderr[-3000:]
+    return Path(r.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def wheel(lab_bin):
     """The wheel built from this checkout by scikit-build-core, its CMake
-    build kept in BUILD/wheel/cmake (through ccache when there is one)."""
+    build kept beside the build directory (through ccache when there is one)."""
     dist = WHEEL_DIR / "dist"
     for old in dist.glob("ltest-*.whl"):
         old.unlink()
@@ -186,10 +202,24 @@ def test_the_environment_has_both_executables_their_runtime_and_libraries(instal
     # The client is static: nothing to find.
     r = subprocess.run(["ldd", bin_dir / "ltest"], capture_output=True, text=True)
     assert "not a dynamic executable" in r.stdout + r.stderr, r.stdout + r.stderr
-    # The JupyterLab extension, when this checkout has it built, where JupyterLab looks.
-    built = (ROOT / "lab" / "extension" / "labextension" / "package.json").exists()
     labext = installed / "share" / "jupyter" / "labextensions" / "ltest-jupyterlab" / "package.json"
-    assert labext.exists() == built
+    assert json.loads(labext.read_text())["name"] == "ltest-jupyterlab"
+
+
+def test_jupyterlab_finds_the_extension_in_the_environments_data_dir(installed, lab_bin, tmp_path):
+    """A JupyterLab 4 (tools/lab-build's) whose Jupyter path has the
+    environment's share/jupyter lists the extension enabled and OK; without
+    it, not (the extension is the wheel's, not that JupyterLab's)."""
+    def listed(**extra):
+        env = dict(REAL_ENV, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), **extra)
+        env.pop("JUPYTER_PATH", None)
+        env.update(extra)
+        out = run([lab_bin / "jupyter", "labextension", "list"], env=env)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+        return [line.split() for line in text.splitlines() if "ltest-jupyterlab" in line]
+    assert listed() == []
+    [line] = listed(JUPYTER_PATH=str(installed / "share" / "jupyter"))
+    assert line[0] == "ltest-jupyterlab" and line[2:4] == ["enabled", "OK"], line
 
 
 def test_a_project_runs_warm_with_the_activated_environment(installed, world, tmp_path):
