@@ -111,7 +111,7 @@ def wheel(lab_bin):
     # of a fresh build directory takes its objects from ccache; stripped at
     # install all the same. (A release wheel is scikit-build-core's Release.)
     env = uv_env(CMAKE_GENERATOR="Unix Makefiles", CMAKE_BUILD_PARALLEL_LEVEL=str(os.cpu_count() or 1),
-                 CCACHE_NOHASHDIR="1")
+                 CCACHE_NOHASHDIR="1", CCACHE_BASEDIR=str(ROOT))
     if shutil.which("ccache"):
         env["CMAKE_CXX_COMPILER_LAUNCHER"] = "ccache"
     cache = BUILD / "CMakeCache.txt"  # tools/build's compiler, by the same name (ccache hashes the name)
