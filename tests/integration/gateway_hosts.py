@@ -335,7 +335,12 @@ class Gateway:
             "JUPYTER_RUNTIME_DIR": str(self.dir / "runtime"),
             "EG_AUTH_TOKEN": self.token,
             "EG_REMOTE_HOSTS": ",".join(h.address for h in self.hosts.hosts),
+            # GET /api/kernels answers 403 unless listing is on.
+            "EG_LIST_KERNELS": "true",
             "EG_REMOTE_USER": "root",
+            # EG refuses kernels for KERNEL_USERNAME root by default (it is
+            # the user the tests and the hosts' sshd run as here).
+            "EG_UNAUTHORIZED_USERS": "ltest-no-such-user",
             "EG_SSH_PORT": str(self.hosts.ssh_port),
             # The launchers on the hosts reach EG on the bridge, not on
             # whatever public address EG would guess.
