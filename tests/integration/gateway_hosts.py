@@ -256,8 +256,10 @@ LogLevel INFO
             for cmd in (["ip", "netns", "del", host.netns],
                         ["ip", "link", "del", f"lt{self.tag}h{host.name[1:]}"]):
                 result = subprocess.run(cmd, capture_output=True, text=True)
-                # The veth goes with the namespace: "Cannot find device" is success.
-                if result.returncode != 0 and "Cannot find device" not in result.stderr:
+                # The veth goes with the namespace, and a start that failed half
+                # way made only some of them: what is already gone is success.
+                if result.returncode != 0 and not re.search(
+                        r"Cannot find device|No such file", result.stderr):
                     errors.append(f"{' '.join(cmd)}: {result.stderr.strip()}")
         if self.bridge:
             result = subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, text=True)
