@@ -30,9 +30,14 @@ def hosts(tmp_path):
         assert not errors, f"namespace hosts teardown: {errors}"
 
 
-@pytest.fixture
-def gateway(tmp_path, hosts):
-    made = Gateway(tmp_path / "gateway", hosts)
+# The hosts' kernels run on EG's virtualenv (ipykernel 6.29, what EG 3.3
+# resolves with), or on Debian's python (ipykernel 6.17 and pytest 7.2: the
+# stack ltest's runtime is tested on; tools/deps installs the launcher's
+# Cryptodome for it, python3-pycryptodome).
+@pytest.fixture(params=["eg-venv", "debian"])
+def gateway(request, tmp_path, hosts):
+    kernel_python = "/usr/bin/python3" if request.param == "debian" else None
+    made = Gateway(tmp_path / "gateway", hosts, kernel_python=kernel_python)
     try:
         yield made.start()
     finally:
@@ -90,11 +95,11 @@ async def execute(gateway, kernel_id, code):
 # What a kernel reports of where it runs: the address it reaches the bridge
 # from, its network namespace and its pid (a real process on this machine).
 WHERE = """\
-import json, os, socket
+import json, os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.connect(({gateway_ip!r}, 9))
 print(json.dumps({{"address": s.getsockname()[0], "netns": os.readlink("/proc/self/ns/net"),
-                  "pid": os.getpid()}}))
+                  "pid": os.getpid(), "python": sys.executable}}))
 """
 
 
@@ -133,6 +138,7 @@ def test_kernels_run_on_their_namespace_hosts(hosts, gateway):
         reports[host.name] = report = json.loads(out)
         assert report["address"] == host.address
         assert report["netns"] == netns_id(host.netns)
+        assert report["python"] == gateway.kernel_python
     own = os.readlink("/proc/self/ns/net")
     assert len({r["netns"] for r in reports.values()} | {own}) == len(hosts.hosts) + 1
 
