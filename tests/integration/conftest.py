@@ -22,6 +22,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PYTHON = os.environ.get("LTEST_PYTHON") or "/usr/bin/python3"
+# A server with no interpreter named runs on the first python3 on PATH (below):
+# where PYTHON is a virtualenv's bin/python, that is its bin/python3, the same
+# file by another name. Cold runs call it by that name too, so that their
+# sys.executable and sys.orig_argv are what the test process's are.
+_python3 = os.path.join(os.path.dirname(PYTHON), "python3")
+if os.path.basename(PYTHON) != "python3" and os.path.exists(_python3) and os.path.samefile(_python3, PYTHON):
+    PYTHON = _python3
 # ltest runs the tests on the Python `python3 -m pytest` would run: with no
 # virtualenv, no .venv and no [tool.ltest] python, the first python3 on PATH
 # that has pytest. The harness's interpreter goes first, so that every server
