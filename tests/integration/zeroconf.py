@@ -42,6 +42,7 @@ class World:
             where = self.home / "installed"
             write_files(where, installed({f"{name}.py": text}))
             self.env["PYTHONPATH"] = str(where)
+        self.installed = where
         return where
 
     def cold_stderr(self, *args, cwd, python=PYTHON):
