@@ -50,6 +50,27 @@ def test_threads_started_after_the_baseline_make_forking_unsafe(thread, monkeypa
     assert reason.startswith("2 thread(s) started in the kernel since warm-up")
 
 
+def test_a_thread_started_after_one_of_the_baselines_ended_makes_forking_unsafe(monkeypatch):
+    """Counted, the two cancel out (ipykernel 7's kernel loses a thread after
+    warm-up; then a parallel torch op starts OpenMP's worker): by id they do not."""
+    monkeypatch.setattr(STATE, "baseline_threads", None)
+    stop_first, stop_second = threading.Event(), threading.Event()
+    first = threading.Thread(target=stop_first.wait, daemon=True)
+    first.start()
+    forksafety.mark_baseline()
+    stop_first.set()
+    first.join()
+    second = threading.Thread(target=stop_second.wait, daemon=True)
+    second.start()
+    try:
+        assert forksafety.thread_count() == STATE.baseline_threads
+        [reason] = forksafety.unsafe_reasons()
+        assert reason.startswith("1 thread(s) started in the kernel since warm-up")
+    finally:
+        stop_second.set()
+        second.join()
+
+
 def torch_like(initialised):
     def is_initialized():
         if initialised is None:
