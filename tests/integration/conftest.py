@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import time
 import uuid
@@ -21,6 +22,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PYTHON = os.environ.get("LTEST_PYTHON") or "/usr/bin/python3"
+# A server with no interpreter named runs on the first python3 on PATH (below):
+# where PYTHON is a virtualenv's bin/python, that is its bin/python3, the same
+# file by another name. Cold runs call it by that name too, so that their
+# sys.executable and sys.orig_argv are what the test process's are.
+_python3 = os.path.join(os.path.dirname(PYTHON), "python3")
+if os.path.basename(PYTHON) != "python3" and os.path.exists(_python3) and os.path.samefile(_python3, PYTHON):
+    PYTHON = _python3
 # ltest runs the tests on the Python `python3 -m pytest` would run: with no
 # virtualenv, no .venv and no [tool.ltest] python, the first python3 on PATH
 # that has pytest. The harness's interpreter goes first, so that every server
@@ -274,6 +282,50 @@ def shared_server(tmp_path_factory):
 def plain_pytest(*args, cwd, env=None):
     return subprocess.run([PYTHON, "-m", "pytest", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
+
+
+_user_site = []
+
+
+def stack_has_user_site():
+    """Does the stack's python read a user site? (A virtualenv does not.)"""
+    if not _user_site:
+        r = subprocess.run([PYTHON, "-c", "import site; print(site.ENABLE_USER_SITE)"], capture_output=True,
+                           text=True, check=True)
+        _user_site.append(r.stdout.strip() == "True")
+    return _user_site[0]
+
+
+def installed(files):
+    """files as installed distributions (a dist-info each, listing its files),
+    as `pip install --target DIR` leaves them: a library wherever DIR is."""
+    out = dict(files)
+    for name in {f.split("/")[0].removesuffix(".py") for f in files}:
+        out[f"{name}-1.0.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+        out[f"{name}-1.0.dist-info/RECORD"] = "".join(f"{f},,\n" for f in files if f.split("/")[0].startswith(name))
+    return out
+
+
+def install_third_party(base, files):
+    """Installs files as third-party code for the stack's python, under base:
+    in a user site directory where the stack reads one (PYTHONUSERBASE, as
+    pip --user), else (a virtualenv) as installed distributions in a
+    directory on PYTHONPATH. (the environment that makes them importable,
+    the directory that holds them)."""
+    base = Path(base)
+    if stack_has_user_site():
+        site_dir = base / "userbase" / f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
+        write_files(site_dir, files)
+        return {"PYTHONUSERBASE": str(base / "userbase")}, site_dir
+    write_files(base / "installed", installed(files))
+    return {"PYTHONPATH": str(base / "installed")}, base / "installed"
+
+
+def package_dir(package):
+    """The directory of package as the stack's interpreter imports it (its
+    tests, for a real suite): not the harness's copy, another Python's."""
+    return subprocess.run([PYTHON, "-c", f"import os, {package}; print(os.path.dirname({package}.__file__))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def summary_line(output):

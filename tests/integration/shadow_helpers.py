@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import Server, write_files
+from conftest import Server, installed, stack_has_user_site, write_files
 from fidelity_helpers import assert_same, both, client_env
 
 USER_SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
@@ -43,24 +43,6 @@ OWN_FILES = {
 }
 
 
-def stack_has_user_site():
-    """Does the stack's python read a user site? (A virtualenv does not.)"""
-    import subprocess
-    from conftest import PYTHON
-    r = subprocess.run([PYTHON, "-c", "import site; print(site.ENABLE_USER_SITE)"], capture_output=True, text=True)
-    return r.stdout.strip() == "True"
-
-
-def _installed(files):
-    """files as installed distributions (a dist-info each) of a directory on
-    PYTHONPATH: third-party code where the stack has no user site."""
-    out = dict(files)
-    for name in {f.split("/")[0].removesuffix(".py") for f in files}:
-        out[f"{name}-1.0.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
-        out[f"{name}-1.0.dist-info/RECORD"] = "".join(f"{f},,\n" for f in files if f.split("/")[0].startswith(name))
-    return out
-
-
 def start_shadow_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("shadow")
     write_files(base / "own", OWN_FILES)
@@ -68,7 +50,7 @@ def start_shadow_server(tmp_path_factory):
         write_files(base / "userbase" / USER_SITE, SITE_FILES)
         env = {"PYTHONUSERBASE": str(base / "userbase"), "PYTHONPATH": str(base / "own")}
     else:  # the third-party code installed in a PYTHONPATH directory instead
-        write_files(base / "installed", _installed(SITE_FILES))
+        write_files(base / "installed", installed(SITE_FILES))
         env = {"PYTHONPATH": f"{base / 'own'}:{base / 'installed'}"}
     preload = ("pandas", "tqdm.auto", "matplotlib.pyplot", "legacy_fid", "shadowpkg_fid", "mypkg_fid")
     s = Server(base, modules=preload, extra_env=env)

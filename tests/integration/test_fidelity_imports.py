@@ -2,29 +2,27 @@
 import does the first time, as in a fresh `python3 -m pytest`, whether the
 run found its spare prepared or not. The server preloads sympy (whose own
 suite has a test that expects an import's deprecation warning), a
-third-party module that warns at import (a user site directory of the
-test's own) and a package of the user's own that warns at import
+third-party module that warns at import (installed for the test alone:
+conftest.install_third_party) and a package of the user's own that warns at import
 (PYTHONPATH); learning is on (its recorder must leave no frame behind)."""
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import Server, ltest_binary, serving, summary_line, write_files
+from conftest import Server, install_third_party, ltest_binary, package_dir, serving, summary_line, write_files
 from fidelity_helpers import client_env, cold, normalised
 from shadow_helpers import junit_outcomes
 
-USER_SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 PAUSES = (0.3, 0.6, 1, 2, 4, 8, 16)  # idle time for the background preparation, on a busy machine too
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("imports")
-    write_files(base / "userbase" / USER_SITE, {"oldlib_fid.py": """
+    env, _ = install_third_party(base, {"oldlib_fid.py": """
         import warnings
         warnings.warn("oldlib_fid is deprecated", DeprecationWarning, stacklevel=2)
         VALUE = 1
@@ -34,12 +32,12 @@ def server(tmp_path_factory):
         warnings.warn("ownwarn_fid warns at import", UserWarning)
         VALUE = 2
     """})
-    env = {"PYTHONUSERBASE": str(base / "userbase"), "PYTHONPATH": str(base / "own")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(base / "own"), env.get("PYTHONPATH")]))
     yield from serving(Server(base, modules=("sympy", "oldlib_fid", "ownwarn_fid"), extra_env=env))
 
 
 def env_of(server):
-    return client_env(server, PYTHONPATH=server.env["PYTHONPATH"], PYTHONUSERBASE=server.env["PYTHONUSERBASE"])
+    return client_env(server, PYTHONPATH=server.env["PYTHONPATH"], PYTHONUSERBASE=server.env.get("PYTHONUSERBASE"))
 
 
 def run(server, root, args, env):
@@ -145,12 +143,13 @@ def test_sympys_deprecated_submodule_and_its_neighbours_as_cold(server, tmp_path
     """sympy's test_compatibility_submodule imports sympy.core.compatibility
     inside warns_deprecated_sympy(), which checks the warning's stacklevel
     points at the test file."""
-    import sympy
-    where = os.path.dirname(sympy.__file__)
+    where = package_dir("sympy")
     modules = [os.path.join(where, m) for m in SYMPY_MODULES]
     assert all(os.path.exists(m) for m in modules), modules
     w_xml, c_xml = tmp_path / "w.xml", tmp_path / "c.xml"
-    base = ("-q", "-p", "no:cacheprovider", "-p", "no:sugar", *modules)
+    # sympy's conftest.py too, as its authors run it (it makes sympy's XFAIL pytest's):
+    # pytest 8 on loads no conftest above the rootdir unless told.
+    base = ("-q", "-p", "no:cacheprovider", "-p", "no:sugar", f"--confcutdir={os.path.dirname(where)}", *modules)
     c = cold(*base, f"--junitxml={c_xml}", cwd=tmp_path, env=env_of(server), timeout=600)
     reply, out, code = run(server, tmp_path, (*base, f"--junitxml={w_xml}"), env_of(server))
     assert code == c.returncode == 0, out + c.stdout

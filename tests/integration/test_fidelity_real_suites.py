@@ -1,5 +1,5 @@
-"""Real suites no one here wrote: test modules that Debian ships with numpy,
-scipy and scikit-learn, run through ltest with their packages preloaded in
+"""Real suites no one here wrote: test modules that the stack's numpy, scipy
+and scikit-learn ship (Debian's packages, or PyPI's wheels), run through ltest with their packages preloaded in
 the kernel and cold, compared test by test (--junitxml), by exit code and by
 summary line (warnings counted). pandas' formatting suite is in
 test_fidelity_jupyter_shadow.py. The modules are small ones (seconds each
@@ -7,12 +7,11 @@ cold) from different corners: printing, floating-point error state, random
 generators, deprecations, linear algebra, sparse matrices, special
 functions, input validation, encoders, metrics.
 """
-import importlib
 import os
 
 import pytest
 
-from conftest import Server, serving
+from conftest import Server, package_dir, serving
 from shadow_helpers import junit_outcomes
 from fidelity_helpers import assert_same, client_env, cold, warm
 
@@ -41,10 +40,11 @@ def suite_args(package):
     """The test modules' paths, or --pyargs and their dotted names."""
     if package.endswith("-pyargs"):
         return ["--pyargs", *PYARGS[package]]
-    where = os.path.dirname(importlib.import_module(package).__file__)
-    modules = [os.path.join(where, m) for m in SUITES[package]]
+    modules = [os.path.join(package_dir(package), m) for m in SUITES[package]]
+    # numpy 2 moved numpy.core to numpy._core (Debian 12's is 1.24, PyPI's 2.x).
+    modules = [m if os.path.exists(m) else m.replace(f"{os.sep}core{os.sep}", f"{os.sep}_core{os.sep}") for m in modules]
     missing = [m for m in modules if not os.path.exists(m)]
-    assert not missing, f"the Debian package no longer ships {missing}"
+    assert not missing, f"the {package} package no longer ships {missing}"
     return modules
 
 

@@ -8,13 +8,13 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from conftest import SignedPeer, free_port, header, ltest_binary, plain_credentials, summary_line, wait_for, write_files
+from conftest import (SignedPeer, free_port, header, install_third_party, ltest_binary, plain_credentials, summary_line,
+                      wait_for, write_files)
 
 zmq = pytest.importorskip("zmq")
 
@@ -252,13 +252,12 @@ def test_the_server_raises_its_fd_limit_and_the_kernel_keeps_the_usual_one(start
 
 
 def test_a_syntax_error_in_a_preloaded_module_is_shown_and_the_server_retries(start_server, tmp_path):
-    """A preloaded library (in a site directory: the user site here) edited
-    in place restarts the kernel; a restart that fails is answered, retried."""
-    user_base = tmp_path / "userbase"
-    site_dir = user_base / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
-    write_files(site_dir, {"mymod.py": "VALUE = 1\n"})
+    """A preloaded library (installed: in the user site, or on PYTHONPATH with
+    its dist-info in a virtualenv) edited in place restarts the kernel; a
+    restart that fails is answered, retried."""
+    env, site_dir = install_third_party(tmp_path, {"mymod.py": "VALUE = 1\n"})
     proj = write_files(tmp_path / "proj", {"test_mod.py": "import mymod\ndef test_mod(): assert mymod.VALUE\n"})
-    server = start_server(modules=("mymod",), extra_env={"PYTHONUSERBASE": str(user_base)})
+    server = start_server(modules=("mymod",), extra_env=env)
     assert_passes(server, proj)
     (site_dir / "mymod.py").write_text("VALUE = (\n")
     r = server.run("-q", "-p", "no:cacheprovider", cwd=proj)

@@ -27,7 +27,32 @@ def make_venv(path, system_site=False):
     if system_site:
         args.insert(3, "--system-site-packages")
     subprocess.run(args, check=True)
+    if system_site and not set(stack_site_packages()) <= set(base_site_packages()):
+        # The harness's Python is itself a virtualenv (the newest stack): a venv
+        # made from it is made from its base interpreter, whose site directories
+        # do not hold the stack's pytest and ipykernel. A .pth names them instead.
+        (site_packages(Path(path)) / "ltest_stack.pth").write_text("\n".join(stack_site_packages()) + "\n")
     return Path(path)
+
+
+def stack_site_packages():
+    """The site-packages directories of the harness's Python."""
+    return _python_says(PYTHON, "import site; print('\\n'.join(site.getsitepackages()))").splitlines()
+
+
+def base_site_packages():
+    """Those of its base interpreter: what --system-site-packages adds."""
+    return _python_says(PYTHON, "import site, sys; "
+                        "print('\\n'.join(site.getsitepackages([sys.base_prefix])))").splitlines()
+
+
+def _python_says(python, code):
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def named_python(line):
+    """The interpreter a server's start line names: '... (python PATH) on ...'."""
+    return line.split("(python ", 1)[1].split(")", 1)[0]
 
 
 def site_packages(venv):
@@ -112,7 +137,8 @@ def test_the_projects_venv_then_activated_is_one_server(world, tmp_path):
     assert line.startswith(f"ltest: started a server for {proj} (python {venv}/bin/python) on "), line
     activate(world, venv)
     r = world.ltest("--", "-q", cwd=proj / "tests")
-    assert r.returncode == 0 and "2 passed" in r.stdout and r.stderr == "", r.stdout + r.stderr
+    assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr
+    assert r.stderr == world.cold_stderr("-q", cwd=proj / "tests", python=venv / "bin" / "python"), r.stderr
     [server] = world.servers()
     assert server["python"] == f"{venv}/bin/python" and server["project_root"] == str(proj)
 
@@ -123,11 +149,12 @@ def test_a_python3_on_path_without_pytest_is_skipped(world, tmp_path):
     world.env["PATH"] = f"{bare}/bin{os.pathsep}{world.env['PATH']}"
     r = world.ltest("--", "-q", cwd=proj)
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
-    assert f"(python {PYTHON})" in started(r.stderr)[0]
+    # The first python3 on PATH with pytest: PYTHON by another name, perhaps (a venv's python3 for its python).
+    assert os.path.samefile(named_python(started(r.stderr)[0]), PYTHON), started(r.stderr)
     [server] = world.servers()
-    assert server["python"] == PYTHON and server["python_skipped"] == [f"{bare}/bin/python3"]
+    assert os.path.samefile(server["python"], PYTHON) and server["python_skipped"] == [f"{bare}/bin/python3"]
     r = world.ltest("--", "-q", cwd=proj)  # found again without asking any Python
-    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.returncode == 0 and r.stderr == world.cold_stderr("-q", cwd=proj), r.stderr
 
 
 def test_tool_ltest_python_comes_before_path(world, tmp_path):
@@ -189,7 +216,8 @@ def test_a_uv_project_runs_on_its_venv_activated_or_not(world, tmp_path):
     assert line.startswith(f"ltest: started a server for {proj} (python {venv}/bin/python) on "), line
     activate(world, venv)
     r = world.ltest("--", "-q", cwd=proj)
-    assert r.returncode == 0 and "2 passed" in r.stdout and r.stderr == "", r.stdout + r.stderr
+    assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr
+    assert r.stderr == world.cold_stderr("-q", cwd=proj, python=venv / "bin" / "python"), r.stderr
     assert len(world.servers()) == 1
 
 

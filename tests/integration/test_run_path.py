@@ -3,13 +3,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import children_states, plain_pytest, read_until, summary_line, write_files
+from conftest import children_states, install_third_party, plain_pytest, read_until, summary_line, write_files
 
 SUITES = {
     "passing": {"test_ok.py": "def test_a(): assert 1\ndef test_b(): assert 2\n"},
@@ -128,17 +127,16 @@ def test_ten_runs_in_a_row_leave_no_zombies(shared_server, tmp_path):
 
 
 def test_preloaded_module_is_not_imported_again(start_server, tmp_path):
-    # Installed (a user site directory), not the user's own code: a package
-    # of one's own is imported afresh by each run (docs/design.md, "Own packages").
-    site_packages = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
-    lib = write_files(tmp_path / "userbase" / site_packages, {"slowmod.py": f"""
+    # Installed (a user site directory, or installed on PYTHONPATH), not the user's
+    # own code: a package of one's own is imported afresh by each run
+    # (docs/design.md, "Own packages").
+    env, _ = install_third_party(tmp_path, {"slowmod.py": f"""
         import time
         with open({str(tmp_path / 'imports.log')!r}, "a") as f:
             f.write("imported\\n")
         time.sleep(0.5)  # a "fat" import
         VALUE = 42
     """})
-    env = {"PYTHONUSERBASE": str(tmp_path / "userbase")}
     server = start_server(modules=["slowmod"], extra_env=env)
     root = write_files(tmp_path / "proj", {"test_uses.py": """
         import sys

@@ -1,12 +1,10 @@
 """Warm from the second run, whatever you type (issue 28): what a run learns
 warms the server it runs on. A fresh project with no configuration whose
-tests import a slow third-party module (created under the user's site
-directory); the server the first run started imports it while idle, and a
+tests import a slow third-party module (installed for the test alone:
+zeroconf.World.install); the server the first run started imports it while idle, and a
 later run with other arguments starts from a process that holds it."""
 import json
 import os
-import subprocess
-import sys
 
 from conftest import wait_for, write_files
 from zeroconf import world  # noqa: F401 (fixture)
@@ -21,15 +19,6 @@ TESTS = {
     # Passes only in a test process that started with slowmod already imported: the kernel held it.
     "test_held.py": "import sys\n\ndef test_the_kernel_held_it():\n    assert 'slowmod' in sys.modules\n",
 }
-
-
-def user_site(world):
-    """The interpreter's user site directory under the world's HOME: a site
-    directory (third-party code), as pip --user would fill it."""
-    path = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"], env=world.env,
-                          capture_output=True, text=True, check=True).stdout.strip()
-    os.makedirs(path, exist_ok=True)
-    return path
 
 
 def status(world, cwd):
@@ -48,8 +37,7 @@ def held(world, cwd, name):
 
 
 def test_the_third_run_with_other_arguments_starts_warm_on_the_first_server(world, tmp_path):
-    with open(os.path.join(user_site(world), "slowmod.py"), "w") as f:
-        f.write(SLOW_MODULE)
+    world.install("slowmod", SLOW_MODULE)
     proj = write_files(tmp_path / "proj", TESTS)
     r = world.ltest("--", "-q", "test_slow.py", cwd=proj)
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
@@ -81,9 +69,7 @@ def test_the_third_run_with_other_arguments_starts_warm_on_the_first_server(worl
 
 def test_a_notebook_cell_sent_while_the_kernel_imports_returns(world, tmp_path):
     from jupyter_client import BlockingKernelClient
-    site_dir = user_site(world)
-    with open(os.path.join(site_dir, "slowermod.py"), "w") as f:
-        f.write(SLOWER_MODULE)
+    site_dir = world.install("slowermod", SLOWER_MODULE)
     proj = write_files(tmp_path / "proj", {"test_slower.py": "def test_it():\n    import slowermod\n"})
     r = world.ltest("--", "-q", cwd=proj)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 
 from conftest import PYTHON, alive, wait_for, write_files
 from zeroconf import timed, world  # noqa: F401 (fixture)
@@ -19,21 +18,40 @@ def started_lines(stderr):
     return [line for line in stderr.splitlines() if line.startswith("ltest: started a server")]
 
 
+def ltest_lines(stderr):
+    """ltest's own lines on a run's stderr."""
+    return [line for line in stderr.splitlines() if line.startswith("ltest: ")]
+
+
+def pytest_stderr(stderr):
+    """The run's stderr without ltest's own lines: pytest's, as a cold run's."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("ltest: "))
+
+
+def named_python(line):
+    """The interpreter a server's start line names: '... (python PATH) on ...'."""
+    return line.split("(python ", 1)[1].split(")", 1)[0]
+
+
 def test_first_run_starts_a_server_and_the_second_is_warm(world, tmp_path):
     proj = write_files(tmp_path / "proj", TESTS)
     first, cold = timed(lambda: world.ltest("--", "-q", cwd=proj))
     assert first.returncode == 0, first.stdout + first.stderr
     assert "2 passed" in first.stdout
-    lines = first.stderr.strip().splitlines()
+    lines = ltest_lines(first.stderr)
     assert len(lines) == 1 and started_lines(first.stderr), first.stderr
-    assert f"for {proj} (python {PYTHON})" in lines[0] and "ltest --stop" in lines[0], lines[0]
+    assert pytest_stderr(first.stderr) == world.cold_stderr("-q", cwd=proj), first.stderr
+    # The first python3 on PATH with pytest: PYTHON by another name, perhaps (a venv's python3 for its python).
+    assert f"for {proj} (python " in lines[0] and os.path.samefile(named_python(lines[0]), PYTHON), lines[0]
+    assert "ltest --stop" in lines[0], lines[0]
     [server] = world.servers()
-    assert server["project_root"] == str(proj) and server["python"] == PYTHON and "kernel_name" not in server
+    assert server["project_root"] == str(proj) and os.path.samefile(server["python"], PYTHON)
+    assert "kernel_name" not in server
     assert f"127.0.0.1:{server['port']}" in lines[0]
 
     second, warm = timed(lambda: world.ltest("--", "-q", cwd=proj))
     assert second.returncode == 0 and "2 passed" in second.stdout, second.stdout + second.stderr
-    assert second.stderr == ""
+    assert second.stderr == world.cold_stderr("-q", cwd=proj)
     # Warm: the same server ran it, with no start line (its speed is bench/zero_config's to measure:
     # a timed assert here failed on a loaded machine, 1.31 s against 0.31 s).
     print(f"first run (starts the server): {cold:.3f} s, second run: {warm:.3f} s, {cold / warm:.1f}x")
@@ -55,9 +73,11 @@ def test_a_run_from_a_subdirectory_uses_the_project_root_server(world, tmp_path)
     proj = write_files(tmp_path / "proj", dict(TESTS, **{"pytest.ini": "[pytest]\n", "sub/test_c.py": TESTS["test_b.py"]}))
     r = world.ltest("--", "-q", cwd=proj / "sub")
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
-    assert f"for {proj} (python {PYTHON})" in r.stderr
+    [line] = started_lines(r.stderr)
+    assert f"for {proj} (python " in line and os.path.samefile(named_python(line), PYTHON), line
     r = world.ltest("--", "-q", cwd=proj)
-    assert r.returncode == 0 and "3 passed" in r.stdout and r.stderr == "", r.stdout + r.stderr
+    assert r.returncode == 0 and "3 passed" in r.stdout, r.stdout + r.stderr
+    assert r.stderr == world.cold_stderr("-q", cwd=proj), r.stderr
     other = write_files(tmp_path / "other", TESTS)
     r = world.ltest("--", "-q", cwd=other)
     assert r.returncode == 0 and started_lines(r.stderr), r.stderr
@@ -107,13 +127,18 @@ USES_SLOW = {"test_slow.py": "def test_uses_slowmod():\n    import slowmod\n    
              "pyproject.toml": TESTS["pyproject.toml"]}
 
 
-def user_site(world):
-    """The interpreter's user site directory under the world's HOME: a
-    site directory (third-party code), as pip --user would fill it."""
-    path = subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"], env=world.env,
-                          capture_output=True, text=True, check=True).stdout.strip()
-    os.makedirs(path)
-    return path
+def the_tests_own(world, entries, proj):
+    """The learned modules the test installed (World.install), in order. A run
+    also records the other modules it imported that the kernel did not hold,
+    which depend on the stack (pytest 9 reads pyproject.toml with tomllib, say):
+    those must be the interpreter's or installed code, never the project's."""
+    names = [e["module"] for e in entries]
+    code = ("import importlib.util, json, sys; "
+            "print(json.dumps([getattr(importlib.util.find_spec(n), 'origin', None) for n in sys.argv[1:]]))")
+    origins = json.loads(subprocess.run([PYTHON, "-c", code, *names], cwd=proj, env=world.env, capture_output=True,
+                                        text=True, check=True).stdout)
+    assert not [(n, o) for n, o in zip(names, origins) if o and o.startswith(str(proj))], (names, origins)
+    return [n for n, o in zip(names, origins) if o and o.startswith(str(world.installed) + os.sep)]
 
 
 def status(world, cwd):
@@ -136,8 +161,7 @@ def restart(world, cwd):
 
 
 def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
-    with open(os.path.join(user_site(world), "slowmod.py"), "w") as f:
-        f.write(SLOW_MODULE)
+    world.install("slowmod", SLOW_MODULE)
     proj = write_files(tmp_path / "proj", USES_SLOW)
     r = world.ltest("--", "-q", cwd=proj)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -146,13 +170,14 @@ def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
     assert cache.stat().st_mode & 0o777 == 0o600
     learned = json.loads(cache.read_text())
     assert learned["project_root"] == str(proj)
-    assert [m["module"] for m in learned["modules"]] == ["slowmod"] and learned["modules"][0]["seconds"] >= 0.25
+    assert the_tests_own(world, learned["modules"], proj) == ["slowmod"]
+    assert next(m for m in learned["modules"] if m["module"] == "slowmod")["seconds"] >= 0.25
 
     restart(world, proj)
     s = status(world, proj)
     assert {"module": "slowmod", "source": "learned"}.items() <= next(
         p for p in s["preloaded"] if p["module"] == "slowmod").items(), s["preloaded"]
-    assert [m["module"] for m in s["learned"]["modules"]] == ["slowmod"] and s["learned"]["warnings"] == []
+    assert the_tests_own(world, s["learned"]["modules"], proj) == ["slowmod"] and s["learned"]["warnings"] == []
     text = world.ltest("--status", cwd=proj).stdout
     assert "slowmod (0.3" in text and "learned" in text, text
 
@@ -169,17 +194,16 @@ def test_the_next_server_preloads_what_the_tests_imported(world, tmp_path):
 
 
 def test_a_bad_or_unwritable_cache_file_is_one_warning(world, tmp_path):
-    with open(os.path.join(user_site(world), "slowmod.py"), "w") as f:
-        f.write(SLOW_MODULE)
+    world.install("slowmod", SLOW_MODULE)
     proj = write_files(tmp_path / "proj", USES_SLOW)
     assert world.ltest("--", "-q", cwd=proj).returncode == 0
     [cache] = (world.cache_dir / "ltest").glob("*.json")
     cache.write_text("{not json")
     r = restart(world, proj)
-    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    warnings = [line for line in ltest_lines(r.stderr) if "warning" in line]
     assert len(warnings) == 1 and str(cache) in warnings[0], r.stderr
     assert "1 passed" in r.stdout
-    assert [m["module"] for m in json.loads(cache.read_text())["modules"]] == ["slowmod"]  # the run rewrote it
+    assert the_tests_own(world, json.loads(cache.read_text())["modules"], proj) == ["slowmod"]  # the run rewrote it
     assert world.server_log().count(str(cache)) == 1
 
     # A cache directory that cannot be created: one warning, the runs pass.
@@ -187,10 +211,10 @@ def test_a_bad_or_unwritable_cache_file_is_one_warning(world, tmp_path):
     blocker.write_text("")
     world.env["XDG_CACHE_HOME"] = str(blocker)
     r = restart(world, proj)
-    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    warnings = [line for line in ltest_lines(r.stderr) if "warning" in line]
     assert len(warnings) == 1 and "cannot keep learned preloads" in warnings[0], r.stderr
     r = world.ltest("--", "-q", cwd=proj)
-    assert r.returncode == 0 and r.stderr == "", r.stdout + r.stderr
+    assert r.returncode == 0 and r.stderr == world.cold_stderr("-q", cwd=proj), r.stdout + r.stderr
 
 
 def test_directories_without_a_project_marker_share_one_server(world, tmp_path):
@@ -198,12 +222,15 @@ def test_directories_without_a_project_marker_share_one_server(world, tmp_path):
     b = write_files(tmp_path / "scratch_b", {"test_b.py": TESTS["test_b.py"]})
     r = world.ltest("--", "-q", cwd=a)
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
-    [line] = r.stderr.splitlines()
-    assert line.startswith(f"ltest: started a server for directories without a project marker (python {PYTHON}) on "), line
+    [line] = ltest_lines(r.stderr)
+    assert line.startswith("ltest: started a server for directories without a project marker (python "), line
+    assert os.path.samefile(named_python(line), PYTHON) and " on " in line, line
+    assert pytest_stderr(r.stderr) == world.cold_stderr("-q", cwd=a), r.stderr
     r = world.ltest("--", "-q", cwd=b)
-    assert r.returncode == 0 and "1 passed" in r.stdout and r.stderr == "", r.stdout + r.stderr
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+    assert r.stderr == world.cold_stderr("-q", cwd=b), r.stderr
     [server] = world.servers()
-    assert "project_root" not in server and server["python"] == PYTHON
+    assert "project_root" not in server and os.path.samefile(server["python"], PYTHON)
     r = world.ltest("--status", cwd=b)
     assert "project root:    none (shared by the directories without a project marker)" in r.stdout, r.stdout
 
@@ -252,7 +279,9 @@ def test_a_server_killed_mid_run_tells_its_client_what_died(world, tmp_path):
     out, err = client.communicate(timeout=60)
     log = world.runtime_dir / f"ltest-{server['port']}.log"
     assert client.returncode == 69, out + err
-    assert err == (f"ltest: the ltest server for {proj} (pid {server['pid']}) died during the run, and its kernel and "
-                   f"the run's tests with it; its log: {log}; the next `ltest -- ARGS` starts a new one\n")
+    # What pytest said before the kill (pytest-asyncio 1.x warns at start-up), then ltest's line.
+    assert pytest_stderr(err) == world.cold_stderr("-q", "test_a.py", cwd=proj), err
+    assert ltest_lines(err) == [f"ltest: the ltest server for {proj} (pid {server['pid']}) died during the run, and its kernel and "
+                   f"the run's tests with it; its log: {log}; the next `ltest -- ARGS` starts a new one"]
     r = world.ltest("--", "-q", "test_a.py", cwd=proj)
     assert r.returncode == 0 and "1 passed" in r.stdout and started_lines(r.stderr), r.stdout + r.stderr

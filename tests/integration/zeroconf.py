@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ltest_binary, wait_for
+from conftest import PYTHON, ltest_binary, wait_for
 
 
 class World:
@@ -26,6 +26,31 @@ class World:
     def ltest(self, *args, cwd, timeout=300, **kw):
         return subprocess.run([ltest_binary(), *args], cwd=cwd, env=self.env, capture_output=True, text=True,
                               timeout=timeout, **kw)
+
+    def install(self, name, text):
+        """Module name (name.py holding text) installed as third-party code for
+        the stack's python, before this world's first server starts: in its user
+        site directory under the world's HOME (as pip --user), or where the stack
+        reads none (a virtualenv) as an installed distribution in a directory on
+        PYTHONPATH (as pip install --target). The directory holding it."""
+        from conftest import installed, stack_has_user_site, write_files
+        if stack_has_user_site():
+            where = Path(subprocess.run([PYTHON, "-c", "import site; print(site.getusersitepackages())"],
+                                        env=self.env, capture_output=True, text=True, check=True).stdout.strip())
+            write_files(where, {f"{name}.py": text})
+        else:
+            where = self.home / "installed"
+            write_files(where, installed({f"{name}.py": text}))
+            self.env["PYTHONPATH"] = str(where)
+        self.installed = where
+        return where
+
+    def cold_stderr(self, *args, cwd, python=PYTHON):
+        """What a cold `python -m pytest ARGS` says on stderr in this world: a
+        run through a server already running says that and nothing of its own
+        (pytest-asyncio 1.x, say, warns there about its unset loop scope)."""
+        return subprocess.run([str(python), "-m", "pytest", *args], cwd=cwd, env=self.env, capture_output=True,
+                              text=True, timeout=300).stderr
 
     def popen(self, *args, cwd, **kw):
         return subprocess.Popen([ltest_binary(), *args], cwd=cwd, env=self.env, **kw)

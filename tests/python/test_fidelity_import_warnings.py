@@ -110,3 +110,21 @@ def test_a_kernel_only_library_is_held_without_warnings_and_served_back(kernel_l
         return state + ["legacy_u.other" in sys.modules, finder in sys.meta_path, len(caught)]
 
     assert in_fork(test_process) == [False, False, True, False, 0]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="positions in code objects: Python 3.11 on")
+@pytest.mark.parametrize("positions", [(3, 3, 0, 52), (5, 5, 4, 30), (2, 4, 0, 1), (1, 1, 0, 6)])
+def test_a_replayed_warning_raises_at_its_calls_own_positions(positions):
+    """Under -W error a traceback shows the module's frame at the warning
+    call's line and columns (pytest 9 underlines a call that does not cover
+    its whole line): the replay's frame has the cold call's positions."""
+    code, globals_ = fiw._raised_at(("legacy.py", positions[0], positions), "legacy")
+
+    def warn():
+        raise DeprecationWarning("as an error")
+    globals_["warn"] = warn
+    with pytest.raises(DeprecationWarning) as raised:
+        exec(code, globals_)
+    module_frame = raised.tb.tb_next  # exec's frame: the replayed module's
+    assert module_frame.tb_frame.f_code.co_filename == "legacy.py" and module_frame.tb_lineno == positions[0]
+    assert list(module_frame.tb_frame.f_code.co_positions())[module_frame.tb_lasti // 2] == positions

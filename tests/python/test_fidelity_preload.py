@@ -16,6 +16,18 @@ def test_a_module_holding_part_of_the_stack_keeps_all_of_it():
     assert {"IPython", "traitlets", "zmq"} <= held
 
 
+def test_an_instance_of_a_stack_class_does_not_keep_the_stack():
+    """sympy's strategies.core does `from sys import stdout` at import: in the
+    kernel, ipykernel's OutStream. Its class is the stack's; the module holds
+    no part of the stack a test process would import."""
+    OutStream = type("OutStream", (), {"__module__": "ipykernel.iostream"})
+    holder = types.ModuleType("sympy_like")
+    holder.stdout = OutStream()
+    assert fidelity_preload.stack_packages_held([holder]) == set()
+    holder.OutStream = OutStream  # the class itself does
+    assert "ipykernel" in fidelity_preload.stack_packages_held([holder])
+
+
 class _LazyLoader(types.ModuleType):
     """A module whose attributes raise, as TensorFlow 2.21's keras lazy loader does."""
 

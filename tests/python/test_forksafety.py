@@ -1,7 +1,9 @@
 """forksafety.py: whether forking now may hang the test process, with real
 threads (the libraries it looks for are stood in for by modules of their shape)."""
+import os
 import sys
 import threading
+import time
 import types
 
 import pytest
@@ -48,6 +50,37 @@ def test_threads_started_after_the_baseline_make_forking_unsafe(thread, monkeypa
     thread()
     [reason] = forksafety.unsafe_reasons()
     assert reason.startswith("2 thread(s) started in the kernel since warm-up")
+
+
+def test_a_thread_started_after_one_of_the_baselines_ended_makes_forking_unsafe():
+    """Counted, the two cancel out (ipykernel 7's kernel loses a thread after
+    warm-up; then a parallel torch op starts OpenMP's worker): by id they do
+    not. In a fork, where this is the only thread: no other can come or go."""
+    def scenario():
+        stop_first, stop_second = threading.Event(), threading.Event()
+        ids = []
+        first = threading.Thread(target=lambda: (ids.append(threading.get_native_id()), stop_first.wait()),
+                                 daemon=True)
+        first.start()
+        while not ids:
+            time.sleep(0.01)
+        forksafety.mark_baseline()
+        stop_first.set()
+        first.join()
+        # Its exit ends in the kernel after join returns: gone from /proc, then the next.
+        for _ in range(1000):
+            if str(ids[0]) not in os.listdir("/proc/self/task"):
+                break
+            time.sleep(0.01)
+        second = threading.Thread(target=stop_second.wait, daemon=True)
+        second.start()
+        try:
+            return [forksafety.thread_count() - STATE.baseline_threads, forksafety.unsafe_reasons()]
+        finally:
+            stop_second.set()
+            second.join()
+    [grown, [reason]] = in_fork(scenario)
+    assert grown == 0 and reason.startswith("1 thread(s) started in the kernel since warm-up"), (grown, reason)
 
 
 def torch_like(initialised):

@@ -40,6 +40,22 @@ def test_the_recorder_times_first_imports_of_third_party_top_level_names(tmp_pat
     assert type(sys.modules["xml"].__spec__) is importlib.machinery.ModuleSpec  # its own class back
 
 
+def test_a_library_installed_on_pythonpath_is_third_party_and_its_neighbour_is_not(tmp_path, recording):
+    """`pip install --target DIR` on PYTHONPATH (a dist-info listing its files):
+    a library, learned as one; a module beside it that no dist-info lists is
+    the user's own."""
+    (tmp_path / "targetlib_rec.py").write_text("X = 1\n")
+    (tmp_path / "beside_rec.py").write_text("X = 2\n")
+    info = tmp_path / "targetlib_rec-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: targetlib_rec\nVersion: 1.0\n")
+    (info / "RECORD").write_text("targetlib_rec.py,,\n")
+    import targetlib_rec  # noqa: F401
+    import beside_rec  # noqa: F401
+    import_record.finish()
+    assert [r["module"] for r in recording] == ["targetlib_rec"]
+
+
 def test_importlib_import_module_is_seen_and_find_spec_is_not_an_import(tmp_path, recording):
     for name in ("xmlrpc", "xmlrpc.client", "netrc"):
         sys.modules.pop(name, None)

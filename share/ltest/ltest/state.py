@@ -9,6 +9,7 @@ class RuntimeState:
         self.handover_socket = None  # the kernel's end of the server's hand-over socket (handover.py)
         self.handover_loop = None  # (event loop, fd) watching that socket for runs (handover.serve)
         self.baseline_threads = None  # threads when the kernel was warm (forksafety.py)
+        self.baseline_thread_ids = None  # their ids (/proc/self/task), where known (forksafety.py)
         self.practice_directory = None  # the spares' practice suite (warmup.py)
         self.module_kind = {}  # module name -> (id of the module, is it the user's code) (eviction.py)
         self.planned_eviction = None  # (len(sys.modules), names) the kernel planned before forking (eviction.py)

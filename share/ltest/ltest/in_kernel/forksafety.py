@@ -18,17 +18,34 @@ def thread_count():
         return 1
 
 
+def thread_ids():
+    """The ids of this process's threads (native ones too), or None."""
+    try:
+        return frozenset(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
 def mark_baseline():
     """Called after warm-up: the threads alive now (ipykernel's own, and any a
     preload started) are the expected ones."""
     STATE.baseline_threads = thread_count()
+    STATE.baseline_thread_ids = thread_ids()
 
 
 def unsafe_reasons():
     """Why forking now may hang the test process; empty when it looks safe."""
     reasons = []
     if STATE.baseline_threads is not None:
-        extra = thread_count() - STATE.baseline_threads
+        # By id where /proc tells them: a count missed the OpenMP worker of a parallel
+        # torch op started after one of warm-up's threads had ended (ipykernel 7's
+        # kernel: 14 threads at warm-up, 13, then 14 again), and the next run forked
+        # from the kernel hung on its first torch op.
+        now = thread_ids()
+        if STATE.baseline_thread_ids is not None and now is not None:
+            extra = len(now - STATE.baseline_thread_ids)
+        else:
+            extra = thread_count() - STATE.baseline_threads
         if extra > 0:
             reasons.append(f"{extra} thread(s) started in the kernel since warm-up (a thread pool, e.g. OpenMP after a parallel torch op)")
     torch = sys.modules.get("torch")

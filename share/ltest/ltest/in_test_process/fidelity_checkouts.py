@@ -12,6 +12,8 @@ library) cannot be swapped under a running pytest: one line says so.
 import os
 import sys
 
+from ..sysdirs import is_installed_library
+
 # The test process runs on these: a checkout of them is not imported.
 CANNOT_SWAP = frozenset({"ltest", "pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "exceptiongroup",
                          "tomli", "attr", "attrs"})
@@ -64,7 +66,10 @@ def shadowed(head_dirs, modules, system_dirs, stdlib=sys.stdlib_module_names, to
         if not isinstance(origin, str):
             continue
         real = os.path.realpath(origin)
-        if real.startswith(system_dirs) and not real.startswith(os.path.realpath(path)):
+        # Installed: in a site directory, or with its dist-info elsewhere (pip install
+        # --target on PYTHONPATH), which the kernel's copy would otherwise stay for.
+        installed = real.startswith(system_dirs) or is_installed_library(name, origin)
+        if installed and not real.startswith(os.path.realpath(path)):
             out[name] = path
     return out
 

@@ -28,6 +28,7 @@ recorded warnings are not replayed.
 """
 import functools
 import importlib.machinery
+import itertools
 import sys
 import warnings
 
@@ -35,8 +36,9 @@ import warnings
 # source) in emission order. at_importer: the warning points at the import
 # statement (stacklevel=2 in a module's top level, the usual "this module is
 # deprecated"): replayed at the test process's import statement instead.
-# source: (file, line) of the module's own statement that warned, where a
-# traceback shows the warning raised (under -W error).
+# source: (file, line, positions) of the module's own statement that warned,
+# where a traceback shows the warning raised (under -W error); positions:
+# (line, end line, column, end column) of its call, or None.
 _recorded = []
 
 
@@ -147,10 +149,27 @@ def warn_at(frame, message, category):
 
 def _raised_at(source, module_name):
     """A code object that, run, calls its `warn` at the line of source (file,
-    line): a traceback (a warning turned error) shows the module's own
-    statement, as cold, with no frame of ours (warn is a C partial)."""
-    filename, lineno = source
-    return compile("\n" * max(0, lineno - 1) + "warn()", filename, "exec"), {"__name__": module_name}
+    line, positions): a traceback (a warning turned error) shows the module's
+    own statement, as cold, with no frame of ours (warn is a C partial)."""
+    filename, lineno = source[:2]
+    return compile(_call_spanning(lineno, source[2] if len(source) > 2 else None), filename, "exec"), \
+        {"__name__": module_name}
+
+
+def _call_spanning(lineno, positions):
+    """Source of a `warn(...)` call at lineno spanning positions (line, end
+    line, column, end column), the warning call's own: Python 3.11's positions
+    in a traceback (pytest 9 underlines them with ^ unless they cover the
+    whole line) are then cold's. A bare `warn()` where they are unknown."""
+    line, end_line, col, end_col = positions if positions and None not in positions else (lineno, lineno, 0, 6)
+    if line != lineno or end_line < line or (end_line == line and end_col - col < 6):
+        line, end_line, col, end_col = lineno, lineno, 0, 6
+    # A statement indented in the module's top level (under an if or a try)
+    # is compiled under an `if 1:` of the line before.
+    head = "\n" * (line - 2) + "if 1:\n" + " " * col if col and line > 1 else "\n" * (line - 1)
+    if end_line == line:
+        return head + "warn(" + " " * (end_col - col - 6) + ")"
+    return head + "warn(" + "\n" * (end_line - line) + " " * max(0, end_col - 1) + ")"
 
 
 def _call_with_frames_removed(f, *args, **kwds):
@@ -289,9 +308,18 @@ def showwarning_recorder(message, category, filename, lineno, file=None, line=No
 
 
 def _statement_of(frame, name):
-    """(file, line) that the top level of module `name` is running."""
+    """(file, line, positions) that the top level of module `name` is running."""
     while frame is not None:
         if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == name:
-            return frame.f_code.co_filename, frame.f_lineno
+            return frame.f_code.co_filename, frame.f_lineno, _positions(frame)
         frame = frame.f_back
     return None
+
+
+def _positions(frame):
+    """(line, end line, column, end column) of the instruction frame runs
+    (Python 3.11 on: one entry per 2-byte code unit), or None."""
+    try:
+        return next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None))
+    except (AttributeError, StopIteration):
+        return None

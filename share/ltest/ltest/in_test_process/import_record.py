@@ -16,8 +16,9 @@ _load_unlocked, CPython 3.4 on), each from its own code, so our setter runs
 before and after the module's execution, never under it. The module's time
 is cumulative (its own imports included, as `python -X importtime`
 counts), and it is kept when the module's file is under the interpreter's
-prefix or a site directory (sysdirs.system_dirs), never the user's own
-code. An interpreter whose importlib did not set `_initializing` would time
+prefix or a site directory (sysdirs.system_dirs), or is part of a
+distribution installed elsewhere (sysdirs.is_installed_library), never the
+user's own code. An interpreter whose importlib did not set `_initializing` would time
 nothing, so nothing would be learned (test_import_record checks this one).
 """
 import os
@@ -40,7 +41,16 @@ _NEVER = {"ltest", "pytest", "_pytest", "py", "pluggy", "conftest"}
 
 def _third_party(module):
     path = getattr(module, "__file__", None)
-    return isinstance(path, str) and os.path.realpath(path).startswith(sysdirs.system_dirs())
+    if not isinstance(path, str):
+        return False
+    if os.path.realpath(path).startswith(sysdirs.system_dirs()):
+        return True
+    # A library installed outside the site directories (its dist-info beside it:
+    # `pip install --target` on PYTHONPATH) is third-party too, as preload.py and
+    # eviction.py take it: without this, the libraries of a stack with no user
+    # site that live there were preloaded on request but never learned.
+    name = getattr(module, "__name__", None)
+    return isinstance(name, str) and sysdirs.is_installed_library(name, path)
 
 
 def _importing():
