@@ -251,7 +251,9 @@ def _practise_plain(key, loop):
     arguments then finds pytest warm and the project's modules imported
     (issue 28: the likely next run, not only the last one). A run that
     comes meanwhile waits only for a layer meant for it
-    (_await_preparation); any other forks afresh."""
+    (_await_preparation); any other forks afresh. Its answer is watched:
+    if an edit drops the prepared one meanwhile, this one, once practised,
+    is the one prepared next (_on_answer)."""
     prepared = next((s for s in _spares if s.state == "prepared"), None)
     for spare in _spares:
         if spare.state == "waiting":
@@ -287,8 +289,10 @@ def _on_answer(spare):
         spare.unwatch()
         spare.prediction = None
     if spare.state in ("prepared", "layered", "ready"):
-        # The other spare practises now (_practise_plain), or, when a run
-        # took the prepared one meanwhile, a new one prepares.
+        # Prepared: the other spare practises now (_practise_plain). Ready or
+        # layered: if the prepared one was taken by a run or dropped by an
+        # edit meanwhile, a spare prepares for the prediction now; nothing
+        # else would until the next run.
         practise_next(loop)
     if spare.state == "dead" and spare in _spares:
         _spares.remove(spare)
