@@ -25,11 +25,13 @@ def project(tmp_path, conftest="import pytest\n"):
         "conftest.py": conftest,
         "mypkg/__init__.py": (f"import os\nopen(os.path.join({str(marks)!r}, f'imported-{{os.getpid()}}'), 'w')"
                               ".close()\nfrom .core import value\n"),
-        "mypkg/core.py": "def value():\n    return 1\n",
+        # Imported as cold imports it: in the environment pytest's main gives (PYTEST_VERSION from pytest 8.2).
+        "mypkg/core.py": "import os\nUNDER_PYTEST = 'PYTEST_VERSION' in os.environ\n\ndef value():\n    return 1\n",
         "tests/test_pkg.py": (
             "import os\nimport mypkg\n\n"
             f"def test_value():\n    open(os.path.join({str(marks)!r}, f'ran-{{os.getpid()}}'), 'w').close()\n"
-            "    assert mypkg.value() == 1\n\n"
+            "    assert mypkg.value() == 1\n"
+            "    assert mypkg.core.UNDER_PYTEST == ('PYTEST_VERSION' in os.environ)\n\n"
             "def test_diff():\n    assert {'a': [1, 2]} == {'a': [1, 3]}\n"),
     })
     return root, marks
@@ -95,7 +97,8 @@ def test_arguments_that_may_load_other_plugins_or_files_take_a_plain_spare(serve
 def test_a_run_after_an_edit_to_the_layer_sees_the_edit(server, tmp_path):
     root, marks = project(tmp_path)
     prepared_then_both_spares_ready(server, root, marks)
-    (root / "mypkg" / "core.py").write_text("def value():\n    return 2\n")
+    (root / "mypkg" / "core.py").write_text("UNDER_PYTEST = 'PYTEST_VERSION' in __import__('os').environ\n\n"
+                                            "def value():\n    return 2\n")
     reply, out, code = run(server, root, "-q", "-k", "value")
     assert code == 1 and "assert 2 == 1" in out, (reply, out)
 

@@ -26,6 +26,7 @@ that warns, writes or fails ends the spare (the layer stays recorded: the
 prepared spare imports it after the conftests); an edit to a file it read
 drops it (file_watch.py).
 """
+import contextlib
 import os
 import sys
 import time
@@ -108,8 +109,9 @@ def prepare(spec, keep_roots, layer_path):
         return None, False
     code_cache = os.path.join(os.path.dirname(layer_path), "code")
     rewritten = set(project_layer.load_rewritten(layer_path))
-    if not project_layer.import_ahead(names, (holders.out, holders.err), code_cache) \
-            or _brought_rewritten(before, rewritten):
+    with _environment_of_main():
+        imported = project_layer.import_ahead(names, (holders.out, holders.err), code_cache)
+    if not imported or _brought_rewritten(before, rewritten):
         return None, False
     try:
         watch_fd, kinds, read = prepared._watch_what_was_read(plain, None, before)
@@ -119,6 +121,27 @@ def prepare(spec, keep_roots, layer_path):
         os.close(watch_fd)
         raise prepared.EditedWhileReading()
     return Layered(spec, holders, watch_fd, kinds), True
+
+
+@contextlib.contextmanager
+def _environment_of_main():
+    """The environment pytest's main gives what it imports: PYTEST_VERSION
+    set (from pytest 8.2), as in the prepared spare (pytest_api.prepare_config);
+    put back after, since the run's main sets it again."""
+    from ..private_api import pytest_api
+    if not pytest_api._main_sets_pytest_version():
+        yield
+        return
+    import pytest
+    before = os.environ.get("PYTEST_VERSION")
+    os.environ["PYTEST_VERSION"] = pytest.__version__
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTEST_VERSION", None)
+        else:
+            os.environ["PYTEST_VERSION"] = before
 
 
 def _brought_rewritten(before, rewritten):

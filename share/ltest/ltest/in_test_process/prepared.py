@@ -133,7 +133,9 @@ def _context():
     changes for conftests and `pythonpath`, is checked module by module:
     project_layer.importable_now imports only what resolves to the file
     the run imported.)"""
-    return dict(os.environ), os.getcwd()
+    env = dict(os.environ)
+    env.pop("PYTEST_VERSION", None)  # pytest's main sets it before either (layered.py sets it too)
+    return env, os.getcwd()
 
 
 @contextlib.contextmanager
