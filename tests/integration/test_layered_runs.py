@@ -76,13 +76,16 @@ def server(shared_server):
 @pytest.mark.parametrize("args", [("-q", "-k", "value"), ("-q", "tests/test_pkg.py::test_value"), ("-x", "-rA")])
 def test_a_run_with_other_arguments_finds_the_project_imported_and_runs_as_cold(server, tmp_path, args):
     root, marks = project(tmp_path)
-    ahead = prepared_then_both_spares_ready(server, root, marks)
-    ran_before = ran(marks)
-    reply, out, code = run(server, root, *args)
+    c = cold(*args, cwd=root, env=client_env(server))
+    for _ in range(4):  # a loaded machine may have a spare still at work when the run comes: then again
+        ahead = prepared_then_both_spares_ready(server, root, marks)
+        ran_before = ran(marks)
+        reply, out, code = run(server, root, *args)
+        assert (normalised(out), code) == (normalised(c.stdout.strip()), c.returncode)  # whichever spare
+        if reply["spare"] == "layered":
+            break
     assert reply["spare"] == "layered" and not reply["prepared"] and reply["practised"], reply
     assert ran(marks) - ran_before <= ahead and ran(marks) - ran_before, (ran(marks), ahead)  # imported ahead
-    c = cold(*args, cwd=root, env=client_env(server))
-    assert (normalised(out), code) == (normalised(c.stdout.strip()), c.returncode)
 
 
 def test_arguments_that_may_load_other_plugins_or_files_take_a_plain_spare(server, tmp_path):
