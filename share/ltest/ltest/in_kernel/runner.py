@@ -225,7 +225,7 @@ def take_run(spec, fds):
             os.close(fd)
     reaping.reap_later(pid, stuck_after=None)
     prepare_spare()
-    return remember(Reply(pid=pid, spare=state is not None, practised=state in ("ready", "prepared"),
+    return remember(Reply(pid=pid, spare=state is not None, practised=state in ("ready", "prepared", "layered"),
                           prepared=state == "prepared", fork_unsafe=reasons, spare_kind=state or "forked",
                           waited=round(spare.waited(), 6),
                           learned_held=list(learned.held), duration=round(time.perf_counter() - start, 6)))
@@ -243,7 +243,7 @@ def serve(spec):
     prepare_spare()
     learn_idle.after_run()  # its test process was reaped here, not by reaping.reap_finished
     reply = remember(Reply(exit_code=code, duration=round(time.perf_counter() - start, 6), fork_unsafe=reasons,
-                           spare=state is not None, practised=state in ("ready", "prepared"),
+                           spare=state is not None, practised=state in ("ready", "prepared", "layered"),
                            prepared=state == "prepared"))
     _announce(reply)
     return reply

@@ -18,12 +18,18 @@ waits for or is slowed by a practice. States, all decided by the kernel:
   prepared    -- practised, then prepared for the predicted next run
                  (in_test_process/prepared.py): only a run equal to the
                  prediction, with nothing the preparation read changed, goes there
+  layered     -- practised, then holding the project's layer for the
+                 prediction's cwd and environment (in_test_process/layered.py):
+                 a run equal to the prediction but in arguments that only
+                 select tests or shape the report, nothing it read changed
 
 Once a run came, the next one is predicted to be the same (cwd, arguments,
 environment, terminals), and of the two spares one is prepared for it while
 the other stays as it was forked, for a run that differs; once the first is
-prepared, the other practises too, so that a run with other arguments finds
-pytest warm (a run during that practice forks afresh). A run that arrives
+prepared, the other practises too, and imports the project's layer when the
+prepared one saw that the plugins and conftests leave the environment alone,
+so that a run with other arguments finds pytest warm and the project's
+modules imported (a run during that practice forks afresh). A run that arrives
 while a spare is being prepared for it waits for that spare
 (_await_preparation). An edit to a file
 the prepared spare read drops it (file_watch.py, from the kernel's event
@@ -45,8 +51,8 @@ import time
 
 from . import forksafety, template
 from .. import file_watch
-from ..in_test_process import child, spare_loop
-from ..in_test_process.spare_loop import EDITED, MAX_SPEC, PRACTISE, PREPARED, READY
+from ..in_test_process import child, layered, spare_loop
+from ..in_test_process.spare_loop import EDITED, LAYER, LAYERED, MAX_SPEC, PRACTISE, PREPARED, READY
 from ..state import STATE
 from ..sysdirs import ipython_shell
 
@@ -74,7 +80,8 @@ class _Spare:
         self.generation = generation
         self.on_discard = on_discard  # reaps the pid of a spare not used
         self.state = "waiting" if can_practise else "unpractised"
-        self.prediction = None  # the request key it is (being) prepared for
+        self.prediction = None  # the request key it is (being) prepared for (layered: without args)
+        self.layer_first = False  # prepared: its plugins and conftests left the environment alone (layered.py)
         self.watch_fd = None  # prepared: its inotify fd (file_watch.py)
         self.kinds = {}
         self.loop = None  # the event loop that watches it, while it does
@@ -96,6 +103,12 @@ class _Spare:
         elif msg.startswith(PREPARED) and len(fds) == 1 and self.prediction is not None:
             self.state = "prepared"
             self.watch_fd = fds[0]
+            answer = json.loads(msg[1:])
+            self.kinds = {int(wd): kind for wd, kind in answer["kinds"].items()}
+            self.layer_first = answer.get("layer_first") is True
+        elif msg.startswith(LAYERED) and len(fds) == 1 and self.prediction is not None:
+            self.state = "layered"
+            self.watch_fd = fds[0]
             self.kinds = {int(wd): kind for wd, kind in json.loads(msg[1:]).items()}
         else:  # b"E" or b"": its preparation was cut short by an edit, or failed; it exited
             self.state = "dead"
@@ -104,7 +117,7 @@ class _Spare:
                 os.close(fd)
         if self.loop is not None:  # it was watched for this answer
             self.loop.remove_reader(self.sock)
-            if self.state == "prepared":
+            if self.state in ("prepared", "layered"):
                 self.loop.add_reader(self.watch_fd, lambda: _on_change(self))
             else:
                 self.loop = None
@@ -123,7 +136,17 @@ class _Spare:
             return False
         if self.state == "prepared":
             return self.prediction == key and not self.changed()
+        if self.state == "layered":
+            return layered.serves(self.prediction, key) and not self.changed()
         return True
+
+    def meant_for_another(self, key):
+        """(Being) prepared or layered for a request that is not key's."""
+        if self.prediction is None:
+            return False
+        if self.state == "layered" or (self.state == "practising" and "args" not in self.prediction):
+            return self.prediction != layered.key_but_args(key)
+        return self.prediction != key
 
     def unwatch(self):
         if self.loop is not None:
@@ -194,11 +217,12 @@ def practise_next(loop=None):
     prediction = STATE.prediction
     key = child.request_key(prediction) if prediction is not None else None
     if any(s.state == "prepared" for s in _spares) and not any(s.state == "practising" for s in _spares):
-        _practise_plain(loop)
+        _practise_plain(key, loop)
         return
     if any(s.state in ("practising", "prepared") or (s.state == "ready" and key is None) for s in _spares):
         return
-    fallback = [s for s in _spares if s.state in ("waiting", "unpractised", "ready")]
+    # A layered spare (kept after the prepared one ran) takes runs with other arguments meanwhile.
+    fallback = [s for s in _spares if s.state in ("waiting", "unpractised", "ready", "layered")]
     candidates = [s for s in fallback if s.state in ("waiting", "ready")]
     if not candidates or len(fallback) < 2:
         return
@@ -219,21 +243,31 @@ def practise_next(loop=None):
         loop.add_reader(spare.sock, lambda: _on_answer(spare))
 
 
-def _practise_plain(loop):
+def _practise_plain(key, loop):
     """Once a spare is prepared for the predicted run, the one kept as forked
-    practises too: a run with other arguments then finds pytest warm
-    (issue 28: the likely next run, not only the last one). One that comes
-    during that practice forks afresh, as with no spare: it never waits.
-    Its answer is watched: if an edit drops the prepared one meanwhile, this
-    one, once practised, is the one prepared next (_on_answer)."""
+    practises too, and imports the project's layer for the prediction's cwd
+    and environment where the prepared one saw the plugins and conftests
+    leave them alone (in_test_process/layered.py): a run with other
+    arguments then finds pytest warm and the project's modules imported
+    (issue 28: the likely next run, not only the last one). A run that
+    comes meanwhile waits only for a layer meant for it
+    (_await_preparation); any other forks afresh. Its answer is watched:
+    if an edit drops the prepared one meanwhile, this one, once practised,
+    is the one prepared next (_on_answer)."""
+    prepared = next((s for s in _spares if s.state == "prepared"), None)
     for spare in _spares:
         if spare.state == "waiting":
+            message, plain = PRACTISE, None
+            if prepared is not None and prepared.layer_first and key is not None and prepared.prediction == key:
+                layer = LAYER + json.dumps(STATE.prediction).encode()
+                if len(layer) <= MAX_SPEC:
+                    message, plain = layer, layered.key_but_args(key)
             try:
-                spare.sock.send(PRACTISE)
+                spare.sock.send(message)
             except OSError:  # it died: runs find out and fork afresh
                 return
-            spare.state, spare.prediction = "practising", None
-            if loop is not None:
+            spare.state, spare.prediction = "practising", plain
+            if loop is not None:  # its answer may be the moment to prepare another (_on_answer)
                 spare.loop = loop
                 loop.add_reader(spare.sock, lambda: _on_answer(spare))
             return
@@ -251,11 +285,14 @@ def _on_answer(spare):
         return
     loop = spare.loop
     spare._answer()
-    if spare.state in ("prepared", "ready"):
-        # Prepared: the other spare practises now (_practise_plain). Ready (a
-        # plain practice): if the prepared one was dropped by an edit while
-        # this one practised, this one prepares for the prediction now;
-        # nothing else would until the next run.
+    if spare.state == "ready":  # it had no layer to import: a plain practised spare
+        spare.unwatch()
+        spare.prediction = None
+    if spare.state in ("prepared", "layered", "ready"):
+        # Prepared: the other spare practises now (_practise_plain). Ready or
+        # layered: if the prepared one was taken by a run or dropped by an
+        # edit meanwhile, a spare prepares for the prediction now; nothing
+        # else would until the next run.
         practise_next(loop)
     if spare.state == "dead" and spare in _spares:
         _spares.remove(spare)
@@ -295,11 +332,16 @@ def discard():
 
 
 def _await_preparation(key, generation):
-    """Waits for the answer of a spare being prepared for this very request
-    (at most PREPARATION_WAIT); the seconds waited, 0 when there is none."""
+    """Waits for the answer of a spare being prepared for this very request,
+    or importing the project's layer for a run like it (layered.py), at most
+    PREPARATION_WAIT; the seconds waited, 0 when there is none."""
+    if key is None or any(s.state == "prepared" and s.generation == generation and s.serves(key) for s in _spares):
+        return 0.0  # one is prepared for it already
     for spare in _spares:
-        if spare.state == "practising" and key is not None and spare.prediction == key \
-                and spare.generation == generation:
+        if spare.state != "practising" or spare.prediction is None or spare.generation != generation:
+            continue
+        meant = spare.prediction == key if "args" in spare.prediction else layered.serves(spare.prediction, key)
+        if meant:
             start = time.perf_counter()
             if select.select([spare.sock], [], [], PREPARATION_WAIT)[0]:
                 spare._answer()
@@ -327,13 +369,13 @@ def hand_over(spec, fds):
         if spare.generation == generation and spare.serves(key):
             usable.append(spare)
             continue
-        other = spare.prediction is not None and spare.prediction != key  # (being) prepared for another request
+        other = spare.meant_for_another(key)  # (being) prepared for another request
         if spare.state == "dead" or other or spare.generation != generation:
             _spares.remove(spare)  # the next prediction is this run's
             _drop(spare)
     if len(data) > MAX_SPEC:
         return None
-    usable.sort(key=lambda s: {"prepared": 0, "ready": 1}.get(s.state, 2))
+    usable.sort(key=lambda s: {"prepared": 0, "layered": 1, "ready": 2}.get(s.state, 3))
     for spare in usable:
         _spares.remove(spare)
         spare.unwatch()

@@ -75,8 +75,12 @@ class _Placeholders:
 
 
 class Prepared:
-    def __init__(self, spec, config, placeholders, watch_fd, kinds, set_up=None):
+    def __init__(self, spec, config, placeholders, watch_fd, kinds, set_up=None, layer_first=False):
         self.spec = spec
+        # The plugins and initial conftests left the environment and the
+        # cwd as they found them: a spare may import the project's layer
+        # before them (layered.py).
+        self.layer_first = layer_first
         self.config = config
         self.set_up = set_up  # a _SetUpAhead, or None
         self.placeholders = placeholders
@@ -100,6 +104,7 @@ def prepare(spec, keep_roots, layer_path):
     try:
         child.become_test_process(spec, os.dup(holders.stdin), os.dup(holders.out), os.dup(holders.err),
                                   holders.ctl, keep_roots)
+        context = _context()
         with _no_coverage_ahead():
             config = pytest_api.prepare_config(args)
         if config is None:  # the probe failed: the run is pytest's, unprepared
@@ -119,7 +124,18 @@ def prepare(spec, keep_roots, layer_path):
     if _changed_since(start_ns, read):  # an edit before the watches were there: nothing else would see it
         os.close(watch_fd)
         raise EditedWhileReading()
-    return Prepared(spec, config, holders, watch_fd, kinds, set_up)
+    return Prepared(spec, config, holders, watch_fd, kinds, set_up, layer_first=_context() == context)
+
+
+def _context():
+    """What a plugin or conftest could change that the project's code may
+    read at import: the environment and the cwd. (sys.path, which pytest
+    changes for conftests and `pythonpath`, is checked module by module:
+    project_layer.importable_now imports only what resolves to the file
+    the run imported.)"""
+    env = dict(os.environ)
+    env.pop("PYTEST_VERSION", None)  # pytest's main sets it before either (layered.py sets it too)
+    return env, os.getcwd()
 
 
 @contextlib.contextmanager
@@ -230,7 +246,7 @@ def _watch_what_was_read(spec, config, modules_before):
                 read.add((path, "file"))
         for directory in _site_directories():
             watch(directory, "any")
-        if config.inipath is not None:
+        if config is not None and config.inipath is not None:
             watch(os.path.dirname(str(config.inipath)), "code")
             read.add((str(config.inipath), "file"))
     except BaseException:

@@ -3,7 +3,7 @@ spare, or from a spare prepared for this run (prepared.py)."""
 import os
 import sys
 
-from . import child, forget_request, prepared, project_layer
+from . import child, forget_request, layered, prepared, project_layer
 from ..state import STATE
 
 
@@ -96,3 +96,9 @@ def from_prepared(ready, spec, fds):
     """A spare prepared for spec (prepared.py) runs it. Its control fd is
     the placeholder's number, which the run's control pipe replaced."""
     _live(ready.placeholders.ctl, spec.get("cwd") or os.getcwd(), lambda: prepared.run(ready, spec, fds))
+
+
+def from_layered(ready, spec, fds):
+    """A spare that holds the project's layer (layered.py) runs spec, with
+    its own arguments."""
+    _live(ready.placeholders.ctl, spec.get("cwd") or os.getcwd(), lambda: layered.run(ready, spec, fds))

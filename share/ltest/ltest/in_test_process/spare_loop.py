@@ -4,9 +4,16 @@ The kernel (in_kernel/spare.py) talks to the spare over a socketpair:
   kernel -> spare: b"P"              practise (warmup.py), then say b"R"
                    b"P" + prediction practise if not yet, then prepare for
                                      that request (prepared.py), then say
-                                     b"D" + watch kinds, with the inotify fd
-                                     (or say b"E" and exit: a file it read
-                                     was edited while it read)
+                                     b"D" + {"kinds": watch kinds,
+                                     "layer_first": bool}, with the inotify
+                                     fd (or say b"E" and exit: a file it
+                                     read was edited while it read)
+                   b"L" + prediction practise if not yet, then import the
+                                     project's layer for that request's cwd
+                                     and environment (layered.py), then say
+                                     b"Y" + watch kinds, with the inotify fd
+                                     (b"R" when there is no layer to import;
+                                     b"E" and exit as above)
                    a run's spec      (JSON) with its 4 fds: become it
                    nothing (closed)  discarded: exit
 A spare that cannot practise or prepare exits: its socket's EOF tells the
@@ -16,12 +23,14 @@ import json
 import os
 import socket
 
-from . import child, prepared, process_main, project_layer
+from . import child, layered, prepared, process_main, project_layer
 from ..state import STATE
 
 PRACTISE = b"P"
 READY = b"R"
 PREPARED = b"D"
+LAYER = b"L"
+LAYERED = b"Y"
 EDITED = b"E"
 MAX_SPEC = 200_000  # bytes in one SOCK_SEQPACKET message; larger runs fork afresh
 
@@ -44,6 +53,8 @@ def live(sock, kernel, practise, keep_roots):
         os._exit(0)
     # This frame stays below the run's: it holds the request (emptied by
     # forget_request.py), never the bytes it came in.
+    if isinstance(ready, layered.Layered):
+        process_main.from_layered(ready, spec, fds)
     if ready is not None:
         process_main.from_prepared(ready, spec, fds)
     process_main.fresh(spec, fds)
@@ -57,7 +68,7 @@ def _until_run(sock, practise, keep_roots, fds):
     while True:
         msg, got, _, _ = socket.recv_fds(sock, MAX_SPEC, 8)
         fds[:] = got
-        if not msg.startswith(PRACTISE) or fds or ready is not None:
+        if not msg.startswith((PRACTISE, LAYER)) or fds or ready is not None:
             break
         if not practised:
             if practise is None or not practise():
@@ -66,8 +77,16 @@ def _until_run(sock, practise, keep_roots, fds):
         if len(msg) == 1:
             sock.send(READY)
             continue
-        ready = _prepare(json.loads(msg[1:]), keep_roots, sock)
-        socket.send_fds(sock, [PREPARED + json.dumps(ready.kinds).encode()], [ready.watch_fd])
+        if msg.startswith(LAYER):
+            ready = _import_layer(json.loads(msg[1:]), keep_roots, sock)
+            if ready is None:  # no layer to import: a practised plain spare
+                sock.send(READY)
+                continue
+            socket.send_fds(sock, [LAYERED + json.dumps(ready.kinds).encode()], [ready.watch_fd])
+        else:
+            ready = _prepare(json.loads(msg[1:]), keep_roots, sock)
+            answer = {"kinds": ready.kinds, "layer_first": ready.layer_first}
+            socket.send_fds(sock, [PREPARED + json.dumps(answer).encode()], [ready.watch_fd])
         os.close(ready.watch_fd)  # the kernel's copy is the one read
     sock.close()
     if not msg:  # discarded
@@ -100,5 +119,21 @@ def _prepare(prediction, keep_roots, sock):
         sock.send(EDITED)
         os._exit(0)
     if ready is None:  # no longer a plain spare, not prepared either
+        os._exit(0)
+    return ready
+
+
+def _import_layer(prediction, keep_roots, sock):
+    """layered.prepare for prediction: the Layered, or None when there is no
+    layer to import (still a plain spare); ends the process otherwise."""
+    directory = STATE.practice_directory
+    cwd = prediction.get("cwd") or os.getcwd()
+    try:
+        ready, plain = layered.prepare(prediction, keep_roots,
+                                       project_layer.record_path(directory, cwd) if directory else None)
+    except prepared.EditedWhileReading:
+        sock.send(EDITED)
+        os._exit(0)
+    if ready is None and not plain:  # half way to a test process: neither plain nor layered
         os._exit(0)
     return ready
