@@ -5,8 +5,6 @@ zeroconf.World.install); the server the first run started imports it while idle,
 later run with other arguments starts from a process that holds it."""
 import json
 import os
-import subprocess
-import sys
 import time
 
 from conftest import wait_for, write_files
