@@ -169,8 +169,19 @@ def drain_hung_up_pty(master):
     return out
 
 
+def _as_shown(line):
+    """A terminal line as the terminal shows it: what follows its last carriage
+    return. pytest rewrites its "collecting ..." line every half second, so how
+    many rewrites a line holds depends on the machine's speed; the padding that
+    erases a longer earlier text goes with them."""
+    shown = line.rstrip("\r")
+    return shown.rsplit("\r", 1)[1].rstrip(" ") if "\r" in shown else line
+
+
 def normalised(text):
-    """Output without what differs between two runs of plain pytest: timings, addresses."""
+    """Output without what differs between two runs of plain pytest: timings,
+    addresses, rewrites of a terminal line."""
+    text = "\n".join(_as_shown(line) for line in text.split("\n"))
     text = re.sub(r" in [0-9.]+s", " in Xs", text)
     text = re.sub(r"Results \([0-9.]+s\)", "Results (Xs)", text)  # pytest-sugar's summary
     return re.sub(r"0x[0-9a-f]+", "0x?", text)
