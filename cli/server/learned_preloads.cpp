@@ -7,7 +7,7 @@
 namespace ltest {
 
 nlohmann::json learned_preload_settings(const options& o) {
-    if (o.existing) return nullptr;
+    if (o.existing || !o.gateway.empty()) return nullptr;  // the kernel's host has its own files
     return {{"project_root", server_root(std::filesystem::current_path())}, {"exclude", o.exclude}};
 }
 

@@ -24,6 +24,7 @@ int server::serve() {
     bind();               // the port first: a second server on it stops here, touching nothing
     handover_.listen();   // then the hand-over socket file, which is this port's
     kernel_.start();
+    gateway_pool_.start();
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
@@ -110,6 +111,7 @@ void server::loop_once() {
     guard_.tick();  // and closes connections that did not sign in time
     drain_clients();
     if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
+    gateway_pool_.keep_warm();
     abandon_handovers();
     if (auto file = watch_.changed(); file && !stale_) stale_ = file;
     runtime_file_.check();  // a removed runtime file is back within a second

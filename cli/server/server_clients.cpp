@@ -227,6 +227,11 @@ json server::status() {
     s["fork_safe"] = fork_unsafe_.empty();
     s["fork_unsafe"] = fork_unsafe_;  // as of the last run
     s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();
+    if (s.contains("gateway")) {  // --gateway: each kernel, the token never
+        json kernels = gateway_pool_.status();
+        kernels.insert(kernels.begin(), gateway_kernel_entry(s, runs_served_));
+        s["gateway_kernels"] = kernels;
+    }
     return s;
 }
 

@@ -19,6 +19,8 @@
 
 #include "connect_gate.hpp"
 #include "connection_guard.hpp"
+#include "gateway_pool.hpp"
+#include "gateway_token.hpp"
 #include "handover_socket.hpp"
 #include "idle_timer.hpp"
 #include "learned_preloads.hpp"
@@ -74,7 +76,9 @@ public:
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
                                        handover_.path().string(), learned_preload_settings(o),
                                        server_python_choice(o, project_root(std::filesystem::current_path())),
-                                       project_root(std::filesystem::current_path()), handover_.token()}) {
+                                       project_root(std::filesystem::current_path()), handover_.token(),
+                                       gateway_settings(o)}),
+          gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1) {
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
                      {protocol::input_reply, &server::on_input_reply},
@@ -165,6 +169,7 @@ private:
     runtime_file_keeper runtime_file_;  // rewritten if it disappears
     handover_socket handover_;
     warm_kernel kernel_;
+    gateway_pool gateway_pool_;  // --gateway-kernels K: the K-1 beyond kernel_
     preload_watch watch_;
     idle_timer idle_{opts_.idle};  // --idle: no run and no client for this long stops the server
     std::map<std::string, handler> handlers_;

@@ -1,0 +1,156 @@
+"""Kernels from a real Jupyter Enterprise Gateway (PyPI's 3.3, started by the
+test with its local process proxy): `ltest -l --gateway URL` asks it for the
+kernels, reaches them through its websocket channels, and a run gives what
+cold pytest gives. The gateway's token comes from the environment and never
+shows in the server's log or --status; a gateway that refuses is one line.
+"""
+import json
+import os
+import secrets
+import signal
+
+import pytest
+
+from conftest import PYTHON, Server, free_port, plain_pytest, summary_line, wait_for, write_files
+from gateway_helpers import KERNELSPEC, Gateway
+
+SUITE = {
+    "test_mod.py": """
+import socket, sys
+
+def test_passes():
+    assert sum([1, 2]) == 3
+
+def test_fails():
+    print("output of a failing test")
+    assert 2 + 2 == 5
+
+def test_not_in_jupyter():
+    assert "ipykernel" not in sys.modules
+""",
+}
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    g = Gateway(tmp_path, token=secrets.token_hex(16))
+    try:
+        g.start()
+        yield g
+    finally:
+        g.stop()
+
+
+def gateway_server(tmp_path, gateway, token, kernels=1, extra=()):
+    return Server(tmp_path, modules=("json",), extra_env={"LTEST_GATEWAY_TOKEN": token},
+                  args=("--gateway", gateway.url, "--gateway-kernels", str(kernels), "--kernel", KERNELSPEC, *extra))
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    write_files(root, SUITE)
+    return root
+
+
+def test_a_run_on_a_gateway_kernel_is_a_cold_run(tmp_path, gateway, project):
+    server = gateway_server(tmp_path, gateway, gateway.token, kernels=2)
+    try:
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        assert len(gateway.kernel_pids()) >= 2, "the gateway started no kernels for the server"
+        cold = plain_pytest("-q", "-p", "no:cacheprovider", cwd=project)
+        warm = server.run("-q", "-p", "no:cacheprovider", cwd=project)
+        assert warm.returncode == cold.returncode == 1, warm.stdout + warm.stderr
+        assert summary_line(warm.stdout) == summary_line(cold.stdout)
+        assert "output of a failing test" in warm.stdout
+        assert "assert (2 + 2) == 5" in warm.stdout
+
+        status = server.status()
+        kernels = status["gateway_kernels"]
+        assert len(kernels) == 2
+        for k in kernels:
+            assert k["url"] == gateway.url and k["kernel_id"] and k["state"] == "warm"
+            assert k["host"] == os.uname().nodename
+            assert "json" in [p["module"] for p in k["preloaded"]]
+        assert sum(k["runs"] for k in kernels) == 1
+        text = server.client("--status").stdout
+        assert kernels[0]["kernel_id"] in text and kernels[1]["kernel_id"] in text
+        # The token: in no log, no status.
+        assert gateway.token not in server.log.read_text()
+        assert gateway.token not in json.dumps(status) and gateway.token not in text
+    finally:
+        server.stop()
+    # The server shut its kernels down on the gateway.
+    assert wait_for(lambda: not gateway.kernel_pids(), 30), gateway.log.read_text()
+
+
+def test_a_gateway_kernel_that_dies_is_replaced(tmp_path, gateway, project):
+    server = gateway_server(tmp_path, gateway, gateway.token)
+    try:
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        first = server.status()["gateway_kernels"][0]["kernel_id"]
+        for pid in gateway.kernel_pids():
+            os.kill(pid, signal.SIGKILL)
+        # The gateway restarts a dead kernel, whose state (the runtime, the
+        # preloads) is gone: the server replaces it with a warm one.
+        assert wait_for(lambda: "restarting it" in server.log.read_text(), 120), server.log.read_text()
+        warm = server.run("-q", "-p", "no:cacheprovider", "test_mod.py::test_passes", cwd=project)
+        assert warm.returncode == 0, warm.stdout + warm.stderr
+        assert summary_line(warm.stdout) == "1 passed"
+        status = server.status()
+        assert status["gateway_kernels"][0]["kernel_id"] != first
+        assert status["restarts"] >= 1
+    finally:
+        server.stop()
+
+
+def test_a_bad_token_is_one_line(tmp_path, gateway):
+    server = gateway_server(tmp_path, gateway, "not-" + gateway.token)
+    try:
+        server.start(timeout=120)
+        assert server.proc.wait(timeout=60) == 78
+        lines = [l for l in server.log.read_text().splitlines() if "401" in l]
+        assert len(lines) == 1, server.log.read_text()
+        assert "refused to" in lines[0] and "LTEST_GATEWAY_TOKEN" in lines[0]
+        assert gateway.token not in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_a_gateway_without_capacity_is_one_line(tmp_path):
+    g = Gateway(tmp_path, token=secrets.token_hex(16), max_kernels=0)
+    try:
+        g.start()
+        server = gateway_server(tmp_path, g, g.token)
+        try:
+            server.start(timeout=120)
+            assert server.proc.wait(timeout=60) == 78
+            lines = [l for l in server.log.read_text().splitlines() if "403" in l]
+            assert len(lines) == 1, server.log.read_text()
+            assert "refused to start a kernel" in lines[0]
+        finally:
+            server.stop()
+    finally:
+        g.stop()
+
+
+def test_no_gateway_there_is_one_line(tmp_path):
+    port = free_port()  # nothing listens there
+    server = Server(tmp_path, extra_env={"LTEST_GATEWAY_TOKEN": "t"},
+                    args=("--gateway", f"http://127.0.0.1:{port}", "--kernel", KERNELSPEC))
+    try:
+        server.start(timeout=120)
+        assert server.proc.wait(timeout=60) == 78
+        lines = [l for l in server.log.read_text().splitlines() if "gateway" in l]
+        assert any(f"cannot connect to the gateway at http://127.0.0.1:{port}" in l for l in lines), server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_gateway_flags_are_a_servers(tmp_path):
+    r = Server(tmp_path).client("--gateway", "http://127.0.0.1:1", "--", "-q")
+    assert r.returncode == 64
+    assert "--gateway" in r.stderr and len(r.stderr.strip().splitlines()) == 1
