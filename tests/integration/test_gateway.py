@@ -8,10 +8,11 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 
 import pytest
 
-from conftest import PYTHON, Server, free_port, plain_pytest, summary_line, wait_for, write_files
+from conftest import Server, free_port, plain_pytest, read_until, summary_line, wait_for, write_files
 from gateway_helpers import KERNELSPEC, Gateway
 
 SUITE = {
@@ -103,6 +104,43 @@ def test_a_gateway_kernel_that_dies_is_replaced(tmp_path, gateway, project):
         status = server.status()
         assert status["gateway_kernels"][0]["kernel_id"] != first
         assert status["restarts"] >= 1
+    finally:
+        server.stop()
+
+
+SLEEPER = {"test_sleep.py": """
+import time
+def test_sleeps():
+    print("SLEEPING", flush=True)
+    for _ in range(2400): time.sleep(0.05)  # see conftest.py, interrupted sleeps
+def test_after():
+    pass
+"""}
+
+
+def test_ctrl_c_reaches_a_gateway_kernels_run(tmp_path, gateway):
+    root = tmp_path / "sleeper"
+    root.mkdir()
+    write_files(root, SLEEPER)
+    server = gateway_server(tmp_path, gateway, gateway.token)
+    try:
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        p = server.popen("--", "-s", "-q", "-p", "no:cacheprovider", cwd=root, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+        try:
+            seen = read_until(p, b"SLEEPING", timeout=120)
+            assert b"SLEEPING" in seen, seen
+            p.send_signal(signal.SIGINT)  # the client asks the server, the server the gateway (REST)
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        text = seen.decode() + out.decode() + err.decode()
+        assert p.returncode == 2, text
+        assert "KeyboardInterrupt" in text
+        r = server.run("-q", "-p", "no:cacheprovider", "-k", "after", cwd=root)
+        assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
     finally:
         server.stop()
 
