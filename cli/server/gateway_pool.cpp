@@ -22,12 +22,18 @@ void gateway_pool::start() {
 
 void gateway_pool::keep_warm() {
     auto now = steady_clock::now();
-    for (auto& m : kernels_) {
+    for (std::size_t i = 0; i < kernels_.size(); ++i) {
+        member& m = kernels_[i];
         warm_kernel& k = *m.kernel;
         if (k.usable() && k.alive()) continue;
+        if (k.usable()) {
+            std::string why = k.death_reason();
+            log::kernel().warn("{}; restarting it", why);
+            if (on_death_) on_death_(i, why);
+            k.stop();  // not usable until restarted
+        }
         if (now - m.last_try < retry_every) continue;
         m.last_try = now;
-        if (k.usable()) log::kernel().warn("{}; restarting it", k.death_reason());
         try {
             k.restart();
         } catch (const std::exception& e) {
@@ -46,9 +52,12 @@ json gateway_kernel_entry(const json& s, int runs) {
     return e;
 }
 
-json gateway_pool::status() const {
+json gateway_pool::status(const std::map<int, int>& runs) const {
     json out = json::array();
-    for (const auto& m : kernels_) out.push_back(gateway_kernel_entry(m.kernel->status(), 0));
+    for (std::size_t i = 0; i < kernels_.size(); ++i) {
+        auto n = runs.find(static_cast<int>(i) + 1);
+        out.push_back(gateway_kernel_entry(kernels_[i].kernel->status(), n == runs.end() ? 0 : n->second));
+    }
     return out;
 }
 

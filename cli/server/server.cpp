@@ -86,6 +86,11 @@ void server::loop_once() {
         auto kitems = kernel_.client().poll_items();
         items.insert(items.end(), kitems.begin(), kitems.end());
     }
+    for (std::size_t i = 0; i < gateway_pool_.size(); ++i)
+        if (gateway_pool_.at(i).usable()) {
+            auto kitems = gateway_pool_.at(i).client().poll_items();
+            items.insert(items.end(), kitems.begin(), kitems.end());
+        }
     bool waiting_to_send = false;
     for (auto& r : runs_) waiting_to_send |= !r.outbox.empty();
     try {
@@ -105,7 +110,9 @@ void server::loop_once() {
         }
     }
     for (auto& r : runs_) pump(r);
-    if (kernel_.usable()) drain_kernel();
+    if (kernel_.usable()) drain_kernel(kernel_, 0);
+    for (std::size_t i = 0; i < gateway_pool_.size(); ++i)
+        if (gateway_pool_.at(i).usable()) drain_kernel(gateway_pool_.at(i), static_cast<int>(i) + 1);
     // The guard learns of new connections before their first message is read,
     // so a connection's first signed message always takes it off the list.
     guard_.tick();  // and closes connections that did not sign in time

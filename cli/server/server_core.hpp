@@ -79,6 +79,7 @@ public:
                                        project_root(std::filesystem::current_path()), handover_.token(),
                                        gateway_settings(o)}),
           gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1) {
+        gateway_pool_.on_death([this](std::size_t i, const std::string& why) { on_pool_kernel_death(i, why); });
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
                      {protocol::input_reply, &server::on_input_reply},
@@ -137,14 +138,17 @@ private:
 
     // --- the kernel ----------------------------------------------------------
 
-    void drain_kernel();
+    void drain_kernel(warm_kernel& k, int index);
     run* run_of_execute(const std::string& execute_id);
-    run* relaying_run();
+    run* relaying_run(int kernel = 0);
+    // The kernel a relayed run is on; the first kernel free for one (-1: none).
+    warm_kernel& kernel_for(const run& r) { return r.kernel == 0 ? kernel_ : gateway_pool_.at(r.kernel - 1); }
+    int free_kernel();
+    void on_pool_kernel_death(std::size_t i, const std::string& why);
     void on_iopub(const kb::message& m);
     void on_execute_reply(const kb::message& m);
     void finish_execute(run& r);
     void start_runs();
-    bool any_execute_pending() const;
     void start_handed_over(run& r);
     void on_taken(const taken_run& t);
     void abandon_handovers();
@@ -179,6 +183,7 @@ private:
     std::list<run> runs_;
     std::map<int, int> reaped_;  // test process pid -> exit code, as the kernel reported
     int runs_served_ = 0;
+    std::map<int, int> runs_by_kernel_;  // relayed runs started on each kernel (--status' gateway_kernels)
     std::set<std::string> busy_with_others_;  // msg_ids of other clients' requests in progress
     json fork_unsafe_ = json::array();
     bool wrote_file_ = false;

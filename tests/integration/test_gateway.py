@@ -118,19 +118,25 @@ def test_after():
 """}
 
 
-def test_ctrl_c_reaches_a_gateway_kernels_run(tmp_path, gateway):
+def test_runs_go_to_every_kernel_and_ctrl_c_reaches_them(tmp_path, gateway):
     root = tmp_path / "sleeper"
     root.mkdir()
     write_files(root, SLEEPER)
-    server = gateway_server(tmp_path, gateway, gateway.token)
+    server = gateway_server(tmp_path, gateway, gateway.token, kernels=2)
     try:
         server.start(timeout=300)
         assert server.proc.poll() is None, server.log.read_text()
-        p = server.popen("--", "-s", "-q", "-p", "no:cacheprovider", cwd=root, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+        p = server.popen("--", "-s", "-q", "-p", "no:cacheprovider", "-k", "sleeps", cwd=root,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             seen = read_until(p, b"SLEEPING", timeout=120)
             assert b"SLEEPING" in seen, seen
+            # One kernel is busy with that run: the next run goes to the other, now.
+            r = server.run("-q", "-p", "no:cacheprovider", "-k", "after", cwd=root)
+            assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+            assert p.poll() is None, "the sleeper ended before it was interrupted"
+            runs = sorted(k["runs"] for k in server.status()["gateway_kernels"])
+            assert runs == [1, 1], server.status()["gateway_kernels"]
             p.send_signal(signal.SIGINT)  # the client asks the server, the server the gateway (REST)
             out, err = p.communicate(timeout=120)
         finally:
