@@ -173,19 +173,21 @@ def test_a_bad_token_is_one_line(tmp_path, gateway):
         server.stop()
 
 
-def test_a_gateway_without_capacity_is_one_line(tmp_path):
-    g = Gateway(tmp_path, token=secrets.token_hex(16), max_kernels=0)
+def test_a_gateway_without_capacity_is_one_line_and_keeps_nothing(tmp_path):
+    g = Gateway(tmp_path, token=secrets.token_hex(16), max_kernels=1)
     try:
         g.start()
-        server = gateway_server(tmp_path, g, g.token)
+        server = gateway_server(tmp_path, g, g.token, kernels=2)  # the second is refused
         try:
-            server.start(timeout=120)
-            assert server.proc.wait(timeout=60) == 78
+            server.start(timeout=300)
+            assert server.proc.wait(timeout=120) == 78
             lines = [l for l in server.log.read_text().splitlines() if "403" in l]
             assert len(lines) == 1, server.log.read_text()
             assert "refused to start a kernel" in lines[0]
         finally:
             server.stop()
+        # The first kernel, started and warmed, was shut down on the gateway.
+        assert wait_for(lambda: not g.kernel_pids(), 30), g.log.read_text()
     finally:
         g.stop()
 
