@@ -164,6 +164,41 @@ def test_runs_go_to_every_kernel_and_ctrl_c_reaches_them(tmp_path, gateway):
         server.stop()
 
 
+def test_input_reaches_a_gateway_kernels_test(tmp_path, gateway):
+    root = tmp_path / "asks"
+    root.mkdir()
+    write_files(root, {"test_ask.py": """
+def test_asks():
+    assert input("name? ") == "ltest"
+"""})
+    server = gateway_server(tmp_path, gateway, gateway.token)
+    try:
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        r = server.run("-s", "-q", "-p", "no:cacheprovider", cwd=root, input="ltest\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert summary_line(r.stdout) == "1 passed"
+    finally:
+        server.stop()
+
+
+def test_a_gateway_that_goes_away_is_one_line_per_run(tmp_path, gateway, project):
+    server = gateway_server(tmp_path, gateway, gateway.token)
+    try:
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        gateway.stop()  # the gateway and its kernels, killed
+        assert wait_for(lambda: "restarting it" in server.log.read_text(), 120), server.log.read_text()
+        r = server.run("-q", "-p", "no:cacheprovider", cwd=project)
+        assert r.returncode == 78, r.stdout + r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, r.stderr
+        assert f"cannot connect to the gateway at {gateway.url}" in lines[0]
+        assert server.proc.poll() is None, "the server should keep serving (and retry at the next run)"
+    finally:
+        server.stop()
+
+
 def test_a_bad_token_is_one_line(tmp_path, gateway):
     server = gateway_server(tmp_path, gateway, "not-" + gateway.token)
     try:

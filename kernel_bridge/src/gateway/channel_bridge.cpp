@@ -152,6 +152,10 @@ void channel_bridge::loop() {
                 } else if (channel == "shell" || channel == "control" || channel == "stdin") {
                     to = channel == "shell" ? &s.shell : channel == "control" ? &s.control : &s.stdin_;
                     auto ids = s.identities.find(channel);
+                    // A client's stdin socket speaks only after the kernel
+                    // asks: it has the shell socket's routing id (as
+                    // jupyter_client's), which routes the input_request to it.
+                    if (ids == s.identities.end() && channel == "stdin") ids = s.identities.find("shell");
                     if (ids == s.identities.end()) return read_next();  // no one asked on it yet
                     m.identities = ids->second;
                 }
