@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "byte_text.hpp"
 #include "clean_text.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -94,7 +95,11 @@ run_event read_run_message(const std::string& type, const json& content, run_rea
         const json& c = object_of(content, type);
         e.what = run_event::kind::output;
         e.fd = field<std::string>(c, "name", "stdout") == "stderr" ? 2 : 1;
-        e.text = field<std::string>(c, "text", "");
+        try {
+            e.text = text_to_bytes(field<std::string>(c, "text", ""));  // the test's bytes (byte_text.hpp)
+        } catch (const std::invalid_argument& err) {
+            bad(std::string("stream text: ") + err.what());
+        }
     } else if (type == protocol::run_status) {
         read_run_status(object_of(content, type), state, e);
     } else if (type == protocol::input_request) {

@@ -106,6 +106,20 @@ std::optional<frame> take_frame(std::string& buffer, std::size_t max_bytes) {
     return f;
 }
 
+void message_assembler::add(std::string body) {
+    std::size_t cost = body.size() + frame_overhead;
+    if (cost > max_bytes_ - held_bytes_) throw ltest_error(exit_code::protocol, "a message from the server is too large");
+    held_bytes_ += cost;
+    partial_.push_back(std::move(body));
+}
+
+std::vector<std::string> message_assembler::finish() {
+    std::vector<std::string> out;
+    out.swap(partial_);
+    held_bytes_ = 0;
+    return out;
+}
+
 void check_greeting(const std::string& g, const std::string& mechanism) {
     if (g.size() < 64 || static_cast<unsigned char>(g[0]) != 0xff || (g[9] & 1) != 1)
         throw ltest_error(exit_code::protocol, "the server does not speak ZeroMQ (bad greeting)");
@@ -204,7 +218,7 @@ int connect_tcp(const std::string& host, int port, milliseconds timeout) {
 
 zmtp_dealer::zmtp_dealer(const std::string& host, int port, milliseconds timeout, std::size_t max_message_bytes,
                          const std::string& password)
-    : endpoint_(tcp_endpoint(host, port)), max_bytes_(max_message_bytes), plain_(!password.empty()) {
+    : endpoint_(tcp_endpoint(host, port)), max_bytes_(max_message_bytes), plain_(!password.empty()), messages_(max_message_bytes) {
     fd_ = connect_tcp(host, port, timeout);
     if (fd_ < 0)
         throw ltest_error(exit_code::no_server, "cannot connect to the ltest server at " + endpoint_ + ": " +
@@ -289,24 +303,11 @@ bool zmtp_dealer::read_some(milliseconds timeout) {
 }
 
 std::optional<std::vector<std::string>> zmtp_dealer::take_message() {
-    while (auto f = zmtp::take_frame(in_, max_bytes_)) {
-        if (f->command) {
-            // ZMTP 3.1 heartbeats, if the server ever turns them on: answer PING with PONG.
-            if (zmtp::command_name(f->body) == "PING" && f->body.size() >= 7)  // name, 2-byte TTL, context
-                write_all(zmtp::command("PONG", f->body.substr(7)));
-            continue;
-        }
-        partial_bytes_ += f->body.size();
-        if (partial_bytes_ > max_bytes_) throw ltest_error(exit_code::protocol, "a message from the server is too large");
-        partial_.push_back(std::move(f->body));
-        if (!f->more) {
-            std::vector<std::string> out;
-            out.swap(partial_);
-            partial_bytes_ = 0;
-            return out;
-        }
-    }
-    return std::nullopt;
+    return messages_.take(in_, [this](const std::string& body) {
+        // ZMTP 3.1 heartbeats, if the server ever turns them on: answer PING with PONG.
+        if (zmtp::command_name(body) == "PING" && body.size() >= 7)  // name, 2-byte TTL, context
+            write_all(zmtp::command("PONG", body.substr(7)));
+    });
 }
 
 std::optional<std::vector<std::string>> zmtp_dealer::receive(milliseconds timeout) {

@@ -46,6 +46,41 @@ struct frame {
 // Takes one whole frame from the front of `buffer`; nullopt if it is not all
 // there yet. Throws ltest_error(protocol) for a frame over max_bytes.
 std::optional<frame> take_frame(std::string& buffer, std::size_t max_bytes);
+// Whole messages from a stream of frames. A message's frames are held until
+// its last one (no MORE flag): what they may hold is bounded by max_bytes,
+// each frame counted with frame_overhead besides its body, so that a peer
+// sending empty frames with MORE set for ever cannot grow the holder.
+// Command frames are handed to on_command and are no part of a message.
+inline constexpr std::size_t frame_overhead = 64;  // a std::string and the vector's slot, rounded up
+class message_assembler {
+public:
+    explicit message_assembler(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+    // The next whole message in `buffer` (taking its bytes), nullopt when
+    // none is complete yet. Throws ltest_error(protocol) for a frame or a
+    // message over max_bytes, or a frame with reserved flags.
+    template <class OnCommand>
+    std::optional<std::vector<std::string>> take(std::string& buffer, OnCommand on_command) {
+        while (auto f = take_frame(buffer, max_bytes_)) {
+            if (f->command) {
+                on_command(f->body);
+                continue;
+            }
+            add(std::move(f->body));
+            if (!f->more) return finish();
+        }
+        return std::nullopt;
+    }
+    std::size_t held_bytes() const { return held_bytes_; }  // counted as above
+
+private:
+    void add(std::string body);
+    std::vector<std::string> finish();
+
+    std::size_t max_bytes_;
+    std::vector<std::string> partial_;
+    std::size_t held_bytes_ = 0;
+};
+
 // Checks a peer's greeting (ZMTP 3.x, this mechanism); throws ltest_error(protocol).
 void check_greeting(const std::string& greeting, const std::string& mechanism = "NULL");
 // The name of a command frame's body ("READY", "ERROR", ...).
@@ -95,8 +130,7 @@ private:
     std::chrono::milliseconds handshake_timeout_;
     bool plain_ = false;  // PLAIN: the server's WELCOME comes before its READY
     bool greeted_ = false, welcomed_ = false, ready_ = false;
-    std::vector<std::string> partial_;  // frames of a message not complete yet
-    std::size_t partial_bytes_ = 0;
+    zmtp::message_assembler messages_;  // frames of a message not complete yet
 };
 
 }  // namespace ltest

@@ -6,6 +6,8 @@
 
 #include <kernel_bridge/wire.hpp>
 
+#include "byte_text.hpp"
+
 namespace ltest::protocol {
 using nlohmann::json;
 
@@ -13,10 +15,31 @@ std::string connect_password(const std::string& signature_scheme, const std::str
     return kernel_bridge::wire(signature_scheme, key).sign("ltest-connect", "", "", "");
 }
 
+// argv, cwd and environment are bytes, sent as text (byte_text.hpp).
+static json args_text(const std::vector<std::string>& args) {
+    json out = json::array();
+    for (const auto& a : args) out.push_back(bytes_to_text(a));
+    return out;
+}
+
+static json env_text(const std::map<std::string, std::string>& env) {
+    json out = json::object();
+    for (const auto& [name, value] : env) out[bytes_to_text(name)] = bytes_to_text(value);
+    return out;
+}
+
+static std::string bytes_of(const std::string& text, const char* field) {
+    try {
+        return text_to_bytes(text);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("run_request field \"") + field + "\": " + e.what());
+    }
+}
+
 void to_json(json& j, const run_spec& r) {
-    j = json{{"args", r.args},
-             {"cwd", r.cwd},
-             {"env", r.env},
+    j = json{{"args", args_text(r.args)},
+             {"cwd", bytes_to_text(r.cwd)},
+             {"env", env_text(r.env)},
              {"stdin_isatty", r.stdin_isatty},
              {"stdout_isatty", r.stdout_isatty},
              {"stderr_isatty", r.stderr_isatty},
@@ -58,7 +81,12 @@ void from_json(const json& j, run_spec& r) {
     if (!j.is_object()) throw std::invalid_argument("run_request content is not an object");
     field(j, "args", r.args, true);
     field(j, "cwd", r.cwd, true);
-    field(j, "env", r.env, true);
+    std::map<std::string, std::string> env;
+    field(j, "env", env, true);
+    for (auto& a : r.args) a = bytes_of(a, "args");
+    r.cwd = bytes_of(r.cwd, "cwd");
+    r.env.clear();
+    for (const auto& [name, value] : env) r.env[bytes_of(name, "env")] = bytes_of(value, "env");
     field(j, "stdin_isatty", r.stdin_isatty, false);
     field(j, "stdout_isatty", r.stdout_isatty, false);
     field(j, "stderr_isatty", r.stderr_isatty, false);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include <kernel_bridge/jupyter_paths.hpp>
 #include <kernel_bridge/private_file.hpp>
 
+#include "byte_text.hpp"
 #include "clean_text.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
@@ -24,13 +26,21 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono;
 
+// Paths are bytes, written as text (byte_text.hpp): a project in a directory
+// whose name is not UTF-8 has a runtime file like any other.
+static json paths_text(const std::vector<std::string>& paths) {
+    json out = json::array();
+    for (const auto& p : paths) out.push_back(bytes_to_text(p));
+    return out;
+}
+
 void to_json(json& j, const server_info& s) {
     j = json{{"ip", s.ip},   {"port", s.port}, {"key", s.key}, {"signature_scheme", s.signature_scheme},
-             {"pid", s.pid}, {"kernel_connection_file", s.kernel_connection_file}, {"version", s.version}};
-    if (!s.project_root.empty()) j["project_root"] = s.project_root;  // optional fields
+             {"pid", s.pid}, {"kernel_connection_file", bytes_to_text(s.kernel_connection_file)}, {"version", s.version}};
+    if (!s.project_root.empty()) j["project_root"] = bytes_to_text(s.project_root);  // optional fields
     if (!s.kernel_name.empty()) j["kernel_name"] = s.kernel_name;
-    if (!s.python.empty()) j["python"] = s.python;
-    if (!s.python_skipped.empty()) j["python_skipped"] = s.python_skipped;
+    if (!s.python.empty()) j["python"] = bytes_to_text(s.python);
+    if (!s.python_skipped.empty()) j["python_skipped"] = paths_text(s.python_skipped);
     if (s.start_time != 0) j["start_time"] = s.start_time;
 }
 
@@ -40,12 +50,13 @@ void from_json(const json& j, server_info& s) {
     s.key = j.at("key").get<std::string>();
     s.signature_scheme = j.value("signature_scheme", std::string("hmac-sha256"));
     s.pid = j.at("pid").get<int>();
-    s.kernel_connection_file = j.value("kernel_connection_file", std::string());
+    s.kernel_connection_file = text_to_bytes(j.value("kernel_connection_file", std::string()));
     s.version = j.value("version", std::string());
-    s.project_root = j.value("project_root", std::string());
+    s.project_root = text_to_bytes(j.value("project_root", std::string()));
     s.kernel_name = j.value("kernel_name", std::string());
-    s.python = j.value("python", std::string());
+    s.python = text_to_bytes(j.value("python", std::string()));
     s.python_skipped = j.value("python_skipped", std::vector<std::string>());
+    for (auto& p : s.python_skipped) p = text_to_bytes(p);
     s.start_time = j.value("start_time", 0ull);
 }
 
@@ -83,6 +94,8 @@ std::optional<server_info> read_runtime_file(const fs::path& path, std::string& 
     try {
         return json::parse(text).get<server_info>();
     } catch (const json::exception&) {
+        return std::nullopt;
+    } catch (const std::invalid_argument&) {  // a path's escape that escapes no byte (byte_text.hpp)
         return std::nullopt;
     }
 }

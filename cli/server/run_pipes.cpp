@@ -10,6 +10,8 @@
 #include <system_error>
 #include <utility>
 
+#include "byte_text.hpp"
+
 namespace ltest {
 
 void run_pipes::close_fd(int& fd) {
@@ -89,7 +91,7 @@ void run_pipes::use_stdin(int fd) {
 }
 
 // Length of the UTF-8 sequence starting with lead byte c, 0 if c cannot lead.
-static int sequence_length(unsigned char c) {
+static std::size_t sequence_length(unsigned char c) {
     if (c < 0x80) return 1;
     if (c >= 0xC2 && c <= 0xDF) return 2;
     if (c >= 0xE0 && c <= 0xEF) return 3;
@@ -97,54 +99,28 @@ static int sequence_length(unsigned char c) {
     return 0;
 }
 
-// Whether s[i..i+n) is a valid sequence of length n (no overlongs, surrogates or > U+10FFFF).
-static bool valid_sequence(const std::string& s, std::size_t i, int n) {
-    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    for (int k = 1; k < n; ++k)
-        if ((b(k) & 0xC0) != 0x80) return false;
-    if (n == 3 && b(0) == 0xE0 && b(1) < 0xA0) return false;
-    if (n == 3 && b(0) == 0xED && b(1) >= 0xA0) return false;
-    if (n == 4 && b(0) == 0xF0 && b(1) < 0x90) return false;
-    if (n == 4 && b(0) == 0xF4 && b(1) >= 0x90) return false;
-    return true;
-}
-
 std::string utf8_text::decode(const char* data, std::size_t size) {
-    static const std::string replacement = "\xEF\xBF\xBD";
     std::string in = std::move(pending_);
     pending_.clear();
     in.append(data, size);
-    std::string out;
-    out.reserve(in.size());
-    std::size_t i = 0;
-    while (i < in.size()) {
-        int n = sequence_length(static_cast<unsigned char>(in[i]));
-        if (n == 1) {
-            out += in[i++];
-            continue;
+    // A sequence cut by the end of this read waits for the next one, so that
+    // the message carries it as text rather than as escaped bytes.
+    std::size_t stop = in.size() > 3 ? in.size() - 3 : 0;
+    for (std::size_t i = in.size(); i-- > stop;) {
+        auto c = static_cast<unsigned char>(in[i]);
+        if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+        std::size_t n = sequence_length(c);
+        if (n > 1 && i + n > in.size()) {
+            pending_ = in.substr(i);
+            in.resize(i);
         }
-        if (n > 0 && i + n > in.size()) {  // cut by the end of this read?
-            bool prefix_ok = true;
-            for (std::size_t k = i + 1; k < in.size(); ++k)
-                if ((static_cast<unsigned char>(in[k]) & 0xC0) != 0x80) prefix_ok = false;
-            if (prefix_ok) {
-                pending_ = in.substr(i);
-                break;
-            }
-        }
-        if (n > 0 && i + n <= in.size() && valid_sequence(in, i, n)) {
-            out.append(in, i, n);
-            i += n;
-        } else {
-            out += replacement;
-            ++i;
-        }
+        break;
     }
-    return out;
+    return bytes_to_text(in);
 }
 
 std::string utf8_text::finish() {
-    std::string out = pending_.empty() ? "" : "\xEF\xBF\xBD";
+    std::string out = bytes_to_text(pending_);  // cut by EOF: the bytes as they are
     pending_.clear();
     return out;
 }

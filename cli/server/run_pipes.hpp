@@ -34,13 +34,14 @@ struct run_pipes {
     static void close_fd(int& fd);
 };
 
-// Bytes read from a pipe, as text for a Jupyter stream message (JSON must be
-// UTF-8): a sequence cut at the end of one read is completed by the next;
-// bytes that are not UTF-8 become U+FFFD, as Python's "replace" does.
+// Bytes read from a pipe, as text for a stream message (JSON must be UTF-8):
+// a sequence cut at the end of one read is completed by the next; bytes that
+// are not UTF-8 are escaped (byte_text.hpp), so the client writes exactly the
+// bytes the test process wrote.
 class utf8_text {
 public:
     std::string decode(const char* data, std::size_t size);
-    std::string finish();  // at EOF: an incomplete sequence becomes U+FFFD
+    std::string finish();  // at EOF: an incomplete sequence's bytes, escaped
 
 private:
     std::string pending_;

@@ -9,6 +9,7 @@
 #include <kernel_bridge/errors.hpp>
 #include <kernel_bridge/zmq/zmq_frames.hpp>
 
+#include "byte_text.hpp"
 #include "client_stdin.hpp"
 #include "client_liveness.hpp"
 #include "errors.hpp"
@@ -100,9 +101,9 @@ void server::on_iopub(const kb::message& m) {
         finish_execute(*r);
     }
     if (r->phase() != run_phase::relaying) return;
-    if (type == "stream") {
+    if (type == "stream") {  // the kernel's text: a NUL in it is escaped as the client reads it (byte_text.hpp)
         queue_for(*r, protocol::stream,
-                  json{{"name", m.content.value("name", "stdout")}, {"text", m.content.value("text", "")}});
+                  json{{"name", m.content.value("name", "stdout")}, {"text", bytes_to_text(m.content.value("text", ""))}});
     } else if (type == "ltest_result") {
         // The runtime's early word: all output is already out (same socket, in order).
         answer(*r, run_reply_content(m.content, m.content.value("exit_code", exit_code::internal)));
@@ -204,7 +205,8 @@ void server::start_handed_over(run& r) {
     r.handed_at = steady_clock::now();
     r.set_phase(run_phase::handing_over);
     if (!busy_with_others_.empty()) tell_busy(r);
-    log::server().debug("run {} handed over: {}", r.id.substr(0, 8), json(r.spec.args).dump());
+    // The args as sent (bytes that are not UTF-8 escaped: byte_text.hpp).
+    log::server().debug("run {} handed over: {}", r.id.substr(0, 8), request["args"].dump());
 }
 
 void server::start_relayed(run& r) {

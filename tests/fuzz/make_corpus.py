@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Regenerates the seed corpus (corpus/) and the reproducers of fixed bugs
-(regressions/) of wire_fuzzer.
+(regressions/) of wire_fuzzer, and multipart_fuzzer's seeds (corpus-multipart/:
+hand-made frame streams, write_multipart_seeds).
 
 The seeds are real messages: a fake server (a ROUTER with the fuzzer's fixed
 key, announced in a runtime file of its own) records what the real ltest
@@ -201,6 +202,10 @@ def write_hand_made(corpus, rr):
         "unknown-type-signed": (1, [b"<IDS|MSG>", b"", b'{"msg_type": "frobnicate_request", "msg_id": "x"}',
                                     b"{}", b"{}", b"{}"]),
         "buffers-signed": (1, [IDENTITY, rr[1], b"", *rr[3:7], b"\x00\x01binary", b""]),
+        # Bytes that are not UTF-8, escaped (byte_text.hpp), and an escape that escapes nothing.
+        "run_request-bytes-signed": (1, [b"<IDS|MSG>", b"", b'{"msg_type": "run_request", "msg_id": "b1"}', b"{}", b"{}",
+                                         b'{"args": ["x\\u0000ff"], "cwd": "/tmp/d\\u0000fe", '
+                                         b'"env": {"N\\u0000ff": "v\\u000080", "Z": "\\u0000zz"}}']),
     }
     for name, (mode, frames) in hand.items():
         (corpus / name).write_bytes(encode(frames, mode))
@@ -227,6 +232,48 @@ def write_client_seeds(corpus, rr):
     }
     for name, (msg_type, content) in replies.items():
         (corpus / name).write_bytes(b"\x40" + msg_type + b"\xff" + content)
+
+
+def signed_message(msg_type, content):
+    """An ltest message's frames, signed with the fuzzer's key (a key holder's)."""
+    parts = [json.dumps({"msg_type": msg_type, "msg_id": f"seed-{msg_type}", "session": "s", "username": "u",
+                         "date": "2026-01-01T00:00:00Z", "version": "5.3"}).encode(), b"{}", b"{}",
+             json.dumps(content).encode()]
+    mac = hmac.new(KEY, digestmod=hashlib.sha256)
+    for p in parts:
+        mac.update(p)
+    return [b"<IDS|MSG>", mac.hexdigest().encode(), *parts]
+
+
+def message_stream(frames):
+    return b"".join(zmtp_frame(f, 1 if i + 1 < len(frames) else 0) for i, f in enumerate(frames))
+
+
+def write_multipart_seeds(corpus):
+    """multipart_fuzzer's seeds: byte 0 chooses the reader (0x00/0x01/0x02: the
+    server's ROUTER after the key's password, a wrong one, NULL; 0x80-0x83: the
+    client's assembler, read in steps of 1, 7, 64 bytes or all), the rest is
+    the frame stream after the handshake."""
+    status = message_stream(signed_message("status_request", {}))
+    run = message_stream(signed_message("run_request", {"args": ["-q"], "cwd": "/tmp", "env": {"A": "\u0000ff"}}))
+    streams = {
+        "empty-more-frames": zmtp_frame(b"", 1) * 600,  # a message that never ends, 28 bytes held per byte sent
+        "status-then-never-ending": status + zmtp_frame(b"x", 1) * 300,
+        "two-messages": status + run,
+        "long-frame": zmtp_frame(b"L" * 300, 1) + zmtp_frame(b"end"),
+        "long-flag-short-size": bytes([3]) + (4).to_bytes(8, "big") + b"abcd" + zmtp_frame(b"end"),
+        "ping-between": status + zmtp_frame(b"\x04PING\x00\x0actx", 4) + status,
+        "command-inside": zmtp_frame(b"a", 1) + zmtp_frame(b"\x04PING\x00\x00", 4) + zmtp_frame(b"b"),
+        "reserved-flags": zmtp_frame(b"a", 1) + bytes([0x81, 1]) + b"b" + zmtp_frame(b"c"),
+        "over-the-client-bound": zmtp_frame(b"y" * 4000, 1) + zmtp_frame(b"z" * 200),
+        "huge-declared-size": bytes([2]) + (1 << 62).to_bytes(8, "big") + b"tail",
+        "cut-mid-frame": status + zmtp_frame(b"abcdef")[:4],
+    }
+    for name, stream in streams.items():
+        for mode in (0, 1, 2):
+            (corpus / f"{name}-server-{mode}").write_bytes(bytes([mode]) + stream)
+        for mode in (0x80, 0x81, 0x83):
+            (corpus / f"{name}-client-{mode & 3}").write_bytes(bytes([mode]) + stream)
 
 
 def write_known_bugs():
@@ -264,7 +311,13 @@ def main():
     write_hand_made(corpus, rr)
     write_client_seeds(corpus, rr)
     n_known = write_known_bugs()
-    print(f"{len(list(corpus.iterdir()))} seeds, {n_known} known-bug reproducers")
+    multipart = HERE / "corpus-multipart"
+    multipart.mkdir(exist_ok=True)
+    for old in multipart.iterdir():
+        old.unlink()
+    write_multipart_seeds(multipart)
+    print(f"{len(list(corpus.iterdir()))} seeds, {n_known} known-bug reproducers, "
+          f"{len(list(multipart.iterdir()))} multipart seeds")
 
 
 if __name__ == "__main__":

@@ -148,8 +148,10 @@ void handle_client(const kb::message& msg) {
         }
         check_run_spec(spec);
         answer(client, proto::run_status, json{{"state", "starting"}, {"ahead", 0}}, msg.header);
-        (void)runtime_call_code("serve", json(spec));  // start_next
-        (void)json(spec.args).dump();                  // its debug log line
+        json request = spec;                             // start_handed_over: bytes escaped (byte_text.hpp)
+        (void)runtime_call_code("serve", request);       // start_relayed
+        (void)request.dump(-1, ' ', false, json::error_handler_t::replace);  // the hand-over
+        (void)request["args"].dump();                    // its debug log line
         (void)msg.msg_id();  // run_job::request_id, which heard_from compares
     } else if (type == proto::keepalive) {
         (void)msg.parent_id();

@@ -51,3 +51,15 @@ def test_runner_run_has_the_requests_defaults():
     for field in dataclasses.fields(RunRequest):
         if field.default is not dataclasses.MISSING:
             assert params[field.name].default == field.default, field.name
+
+
+def test_bytes_the_server_escaped_come_back_as_cold_python_decodes_them():
+    """cli/common/byte_text.hpp: a byte that is not UTF-8 (or a NUL) travels
+    as U+0000 and two hex digits; the test process gets os.fsdecode's str."""
+    request = RunRequest.from_wire({"args": ["-k", "x\0ffy", "plain ü"], "cwd": "/tmp/d\0ff\0fe",
+                                    "env": {"N\0ff": "v\0" "80", "E": "\0c3\0a9", "Z": "a\0" "00b"}})
+    assert request.args == ["-k", os.fsdecode(b"x\xffy"), "plain ü"]
+    assert os.fsencode(request.cwd) == b"/tmp/d\xff\xfe"
+    assert {os.fsencode(k): os.fsencode(v) for k, v in request.env.items()} == \
+        {b"N\xff": b"v\x80", b"E": "é".encode(), b"Z": b"a\0b"}
+    assert request.env["E"] == "é"  # a valid sequence, even escaped, is text

@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "byte_text.hpp"
 #include "client_liveness.hpp"
 #include "handover_socket.hpp"
 #include "run.hpp"
@@ -40,16 +41,27 @@ TEST_CASE("a run goes through named phases and counts what waits for its client"
     CHECK(r.outbox.size() == 2);
 }
 
-TEST_CASE("output is UTF-8 for the stream message, whatever the reads cut", "[run]") {
+TEST_CASE("output is UTF-8 for the stream message, whatever the reads cut, and loses no byte", "[run]") {
     utf8_text t;
     std::string euro = "\xE2\x82\xAC";
     CHECK(t.decode(euro.data(), 1).empty());      // the sequence waits for the next read
     CHECK(t.decode(euro.data() + 1, 2) == euro);  // and is whole then
-    CHECK(t.decode("a\xFF" "b", 3) == "a\xEF\xBF\xBD" "b");  // not UTF-8: U+FFFD, as Python's "replace"
-    CHECK(t.decode("\xED\xA0\x80", 3) == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate is not UTF-8
+    CHECK(t.decode("a\xFF" "b", 3) == std::string("a\0ff" "b", 5));  // not UTF-8: escaped (byte_text.hpp)
+    CHECK(t.decode("\xED\xA0\x80", 3) == std::string("\0ed\0a0\0" "80", 9));  // a surrogate is not UTF-8
+    CHECK(t.decode("x\0y", 3) == std::string("x\0" "00y", 5));  // NUL marks the escape: escaped itself
     CHECK(t.decode("\xF0\x9F", 2).empty());
-    CHECK(t.finish() == "\xEF\xBF\xBD");  // cut by EOF
+    CHECK(t.finish() == std::string("\0f0\0" "9f", 6));  // cut by EOF: its bytes
     CHECK(t.finish().empty());
+    std::string all;  // every byte value, read a byte at a time: the client gets them all back
+    for (int b = 0; b < 256; ++b) {
+        char c = static_cast<char>(b);
+        all += t.decode(&c, 1);
+    }
+    all += t.finish();
+    std::string bytes;
+    for (int b = 0; b < 256; ++b) bytes += static_cast<char>(b);
+    CHECK(text_to_bytes(all) == bytes);
+    CHECK(nlohmann::json::parse(nlohmann::json(all).dump()).get<std::string>() == all);  // valid JSON text
 }
 
 TEST_CASE("control lines are taken whole, the rest waits", "[run]") {

@@ -233,3 +233,21 @@ TEST_CASE("zmtp_dealer says clearly when nothing, or not ZeroMQ, answers", "[zmt
           }) == exit_code::protocol);
     http.join();
 }
+
+TEST_CASE("a message's frames are held up to the bound, empty ones too", "[zmtp]") {
+    zmtp::message_assembler messages(4096);
+    std::string in = zmtp::encode_message({"a", "", "bc"});
+    int commands = 0;
+    in += zmtp::command("PING", std::string("\0\0", 2));  // between messages: no part of one
+    auto m = messages.take(in, [&](const std::string&) { ++commands; });
+    REQUIRE(m);
+    CHECK(*m == std::vector<std::string>{"a", "", "bc"});
+    CHECK_FALSE(messages.take(in, [&](const std::string&) { ++commands; }));
+    CHECK(commands == 1);
+    CHECK(in.empty());
+    // A never-ending message of empty frames: each costs its overhead, so the holder stops at the bound.
+    std::string flood;
+    for (int i = 0; i < 4096 / static_cast<int>(zmtp::frame_overhead) + 1; ++i) flood += std::string("\x01\x00", 2);
+    CHECK_THROWS_AS(messages.take(flood, [](const std::string&) {}), ltest_error);
+    CHECK(messages.held_bytes() <= 4096);
+}

@@ -24,6 +24,7 @@ import tempfile
 import time
 
 from .in_kernel import forksafety
+from .wire_text import from_wire_text
 
 # Learned modules that cost less than this to import are not worth a preload.
 THRESHOLD_SECONDS = 0.05
@@ -42,7 +43,7 @@ def cache_dir(env=os.environ):
 
 
 def cache_file(project_root, python=sys.executable, env=os.environ):
-    digest = hashlib.sha256(f"{project_root}\0{python}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(os.fsencode(project_root) + b"\0" + os.fsencode(python)).hexdigest()[:16]
     return os.path.join(cache_dir(env), digest + ".json")
 
 
@@ -176,7 +177,7 @@ def preload_learned(learn_settings, configured):
     ({"module", "seconds", "source": "learned"})."""
     global _file, _project, settings
     settings = dict(learn_settings)
-    _project = settings["project_root"]
+    _project = settings["project_root"] = from_wire_text(settings["project_root"])  # its bytes (wire_text.py)
     path = cache_file(_project)
     entries, warning = read(path)
     try:

@@ -3,6 +3,8 @@ defaults in one place (docs/protocol.md, `run_request`)."""
 import dataclasses
 import os
 
+from ..wire_text import from_wire_text
+
 
 @dataclasses.dataclass
 class RunRequest:
@@ -25,6 +27,12 @@ class RunRequest:
         """From a run request's content (already checked by the server)."""
         names = {f.name for f in dataclasses.fields(cls)}
         given = {k: v for k, v in spec.items() if k in names and v is not None}
+        if "args" in given:
+            given["args"] = [from_wire_text(a) for a in given["args"]]
+        if "cwd" in given:
+            given["cwd"] = from_wire_text(given["cwd"])
+        if "env" in given:
+            given["env"] = {from_wire_text(k): from_wire_text(v) for k, v in given["env"].items()}
         given.setdefault("args", [])
         given.setdefault("cwd", os.getcwd())
         given.setdefault("env", dict(os.environ))

@@ -35,7 +35,7 @@ def _live(ctl_w, cwd, body):
     except child.SetupError as e:
         code = e.exit_code  # 70, ltest's "internal": the run could not start (78: wrong interpreter)
         try:
-            os.write(2, f"ltest: {e}\n".encode())
+            os.write(2, f"ltest: {e}\n".encode("utf-8", "surrogateescape"))  # a path as cold Python has it
         except OSError:
             pass
     except BaseException:
