@@ -1,3 +1,4 @@
+#include "gateway_status.hpp"
 #include "reply_reader.hpp"
 
 #include <cstdio>
@@ -202,6 +203,7 @@ std::string status_text(const json& reply) {
     out += "runs served:     " + std::to_string(field<int>(s, "runs", 0)) + "\n";
     out += "restarts:        " + std::to_string(field<int>(s, "restarts", 0)) + "\n";
     out += runs_in_flight_text(s);
+    out += gateway_kernels_text(s);
     out += speedups_off_text(field<json>(s, "speedups_off", json::array()));
     json why = field<json>(s, "fork_unsafe", json::array());
     out += "fork-safe:       " + (why.empty() ? std::string("yes") : "no (" + reasons(why, "; ") + ")") + "\n";

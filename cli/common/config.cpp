@@ -54,6 +54,14 @@ static std::optional<project_config> parse(const fs::path& file) {
             if (!(node.is_integer() || node.is_floating_point()) || !v || !std::isfinite(*v) || *v < 0)
                 throw bad_type("a number of seconds >= 0 (0: never stop)");
             c.idle = *v;
+        } else if (k == "gateway" || k == "gateway_token_file") {
+            auto s = node.value<std::string>();
+            if (!s || !node.is_string() || s->empty()) throw bad_type("a non-empty string");
+            (k == "gateway" ? c.gateway : c.gateway_token_file) = *s;
+        } else if (k == "gateway_kernels") {
+            auto n = node.value<int64_t>();
+            if (!node.is_integer() || !n || *n < 1 || *n > 1024) throw bad_type("an integer number of kernels (1-1024)");
+            c.gateway_kernels = static_cast<int>(*n);
         } else if (k == "kernel" || k == "ip" || k == "python") {
             auto s = node.value<std::string>();
             if (!s || !node.is_string() || s->empty()) throw bad_type("a non-empty string");
@@ -64,7 +72,7 @@ static std::optional<project_config> parse(const fs::path& file) {
             c.port = static_cast<int>(*p);
         } else {
             throw ltest_error(exit_code::usage, where(file, node) + ": unknown key '" + k +
-                                                    "' in [tool.ltest] (known: preload, exclude, python, kernel, ip, port, autostart, idle, delegate)");
+                                                    "' in [tool.ltest] (known: preload, exclude, python, kernel, ip, port, autostart, idle, delegate, gateway, gateway_kernels, gateway_token_file)");
         }
     }
     return c;

@@ -19,6 +19,9 @@ struct project_config {
     std::optional<bool> delegate;                     // plain `pytest` runs go to the warm server (ltest.delegate)
     std::optional<double> idle;                       // seconds before an idle server stops
     std::optional<std::vector<std::string>> exclude;  // learned preloads never imported
+    std::optional<std::string> gateway;               // a Jupyter Enterprise Gateway's URL
+    std::optional<int> gateway_kernels;               // how many kernels to ask it for
+    std::optional<std::string> gateway_token_file;    // its token, in a file (relative to this one's directory)
 };
 
 // The nearest pyproject.toml from `start` upward that has a [tool.ltest]

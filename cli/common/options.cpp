@@ -10,6 +10,7 @@
 #include "config.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
+#include "gateway_options.hpp"
 #include "ip_address.hpp"
 #include "pytest_flags.hpp"
 #include "zeroconf_options.hpp"
@@ -46,6 +47,7 @@ static void apply_project_config(options& o, const CLI::App& app) {
     if (config->ip && app.count("--ip") == 0) o.ip = *config->ip;
     if (config->port && !o.port) o.port = config->port;
     apply_zeroconf_config(o, app, *config);  // autostart, idle, exclude
+    apply_gateway_config(o, app, *config);   // gateway, gateway_kernels, gateway_token_file
 }
 
 // --timeout: a finite number of seconds >= 0 (0: none). Not CLI11's range
@@ -138,6 +140,7 @@ static void check_combinations(const options& o) {
     if (o.listen && !o.pytest_args.empty())
         throw ltest_error(exit_code::usage, "a server takes no pytest arguments; run them with `ltest -- ARGS`");
     check_zeroconf_options(o);
+    check_gateway_options(o);
 }
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -152,6 +155,7 @@ std::optional<options> parse_options(int argc, char** argv) {
     add_server_options(app, o);
     add_run_options(app, o);
     add_zeroconf_options(app, o);  // --no-start, --idle, --watch, --forget
+    add_gateway_options(app, o);   // --gateway, --gateway-kernels
     add_verbosity_options(app, o);
     app.footer("Exit codes: pytest's own (0-5), 128+N for a test process killed by signal N,\n"
                "64 usage, 69 no server, 70 ltest internal error, 75 kernel died, 76 protocol error, 78 start-up failed,\n"

@@ -30,6 +30,12 @@ struct options {
     std::string python;                // --python: the interpreter to serve, whatever the rule says
     std::string config_python;         // [tool.ltest] python, absolute (or a name looked up on PATH)
     bool port_chosen = false;          // the port is the project's server's (server_choice.hpp), not -p's
+    // Kernels of a Jupyter Enterprise Gateway (gateway_options.cpp); its token
+    // comes from the environment or gateway_token_file, never from a flag.
+    std::string gateway;             // --gateway URL, [tool.ltest] gateway
+    int gateway_kernels = 1;         // --gateway-kernels K, [tool.ltest] gateway_kernels
+    std::string gateway_token_file;  // [tool.ltest] gateway_token_file, absolute
+    bool gateway_flags = false;      // --gateway or --gateway-kernels given (a server's flags)
 };
 
 inline constexpr int default_port = 7070;

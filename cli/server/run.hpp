@@ -40,6 +40,7 @@ struct run {
 
     // The kernel's part.
     std::string execute_id;
+    int kernel = 0;                   // relayed: which kernel (0: the server's own; i: gateway_pool's i-1)
     int pid = 0;                      // the test process (its process group), once the kernel said
     nlohmann::json result = nlohmann::json::object();  // the kernel's taken report or serve result
     int interrupts = 0;               // asked by the client (Ctrl-C); applied once pid is known

@@ -24,6 +24,7 @@ int server::serve() {
     bind();               // the port first: a second server on it stops here, touching nothing
     handover_.listen();   // then the hand-over socket file, which is this port's
     kernel_.start();
+    gateway_pool_.start();
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
@@ -85,6 +86,11 @@ void server::loop_once() {
         auto kitems = kernel_.client().poll_items();
         items.insert(items.end(), kitems.begin(), kitems.end());
     }
+    for (std::size_t i = 0; i < gateway_pool_.size(); ++i)
+        if (gateway_pool_.at(i).usable()) {
+            auto kitems = gateway_pool_.at(i).client().poll_items();
+            items.insert(items.end(), kitems.begin(), kitems.end());
+        }
     bool waiting_to_send = false;
     for (auto& r : runs_) waiting_to_send |= !r.outbox.empty();
     try {
@@ -104,12 +110,15 @@ void server::loop_once() {
         }
     }
     for (auto& r : runs_) pump(r);
-    if (kernel_.usable()) drain_kernel();
+    if (kernel_.usable()) drain_kernel(kernel_, 0);
+    for (std::size_t i = 0; i < gateway_pool_.size(); ++i)
+        if (gateway_pool_.at(i).usable()) drain_kernel(gateway_pool_.at(i), static_cast<int>(i) + 1);
     // The guard learns of new connections before their first message is read,
     // so a connection's first signed message always takes it off the list.
     guard_.tick();  // and closes connections that did not sign in time
     drain_clients();
     if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
+    gateway_pool_.keep_warm();
     abandon_handovers();
     if (auto file = watch_.changed(); file && !stale_) stale_ = file;
     runtime_file_.check();  // a removed runtime file is back within a second

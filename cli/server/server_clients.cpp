@@ -135,7 +135,7 @@ void server::on_input_reply(const kb::message& msg) {
     std::string text = (value != msg.content.end() && value->is_string()) ? value->get<std::string>() : "\x04";
     if (r->phase() == run_phase::relaying) {
         if (r->input_request_header.empty()) return;
-        kernel_.client().send_input_reply(text, r->input_request_header);
+        kernel_for(*r).client().send_input_reply(text, r->input_request_header);
         r->input_request_header = json::object();
     } else {
         write_input(*r, text);
@@ -164,7 +164,7 @@ void server::on_shutdown_request(const kb::message& msg) {
 // The first interrupt is Ctrl-C in a terminal (KeyboardInterrupt), the next kills.
 void server::signal_run(run& r) {
     if (r.phase() == run_phase::relaying) {
-        kernel_.interrupt();
+        kernel_for(r).interrupt();
         return;
     }
     while (r.pid > 0 && r.interrupts_sent < r.interrupts) {
@@ -227,6 +227,11 @@ json server::status() {
     s["fork_safe"] = fork_unsafe_.empty();
     s["fork_unsafe"] = fork_unsafe_;  // as of the last run
     s["server_uptime"] = duration<double>(steady_clock::now() - started_).count();
+    if (s.contains("gateway")) {  // --gateway: each kernel, the token never
+        json kernels = gateway_pool_.status(runs_by_kernel_);
+        kernels.insert(kernels.begin(), gateway_kernel_entry(s, runs_by_kernel_[0]));
+        s["gateway_kernels"] = kernels;
+    }
     return s;
 }
 

@@ -19,6 +19,8 @@
 
 #include "connect_gate.hpp"
 #include "connection_guard.hpp"
+#include "gateway_pool.hpp"
+#include "gateway_token.hpp"
 #include "handover_socket.hpp"
 #include "idle_timer.hpp"
 #include "learned_preloads.hpp"
@@ -74,7 +76,10 @@ public:
           kernel_(ctx, kernel_settings{o.kernel, o.existing, o.modules, "127.0.0.1", [] { return stop_requested.load(); },
                                        handover_.path().string(), learned_preload_settings(o),
                                        server_python_choice(o, project_root(std::filesystem::current_path())),
-                                       project_root(std::filesystem::current_path()), handover_.token()}) {
+                                       project_root(std::filesystem::current_path()), handover_.token(),
+                                       gateway_settings(o)}),
+          gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1) {
+        gateway_pool_.on_death([this](std::size_t i, const std::string& why) { on_pool_kernel_death(i, why); });
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
                      {protocol::input_reply, &server::on_input_reply},
@@ -133,14 +138,17 @@ private:
 
     // --- the kernel ----------------------------------------------------------
 
-    void drain_kernel();
+    void drain_kernel(warm_kernel& k, int index);
     run* run_of_execute(const std::string& execute_id);
-    run* relaying_run();
+    run* relaying_run(int kernel = 0);
+    // The kernel a relayed run is on; the first kernel free for one (-1: none).
+    warm_kernel& kernel_for(const run& r) { return r.kernel == 0 ? kernel_ : gateway_pool_.at(r.kernel - 1); }
+    int free_kernel();
+    void on_pool_kernel_death(std::size_t i, const std::string& why);
     void on_iopub(const kb::message& m);
     void on_execute_reply(const kb::message& m);
     void finish_execute(run& r);
     void start_runs();
-    bool any_execute_pending() const;
     void start_handed_over(run& r);
     void on_taken(const taken_run& t);
     void abandon_handovers();
@@ -165,6 +173,7 @@ private:
     runtime_file_keeper runtime_file_;  // rewritten if it disappears
     handover_socket handover_;
     warm_kernel kernel_;
+    gateway_pool gateway_pool_;  // --gateway-kernels K: the K-1 beyond kernel_
     preload_watch watch_;
     idle_timer idle_{opts_.idle};  // --idle: no run and no client for this long stops the server
     std::map<std::string, handler> handlers_;
@@ -174,6 +183,7 @@ private:
     std::list<run> runs_;
     std::map<int, int> reaped_;  // test process pid -> exit code, as the kernel reported
     int runs_served_ = 0;
+    std::map<int, int> runs_by_kernel_;  // relayed runs started on each kernel (--status' gateway_kernels)
     std::set<std::string> busy_with_others_;  // msg_ids of other clients' requests in progress
     json fork_unsafe_ = json::array();
     bool wrote_file_ = false;

@@ -21,8 +21,8 @@
 namespace ltest {
 using namespace std::chrono;
 
-void server::drain_kernel() {
-    auto& kc = kernel_.client();
+void server::drain_kernel(warm_kernel& k, int index) {
+    auto& kc = k.client();
     auto receive = [&](auto recv_fn, auto handle) {
         for (int i = 0; i < 256; ++i) {
             try {
@@ -39,7 +39,7 @@ void server::drain_kernel() {
     receive(&kb::kernel_client::recv_iopub, [&](const kb::message& m) { on_iopub(m); });
     receive(&kb::kernel_client::recv_shell, [&](const kb::message& m) { on_execute_reply(m); });
     receive(&kb::kernel_client::recv_stdin, [&](const kb::message& m) {
-        run* r = relaying_run();
+        run* r = relaying_run(index);
         if (!r || m.msg_type() != "input_request") return;
         r->input_request_header = m.header;
         queue_for(*r, protocol::input_request, m.content);
@@ -53,10 +53,31 @@ run* server::run_of_execute(const std::string& execute_id) {
     return nullptr;
 }
 
-run* server::relaying_run() {
+run* server::relaying_run(int kernel) {
     for (auto& r : runs_)
-        if (r.phase() == run_phase::relaying) return &r;
+        if (r.phase() == run_phase::relaying && r.kernel == kernel) return &r;
     return nullptr;
+}
+
+// Relayed runs go one at a time to each kernel: the first usable one with none.
+int server::free_kernel() {
+    for (int k = 0; k <= static_cast<int>(gateway_pool_.size()); ++k) {
+        warm_kernel& kernel = k == 0 ? kernel_ : gateway_pool_.at(k - 1);
+        if (!kernel.usable()) continue;
+        bool busy = false;
+        for (const auto& r : runs_) busy |= r.kernel == k && (r.phase() == run_phase::relaying || !r.execute_id.empty());
+        if (!busy) return k;
+    }
+    return -1;
+}
+
+// A kernel of the gateway pool died: its run is answered as kernel_'s would be.
+void server::on_pool_kernel_death(std::size_t i, const std::string& why) {
+    for (auto& r : runs_)
+        if (r.kernel == static_cast<int>(i) + 1 && (r.phase() == run_phase::relaying || !r.execute_id.empty())) {
+            r.execute_id.clear();  // its execute request died with the kernel: the kernel's turn is free
+            answer(r, failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"));
+        }
 }
 
 void server::on_iopub(const kb::message& m) {
@@ -154,19 +175,15 @@ void server::start_runs() {
     for (auto& r : runs_) {
         if (r.phase() != run_phase::queued) continue;
         if (!kernel_.hands_over()) {
-            if (relaying_run() || any_execute_pending()) return;  // one at a time
+            int k = free_kernel();  // one at a time per kernel
+            if (k < 0) return;
+            r.kernel = k;
             start_relayed(r);
-            return;
+            continue;
         }
         if (!handover_.connected()) return;
         start_handed_over(r);
     }
-}
-
-bool server::any_execute_pending() const {
-    for (const auto& r : runs_)
-        if (!r.execute_id.empty()) return true;
-    return false;
 }
 
 void server::start_handed_over(run& r) {
@@ -196,7 +213,8 @@ void server::start_relayed(run& r) {
     kb::execute_options opts;
     opts.allow_stdin = true;
     opts.user_expressions = runtime_result_expression();
-    r.execute_id = kernel_.client().send_execute(runtime_call_code("serve", json(r.spec)), opts);
+    r.execute_id = kernel_for(r).client().send_execute(runtime_call_code("serve", json(r.spec)), opts);
+    ++runs_by_kernel_[r.kernel];
     r.set_phase(run_phase::relaying);
     if (!busy_with_others_.empty()) tell_busy(r);
 }
@@ -269,7 +287,7 @@ void server::on_kernel_death() {
     std::string why = kernel_.death_reason();
     log::kernel().warn("{}; restarting it", why);
     for (auto& r : runs_) {
-        if (r.phase() == run_phase::queued || r.phase() == run_phase::answered) continue;
+        if (r.phase() == run_phase::queued || r.phase() == run_phase::answered || r.kernel != 0) continue;
         if (r.pid > 0) ::kill(-r.pid, SIGKILL);  // what its tests left behind goes too
         answer(r, failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"));
     }

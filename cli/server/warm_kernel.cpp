@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <kernel_bridge/errors.hpp>
+#include <kernel_bridge/gateway/channel_bridge.hpp>
 #include <kernel_bridge/jupyter_paths.hpp>
 
 #include "errors.hpp"
@@ -184,7 +185,7 @@ void warm_kernel::warm_up() {
     run_startup_code("loading ltest's runtime", runtime_loader_code(share_dir()));
     // Only a kernel reached over loopback shares this host (and its files).
     const std::string& ip = info_.ip;
-    bool local = ip.rfind("127.", 0) == 0 || ip == "::1" || ip == "localhost";
+    bool local = !bridge_ && (ip.rfind("127.", 0) == 0 || ip == "::1" || ip == "localhost");  // a gateway's: anywhere
     hands_over_ = local && !settings_.handover_path.empty() &&
                   run_startup_code("connecting the kernel to the server",
                                    runtime_call_code("attach_server", json{{"path", settings_.handover_path},
@@ -205,13 +206,19 @@ void warm_kernel::warm_up() {
     if (learned_.is_object())
         for (const auto& w : learned_.value("warnings", json::array())) log::kernel().warn("{}", w.get<std::string>());
     watched_files_ = result.value("watch", std::vector<std::string>{});
+    if (bridge_) {
+        host_ = ask_host();
+        watched_files_.clear();  // the kernel host's files: not this host's to watch
+    }
     for (const auto& p : preloaded_)
         log::kernel().info("preloaded {} in {:.2f} s", p.value("module", "?"), p.value("seconds", 0.0));
     started_ = system_clock::now();
 }
 
 void warm_kernel::start() {
-    if (settings_.existing)
+    if (settings_.gateway)
+        launch_gateway();
+    else if (settings_.existing)
         attach();
     else
         launch();
@@ -224,6 +231,7 @@ void warm_kernel::start() {
 }
 
 void warm_kernel::stop() {
+    if (settings_.gateway) return stop_gateway();
     if (!client_) return;
     if (process_) {
         if (process_->running()) {
@@ -245,7 +253,10 @@ void warm_kernel::stop() {
 void warm_kernel::restart() {
     ++restarts_;
     try {
-        if (owned()) {
+        if (settings_.gateway) {
+            stop();
+            launch_gateway();
+        } else if (owned()) {
             stop();
             launch();
         } else {
@@ -270,16 +281,19 @@ bool warm_kernel::alive_unless_cancelled() {
 bool warm_kernel::alive() {
     if (!client_) return false;
     if (process_) return process_->running();
+    if (bridge_ && !bridge_->open()) return false;
     client_->beat().tick();
     return !client_->beat().dead();
 }
 
 std::string warm_kernel::death_reason() {
     if (process_ && !process_->running()) return "kernel " + process_->exit_description();
+    if (bridge_ && !bridge_->open()) return "gateway kernel " + gateway_kernel_id_ + ": " + bridge_->why_closed();
     return "kernel stopped answering its heartbeat";
 }
 
 void warm_kernel::interrupt() {
+    if (settings_.gateway) return interrupt_gateway();
     if (process_ && spec_ && spec_->interrupt_mode == "signal")
         process_->signal(SIGINT);
     else if (client_)
@@ -317,6 +331,9 @@ json warm_kernel::status() const {
            {"restarts", restarts_},
            {"uptime", duration<double>(system_clock::now() - started_).count()}};
     if (process_) s["kernel_pid"] = process_->pid();
+    if (settings_.gateway)  // never the token
+        s["gateway"] = json{{"url", settings_.gateway->url}, {"kernel_id", gateway_kernel_id_}, {"host", host_},
+                            {"state", failure_.empty() ? (client_ ? "warm" : "stopped") : "failed"}};
     if (!failure_.empty()) s["kernel_error"] = failure_;  // the last restart failed: no kernel until one works
     return s;
 }

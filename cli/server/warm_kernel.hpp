@@ -19,7 +19,18 @@
 
 #include "python_choice.hpp"
 
+namespace kernel_bridge::gateway {
+class rest_client;
+class channel_bridge;
+}  // namespace kernel_bridge::gateway
+
 namespace ltest {
+
+// A kernel a Jupyter Enterprise Gateway starts for us (gateway_kernel.cpp).
+struct gateway_kernel_settings {
+    std::string url;    // http://HOST:PORT[/base]
+    std::string token;  // gateway_token.hpp; never logged
+};
 
 struct kernel_settings {
     std::string kernel_name;              // a kernelspec; "": `python -m ipykernel_launcher` on `python`'s choice
@@ -34,6 +45,7 @@ struct kernel_settings {
     std::optional<python_choice> python;
     std::filesystem::path project_root;   // for the install command a missing package gets
     std::string handover_token;           // what the kernel says first on the hand-over socket
+    std::optional<gateway_kernel_settings> gateway;  // ask a gateway for the kernel (kernel_name: its kernelspec)
 };
 
 class warm_kernel {
@@ -77,9 +89,17 @@ public:
     // Runs are handed over (the kernel took the hand-over socket: same host);
     // else relayed through the kernel's own messages.
     bool hands_over() const { return hands_over_; }
+    // A gateway's kernel: its id there ("" otherwise) and the host it runs on.
+    const std::string& gateway_kernel_id() const { return gateway_kernel_id_; }
+    const kernel_settings& settings() const { return settings_; }
 
 private:
     void launch();
+    // gateway_kernel.cpp: start one on the gateway and open its channels; stop it there.
+    void launch_gateway();
+    void stop_gateway();
+    void interrupt_gateway();
+    std::string ask_host();
     void attach();
     void warm_up();
     nlohmann::json run_startup_code(const std::string& what, const std::string& code);
@@ -104,6 +124,9 @@ private:
     int restarts_ = 0;
     std::string failure_;
     std::chrono::system_clock::time_point started_{};
+    std::unique_ptr<kernel_bridge::gateway::rest_client> rest_;
+    std::unique_ptr<kernel_bridge::gateway::channel_bridge> bridge_;
+    std::string gateway_kernel_id_, host_;
 };
 
 // The Python code that loads ltest's runtime (the sources under share_dir,

@@ -24,9 +24,9 @@ _ltest() {
         -n|--workers)
             COMPREPLY=($(compgen -W "auto 2 4 8" -- "$cur"))
             return ;;
-        -m|--module|-i|--ip|-p|--port|--timeout|--idle)
+        -m|--module|-i|--ip|-p|--port|--timeout|--idle|--gateway|--gateway-kernels)
             return ;;
     esac
-    COMPREPLY=($(compgen -W "-l --listen -i --ip -p --port -m --module --kernel --existing -n --workers --status --stop --json --timeout --no-start --idle --watch --forget -q --quiet -v --verbose -V --version -h --help --" -- "$cur"))
+    COMPREPLY=($(compgen -W "-l --listen -i --ip -p --port -m --module --kernel --existing --gateway --gateway-kernels -n --workers --status --stop --json --timeout --no-start --idle --watch --forget -q --quiet -v --verbose -V --version -h --help --" -- "$cur"))
 }
 complete -F _ltest ltest

@@ -1,0 +1,48 @@
+#pragma once
+// The kernels beyond the first that `--gateway-kernels K` keeps warm on the
+// gateway: started with the first one's settings (runtime and preloads sent
+// into each), replaced when one dies (checked from the event loop, one
+// restart attempt per kernel every few seconds), shut down with the server.
+// Runs go to whichever kernel is free (server_kernel.cpp, start_runs).
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "warm_kernel.hpp"
+
+namespace ltest {
+
+class gateway_pool {
+public:
+    gateway_pool(zmq::context_t& ctx, const kernel_settings& settings, int count);
+    // Starts each (throws ltest_error(startup) as warm_kernel::start does).
+    void start();
+    // From the event loop: a kernel that died is started again (not more
+    // often than every few seconds per kernel: a gateway that cannot is not
+    // asked in a loop).
+    void keep_warm();
+    // Each kernel's entry for --status' gateway_kernels; runs[i + 1]: runs on kernel i.
+    nlohmann::json status(const std::map<int, int>& runs) const;
+    std::size_t size() const { return kernels_.size(); }
+    warm_kernel& at(std::size_t i) { return *kernels_[i].kernel; }
+    // Called for a kernel found dead, before it is started again (its runs are answered there).
+    void on_death(std::function<void(std::size_t, const std::string&)> f) { on_death_ = std::move(f); }
+
+private:
+    struct member {
+        std::unique_ptr<warm_kernel> kernel;
+        std::chrono::steady_clock::time_point last_try{};
+    };
+    std::vector<member> kernels_;
+    std::function<void(std::size_t, const std::string&)> on_death_;
+};
+
+// One kernel's entry in --status' gateway_kernels: from warm_kernel::status().
+nlohmann::json gateway_kernel_entry(const nlohmann::json& kernel_status, int runs);
+
+}  // namespace ltest
