@@ -78,6 +78,27 @@ def pids_of_session(sid):
     return [pid for pid, fields in process_stats() if int(fields[3]) == sid]
 
 
+def kill_all(pids):
+    """SIGKILL to each of pids that still exists."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# A test that sleeps (in short steps: see "Interrupted sleeps" below)
+# until Ctrl-C or a kill ends it, then one that passes.
+SLEEPER = {"test_sleep.py": """
+    import time
+    def test_sleeps():
+        print("SLEEPING", flush=True)
+        for _ in range(2400): time.sleep(0.05)
+    def test_after():
+        pass
+"""}
+
+
 def children_states(pid):
     """(pid, state) of the direct children of pid."""
     return [(child, fields[0]) for child, fields in process_stats() if int(fields[1]) == pid]
@@ -197,12 +218,7 @@ class Server:
     def kill_leftovers(self):
         if self.proc is None:
             return
-        # Whatever is left of the server's session (it should be nothing).
-        for pid in pids_of_session(self.proc.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(pids_of_session(self.proc.pid))  # whatever is left of the server's session (it should be nothing)
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()

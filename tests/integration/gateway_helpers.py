@@ -9,9 +9,8 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
-from conftest import PYTHON, ROOT, free_port, pids_of_session, pids_whose_cmdline
+from conftest import PYTHON, ROOT, free_port, kill_all, pids_of_session, pids_whose_cmdline
 
 KERNELSPEC = "ltest-gw-python"
 
@@ -81,11 +80,7 @@ class Gateway:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 pass
-        for pid in pids_of_session(self.proc.pid) + self.kernel_pids():  # its kernels, whatever state they are in
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(pids_of_session(self.proc.pid) + self.kernel_pids())  # its kernels, whatever state they are in
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import Server, free_port, plain_pytest, read_until, summary_line, wait_for, write_files
+from conftest import SLEEPER, Server, free_port, plain_pytest, read_until, summary_line, wait_for, write_files
 from gateway_helpers import KERNELSPEC, Gateway
 
 SUITE = {
@@ -119,16 +119,6 @@ def test_gateway_kernels_that_die_are_replaced(tmp_path, gateway, project):
     finally:
         server.stop()
     assert wait_for(lambda: not gateway.kernel_pids(), 30), gateway.log.read_text()
-
-
-SLEEPER = {"test_sleep.py": """
-import time
-def test_sleeps():
-    print("SLEEPING", flush=True)
-    for _ in range(2400): time.sleep(0.05)  # see conftest.py, interrupted sleeps
-def test_after():
-    pass
-"""}
 
 
 def test_runs_go_to_every_kernel_and_ctrl_c_reaches_them(tmp_path, gateway):

@@ -5,17 +5,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import children_states, read_until, write_files
-
-SLEEPER = {"test_sleep.py": """
-    import time
-    def test_sleeps():
-        print("SLEEPING", flush=True)
-        for _ in range(2400): time.sleep(0.05)  # see conftest.py, interrupted sleeps
-    def test_after():
-        pass
-"""}
-
+from conftest import SLEEPER, children_states, read_until, write_files
 
 def wait_for_output(proc, mark):
     seen = read_until(proc, mark)
