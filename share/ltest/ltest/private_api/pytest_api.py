@@ -138,31 +138,59 @@ def run_main_prepared(args, config, before_session):
         c._prepareconfig = original
 
 
+# How a FixtureManager keeps what it parsed, the two shapes ltest knows:
+# - by node id (pytest 7.2 to 9.0): definitions keyed by name with a base
+#   node id, and a set of the plugins already parsed, so that registering a
+#   manager that parsed ahead skips them in pluggy's replay of the history;
+# - by node (pytest 9.1 on): definitions and autouse names keyed by the
+#   collection node (the Session for a plugin), no set of plugins seen
+#   (registering replays the whole history), conftests kept pending until
+#   their directory is collected and those at or above the rootdir parsed
+#   right after registering (`_flush_pending_conftests_to_session`).
+_BY_NODEID, _BY_NODE = "by node id", "by node"
+
+
 @functools.lru_cache(maxsize=None)
-def _probe_fixtures():
+def _fixtures_shape():
+    """(shape, None), or (None, why the fixtures parsed ahead are off)."""
     try:
         from _pytest import fixtures
     except Exception as e:
-        return f"pytest cannot be imported ({e})"
+        return None, f"pytest cannot be imported ({e})"
     manager = getattr(fixtures, "FixtureManager", None)
     if manager is None or not callable(getattr(fixtures, "getfixturemarker", None)):
-        return f"{_version()} has no FixtureManager or getfixturemarker"
-    names = manager.__init__.__code__.co_names
-    if not {"_arg2fixturedefs", "_nodeid_autousenames"} <= set(names) or "_arg2node2fixturedefs" in names:
-        return (f"{_version()} keeps fixture definitions by collection node (FixtureManager): "
-                "a manager made before the session would hold another session node")
-    params = set(inspect.signature(manager.pytest_plugin_registered).parameters) - {"self"}
-    if not params <= {"plugin", "plugin_name", "manager"}:
-        return f"{_version()}'s FixtureManager.pytest_plugin_registered takes {sorted(params)}"
+        return None, f"{_version()} has no FixtureManager or getfixturemarker"
     if "FixtureManager" not in fixtures.pytest_sessionstart.__code__.co_names:
-        return f"{_version()}'s fixtures.pytest_sessionstart does not make the FixtureManager"
-    return None
+        return None, f"{_version()}'s fixtures.pytest_sessionstart does not make the FixtureManager"
+    names = set(manager.__init__.__code__.co_names)
+    params = set(inspect.signature(manager.pytest_plugin_registered).parameters) - {"self"}
+    if {"_arg2fixturedefs", "_holderobjseen", "_nodeid_autousenames"} <= names and "_node_autousenames" not in names:
+        if not params <= {"plugin", "plugin_name", "manager"}:
+            return None, f"{_version()}'s FixtureManager.pytest_plugin_registered takes {sorted(params)}"
+        return _BY_NODEID, None
+    by_node = ({"_node_autousenames", "_pending_conftests", "_flush_pending_conftests_to_session"} <= names
+               and names & {"_arg2fixturedefs", "_arg2node2fixturedefs"} and "_holderobjseen" not in names
+               and params == {"plugin", "plugin_name"}
+               and "node" in inspect.signature(fixtures.FixtureDef.__init__).parameters)
+    if by_node:
+        return _BY_NODE, None
+    return None, (f"{_version()}'s FixtureManager keeps its fixture definitions in a shape ltest does not know "
+                  "(neither by node id, as pytest 7.2 to 9.0, nor by node, as 9.1 and 9.2)")
+
+
+def _probe_fixtures():
+    return _fixtures_shape()[1]
 
 
 class _SessionBeforeTheSession:
-    """What FixtureManager.__init__ reads of its session, before there is
-    one: the config's ini and rootpath, and a plugin manager that does not
-    register the manager yet (adopt_fixture_manager does, at session start)."""
+    """The session a FixtureManager made before the session is given: what
+    its __init__ and parse read (the config's ini and rootpath, a plugin
+    manager that does not register the manager yet: the adoption does, at
+    session start), and, for pytest 9.1 on, a node whose definitions are
+    re-keyed to the real Session at adoption (its node id is the Session's,
+    "", and it has no parent)."""
+
+    nodeid = ""
 
     def __init__(self, config):
         class _Config:
@@ -171,28 +199,90 @@ class _SessionBeforeTheSession:
             pluginmanager = type("_NoRegister", (), {"register": staticmethod(lambda *a, **k: None)})()
         self.config = _Config()
 
+    def iter_parents(self):
+        yield self
+
+    def listchain(self):
+        return [self]
+
+
+class ManagerAhead:
+    """A FixtureManager made and parsed before its session. skips_seen: it
+    skips the plugins it parsed when pluggy replays the history to it at its
+    registration (pytest up to 9.0); else the replay must leave them out."""
+
+    def __init__(self, manager, placeholder, skips_seen):
+        self.manager = manager
+        self.placeholder = placeholder
+        self.skips_seen = skips_seen
+
 
 def fixture_manager_ahead(config, registered):
-    """A FixtureManager that parsed the plugins of registered (the kwargs of
+    """A ManagerAhead that parsed the plugins of registered (the kwargs of
     pytest_plugin_registered's calls, in order), not registered anywhere
     yet; None where the probe failed."""
-    if _probe_fixtures() is not None:
+    shape = _fixtures_shape()[0]
+    if shape is None:
         return None
     from _pytest import fixtures
-    manager = fixtures.FixtureManager(_SessionBeforeTheSession(config))
-    manager.session = None
-    manager.config = config
+    placeholder = _SessionBeforeTheSession(config)
+    manager = fixtures.FixtureManager(placeholder)
+    manager.config = config  # the definitions' config (a scope callable's argument), as in a cold run
     params = set(inspect.signature(manager.pytest_plugin_registered).parameters)
     for kwargs in registered:
         manager.pytest_plugin_registered(**{k: v for k, v in kwargs.items() if k in params})
-    return manager
+    if shape == _BY_NODEID:
+        manager.session = None
+        return ManagerAhead(manager, None, skips_seen=True)
+    return ManagerAhead(manager, placeholder, skips_seen=False)
 
 
-def adopt_fixture_manager(session, manager):
-    """What `_pytest.fixtures.pytest_sessionstart` does, with manager."""
+def bind_to_session(ahead, session):
+    """Makes ahead's manager the one pytest would have made for session:
+    every reference to the placeholder session (the keys of definitions and
+    autouse names, each definition's node) becomes session. False where
+    something still refers to the placeholder after that (a pytest whose
+    manager keeps it somewhere else): the manager is then not to be used."""
+    manager = ahead.manager
     manager.session = session
+    placeholder, ahead.placeholder = ahead.placeholder, None
+    if placeholder is None:
+        return True
+    _rebind(manager, placeholder, session)
+    # Here and in this call's argument only: nothing of the manager's holds it.
+    return sys.getrefcount(placeholder) <= 2
+
+
+def _rebind(manager, placeholder, session):
+    """placeholder becomes session in manager (a function of its own: none
+    of its locals outlives it to hold the placeholder)."""
+    def node(n):
+        return session if n is placeholder else n
+
+    def rebind(fixturedefs):
+        for fixturedef in fixturedefs:
+            if getattr(fixturedef, "node", None) is placeholder:
+                fixturedef.node = session
+        return fixturedefs
+
+    autouse = manager._node_autousenames
+    for key in [k for k in autouse if k is placeholder]:
+        autouse[session] = autouse.pop(key)
+    for by_name in (getattr(manager, "_arg2fixturedefs", None), getattr(manager, "_arg2nodeid2fixturedefs", None)):
+        for defs in (by_name or {}).values():
+            for fixturedefs in (defs.values() if isinstance(defs, dict) else [defs]):
+                rebind(fixturedefs)
+    by_node = getattr(manager, "_arg2node2fixturedefs", None) or {}
+    for name in by_node:
+        by_node[name] = {node(k): rebind(v) for k, v in by_node[name].items()}
+
+
+def finish_fixture_manager(session, manager):
+    """What FixtureManager.__init__ and pytest_sessionstart do after the
+    manager's registration (adopt it: bind_to_session, then register it)."""
+    if _fixtures_shape()[0] == _BY_NODE:
+        manager._flush_pending_conftests_to_session(session)
     session._fixturemanager = manager
-    session.config.pluginmanager.register(manager, "funcmanage")
 
 
 def fixtures_sessionstart_plugin():
