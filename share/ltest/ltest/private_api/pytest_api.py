@@ -9,7 +9,14 @@ a failed one turns its speed-up off (see __init__.py). Supported: pytest 7.2
   configuration prepared ahead (prepared runs);
 - `FixtureManager` built before the session (fixtures parsed ahead);
 - `rewrite_asserts` and `_rewrite_test` (test modules rewritten ahead);
-- a subtest report's arguments, read back from a shard worker's JSON.
+- a subtest report's arguments, read back from a shard worker's JSON;
+- the modules of pytest's built-in plugins (the kernel preloads them);
+- `Config._do_configure`, wrapped for one call (the `file` command's answer
+  known ahead, file_command_memo.py);
+- pytest's console entry (`console_main`, `_console_main` from 9.1), whose
+  frames a test's stack shows above pytest's main (main_frames.py);
+- `_pytest._io.TerminalWriter`, for the panel's failures in pytest's colours;
+- the class of pytest's assertion-rewriting loader (rewrite_ahead.py).
 """
 import functools
 import inspect
@@ -355,9 +362,81 @@ def default_plugins():
     return _default_plugins()[0]
 
 
+def default_plugin_modules():
+    """The modules of pytest's built-in plugins, but python_path (which
+    changes sys.path at import on some versions): what the kernel preloads."""
+    return ["_pytest." + p for p in default_plugins() if p not in ("python_path",)]
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_configure():
+    try:
+        from _pytest.config import Config
+    except Exception as e:
+        return f"pytest cannot be imported ({e})"
+    do_configure = getattr(Config, "_do_configure", None)
+    if not callable(do_configure) or list(inspect.signature(do_configure).parameters) != ["self"]:
+        return f"{_version()} has no Config._do_configure(self)"
+    return None
+
+
+def around_next_configure(config, around):
+    """config's next `_do_configure` (pytest_configure's call) runs as
+    around(the original); False where the probe failed."""
+    if _probe_configure() is not None:
+        return False
+
+    def do_configure():
+        del config._do_configure  # once: the class's method again
+        return around(config._do_configure)
+
+    config._do_configure = do_configure
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_console_entry():
+    try:
+        from _pytest import config
+    except Exception as e:
+        return f"pytest cannot be imported ({e})"
+    if not any(callable(getattr(config, n, None)) for n in ("_console_main", "console_main")):
+        return f"{_version()} has no _pytest.config.console_main or _console_main"
+    return None
+
+
+def console_entry(name):
+    """The function of _pytest.config that pytest's __main__.py calls by
+    name (console_main; _console_main from 9.1), or None."""
+    if _probe_console_entry() is not None:
+        return None
+    from _pytest import config
+    entry = getattr(config, name, None)
+    return entry if callable(entry) else None
+
+
+def terminal_writer(file):
+    """pytest's TerminalWriter on file, with colours (a report's own
+    toterminal writes through it), or None where pytest has none there."""
+    try:
+        from _pytest._io import TerminalWriter
+    except ImportError:
+        return None
+    tw = TerminalWriter(file)
+    tw.hasmarkup = True
+    return tw
+
+
+def came_through_rewriting(module):
+    """Was module imported by pytest's assertion-rewriting loader?"""
+    return type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+
+
 def probe_all():
     """{speed-up: None (on) or why it is off} for what needs pytest."""
     return {"built-in plugins preloaded": _default_plugins()[1],
             "prepared runs": _probe_prepared(),
             "fixtures parsed ahead": _probe_fixtures(),
-            "test modules rewritten ahead": _probe_rewrite()}
+            "test modules rewritten ahead": _probe_rewrite(),
+            "the file command's answer known ahead (pytest-benchmark's configure)": _probe_configure(),
+            "cold's frames above pytest's main in a test's stack": _probe_console_entry()}
