@@ -233,3 +233,26 @@ def test_a_changed_attribute_that_is_no_fixture_does_not_count():
 
     assert fixtures_ahead._fixtures_differ(before, dict(before, fx=fx))
     assert fixtures_ahead._fixtures_differ(dict(before, fx=fx), before)
+
+
+def test_a_parse_that_warns_is_not_used(tmp_path):
+    """pytest lists a warning of its fixture parse (9.x: a fixture behind a
+    wrapper); parsed ahead, outside the session, it would be lost."""
+    def body():
+        import sys
+        import warnings
+        sys.path.insert(0, str(tmp_path))
+        (tmp_path / "warning_plugin.py").write_text(
+            "import warnings\n\nclass Loud:\n    def __getattr__(self, name):\n"
+            "        warnings.warn('parsed: ' + name)\n        raise AttributeError(name)\n\n"
+            "def __dir__():\n    return ['loud_attr']\n\ndef __getattr__(name):\n"
+            "    warnings.warn('looked up: ' + name)\n    raise AttributeError(name)\n")
+        os.chdir(tmp_path)
+        from _pytest.config import _prepareconfig
+        config = _prepareconfig(["-p", "warning_plugin", "-p", "no:cacheprovider"], [])
+        with warnings.catch_warnings(record=True) as outside:
+            warnings.simplefilter("always")
+            parsed = fixtures_ahead.parse(config)
+        config._ensure_unconfigure()
+        return parsed is None, len(outside)
+    assert in_fork(body) == [True, 0]

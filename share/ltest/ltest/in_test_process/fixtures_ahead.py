@@ -11,7 +11,8 @@ and is registered at that moment, as pytest registers its own: hook order,
 and the parse of plugins registered during `pytest_configure` (a manager
 skips the plugins it has seen), come out as in a cold run.
 
-A plugin whose fixtures may have changed since the parse (an attribute
+A parse that warns is not used (the run parses again, and pytest lists
+the warning as in a cold run). A plugin whose fixtures may have changed since the parse (an attribute
 added, removed or replaced where the old or the new value is a fixture)
 gives the run a manager made by pytest, as in a cold run. From pytest 9.1,
 a manager keeps plugins' fixtures under the Session node, which does not
@@ -21,6 +22,8 @@ registered so far leaves out those parsed (9.1 no longer skips plugins it
 has seen). A pytest or pluggy whose probe fails gives pytest's own manager
 too: this speed-up is then off, and `ltest --status` says why.
 """
+import warnings
+
 from ..private_api import pluggy_api, pytest_api
 
 
@@ -78,8 +81,12 @@ def parse(config):
     if registered is None:
         return None  # pluggy's probe failed
     try:
-        ahead = Ahead(config, registered)
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            ahead = Ahead(config, registered)
     except Exception:  # a plugin whose parse raises: it raises in the run, as in a cold one
+        return None
+    if warned:  # pytest would list the warning (9.x warns of fixtures behind wrappers): the run parses
         return None
     return ahead if ahead.manager is not None else None  # None: pytest's probe failed
 
