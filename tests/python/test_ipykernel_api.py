@@ -2,14 +2,18 @@
 replaced, as ipykernel keeps them (probed on this stack's ipykernel)."""
 import types
 
-import ipykernel.ipkernel  # noqa: F401  (what a kernel has imported)
-
+from forked import in_fork
 from ltest.private_api import ipykernel_api
 
 
 def test_this_stacks_ipykernel_keeps_what_a_cell_replaced():
-    assert ipykernel_api._probe_input() is None
-    assert ipykernel_api.probe_all()["input() and getpass as a plain python's in a test process"] is None
+    def body():  # in a fork: ipykernel's imports stay out of this process (and of test_template's)
+        import ipykernel.ipkernel  # noqa: F401  (what a kernel has imported)
+        ipykernel_api._probe_input.cache_clear()  # a probe made here before the import said "not in a kernel"
+        return ipykernel_api._probe_input(), ipykernel_api.probe_all()
+    why, probes = in_fork(body)
+    assert why is None
+    assert probes["input() and getpass as a plain python's in a test process"] is None
 
 
 def test_input_before_the_cell_is_the_kernels_saved_pair():
