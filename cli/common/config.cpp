@@ -45,9 +45,10 @@ static std::optional<project_config> parse(const fs::path& file) {
             c.preload = names();
         } else if (k == "exclude") {
             c.exclude = names();
-        } else if (k == "autostart") {
+        } else if (k == "autostart" || k == "delegate") {
+            // delegate: read by the pytest plugin ltest.delegate (a plain pytest run goes to the warm server)
             if (!node.is_boolean()) throw bad_type("true or false");
-            c.autostart = node.value<bool>();
+            (k == "autostart" ? c.autostart : c.delegate) = node.value<bool>();
         } else if (k == "idle") {
             auto v = node.value<double>();
             if (!(node.is_integer() || node.is_floating_point()) || !v || !std::isfinite(*v) || *v < 0)
@@ -63,7 +64,7 @@ static std::optional<project_config> parse(const fs::path& file) {
             c.port = static_cast<int>(*p);
         } else {
             throw ltest_error(exit_code::usage, where(file, node) + ": unknown key '" + k +
-                                                    "' in [tool.ltest] (known: preload, exclude, python, kernel, ip, port, autostart, idle)");
+                                                    "' in [tool.ltest] (known: preload, exclude, python, kernel, ip, port, autostart, idle, delegate)");
         }
     }
     return c;

@@ -16,6 +16,7 @@ struct project_config {
     std::optional<std::string> ip;
     std::optional<int> port;
     std::optional<bool> autostart;                    // start a server when none runs
+    std::optional<bool> delegate;                     // plain `pytest` runs go to the warm server (ltest.delegate)
     std::optional<double> idle;                       // seconds before an idle server stops
     std::optional<std::vector<std::string>> exclude;  // learned preloads never imported
 };

@@ -48,6 +48,7 @@ def load(sources):
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "LtestRuntimeFinder"]
     sys.meta_path.insert(0, LtestRuntimeFinder(sources))
     import ltest
+    import ltest.in_kernel.runner  # the kernel's runtime now (its fds recorded: kernel_fds); `import ltest` alone is lazy
     ltest.__ltest_digest__ = digest
 
 

@@ -1,5 +1,8 @@
-"""A real browser on a real notebook server, for the `%ltest` magic.
+"""A real browser on real notebook servers, for the `%ltest` magic and the Tests panel.
 
+`lab_server`, `notebook7_server`: JupyterLab 4.6 and Notebook 7 from PyPI
+(tools/lab-build's virtualenv), with ltest's prebuilt extension, on
+loopback, otherwise as below.
 `notebook_server`: Debian's classic notebook server (`python3 -m notebook`)
 on 127.0.0.1, a free port and a random token, serving its own temp notebook
 dir, with its own Jupyter runtime/config/data dirs and IPython dir, a private
@@ -166,41 +169,61 @@ def notebook_server(tmp_path):
 
 
 REPO = Path(__file__).resolve().parents[2]
-LAB_BUILD = Path(os.environ.get("LTEST_BUILD_DIR") or REPO / "build") / "lab"
+EXTENSION = REPO / "lab" / "extension" / "labextension"  # tools/lab-build builds it
 
 
-def _lab_missing():
-    missing = [m for m in ("jupyterlab_server",) if importlib.util.find_spec(m) is None]
-    if not all((LAB_BUILD / p).is_file() for p in ("app/static/bundle.js", "extension/labextension/package.json")):
-        missing.append(f"the JupyterLab build in {LAB_BUILD} (tools/lab-build)")
-    return missing
+@pytest.fixture(scope="session")
+def lab_bin():
+    """The bin directory of tools/lab-build's virtualenv (JupyterLab 4.6 and
+    Notebook 7 from PyPI, tools/stacks/lab.lock), the extension built: the
+    script is quick when both are up to date."""
+    build = subprocess.run([str(REPO / "tools" / "lab-build")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    if build.returncode != 0:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "tools/lab-build failed (it needs npm and PyPI):\n" + build.stderr[-3000:])
+    return Path(build.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture
-def lab_server(tmp_path):
-    """JupyterLab 3.6.8 (lab/app, built by tools/lab-build) served by Debian's
-    jupyterlab_server on loopback, with ltest's prebuilt extension installed by
-    `cmake --install` into a prefix whose share/jupyter is on JUPYTER_PATH."""
-    missing = _lab_missing()
-    if missing:
-        (pytest.fail if os.environ.get("CI") else pytest.skip)("needs " + ", ".join(missing))
-    root = tmp_path / "labserver"
+def _frontend_server(tmp_path, lab_bin, app):
+    """`jupyter lab` or `jupyter notebook` (app) from lab_bin on loopback, with
+    ltest's prebuilt extension installed as a wheel installs it: copied to
+    labextensions/ltest-jupyterlab of a data dir on JUPYTER_PATH. Kernels are
+    this interpreter's, with ltest's runtime on PYTHONPATH (jupyter_home)."""
+    root = tmp_path / f"{app}server"
     notebook_dir, env = jupyter_home(root)
-    # Installed as a user installs it; JupyterLab finds it in the Jupyter path.
-    subprocess.run(["cmake", "--install", str(LAB_BUILD.parent), "--component", "labextension",
-                    "--prefix", str(root / "prefix")], check=True, stdout=subprocess.DEVNULL)
-    env["JUPYTER_PATH"] = os.pathsep.join([str(root / "prefix" / "share" / "jupyter"), env["JUPYTER_PATH"]])
+    shutil.copytree(EXTENSION, root / "data" / "labextensions" / "ltest-jupyterlab")
+    # No "get notified about Jupyter news?" toast over the screenshots.
+    news = root / "user-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     token = secrets.token_hex(24)
     port = free_port()
     server = NotebookServer(f"http://127.0.0.1:{port}/", token, notebook_dir, root / "server.log")
-    argv = [sys.executable, str(REPO / "lab" / "app" / "serve.py"), f"--build-dir={LAB_BUILD / 'app'}",
-            "--ServerApp.allow_root=True", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0", f"--ServerApp.token={token}", "--ServerApp.password=",
-            "--ServerApp.open_browser=False", f"--ServerApp.root_dir={notebook_dir}",
-            f"--LtestLab.user_settings_dir={root / 'user-settings'}",
-            f"--LtestLab.workspaces_dir={root / 'workspaces'}",
-            "--MappingKernelManager.default_kernel_name=python3"]
-    with running_server(argv, env, server, "the JupyterLab server"):
+    argv = [str(lab_bin / f"jupyter-{app}"), "--no-browser", "--ServerApp.allow_root=True",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={notebook_dir}", "--MappingKernelManager.default_kernel_name=python3",
+            f"--LabApp.user_settings_dir={root / 'user-settings'}", f"--LabApp.workspaces_dir={root / 'workspaces'}",
+            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if app == "notebook":  # its options are JupyterNotebookApp's
+        argv = [a.replace("--LabApp.", "--JupyterNotebookApp.") for a in argv[:-2]]
+    return argv, env, server
+
+
+@pytest.fixture
+def lab_server(tmp_path, lab_bin):
+    """JupyterLab 4.6 (tools/lab-build's virtualenv) with ltest's extension."""
+    argv, env, server = _frontend_server(tmp_path, lab_bin, "lab")
+    with running_server(argv, env, server, "JupyterLab"):
+        yield server
+
+
+@pytest.fixture
+def notebook7_server(tmp_path, lab_bin):
+    """Notebook 7 (tools/lab-build's virtualenv) with ltest's extension."""
+    argv, env, server = _frontend_server(tmp_path, lab_bin, "notebook")
+    with running_server(argv, env, server, "Notebook 7"):
         yield server
 
 

@@ -1,4 +1,4 @@
-"""Driving JupyterLab 3.6 in the browser as a person does: open a notebook,
+"""Driving JupyterLab 4 in the browser as a person does: open a notebook,
 wait for its kernel, use the menus, read the outputs and the console."""
 from pages import CellError, wait_for
 from selenium.webdriver.common.by import By

@@ -1,5 +1,5 @@
-"""A person's view of `%ltest` in JupyterLab 3.6.8 (the front end lab/app
-builds, served by Debian's jupyterlab_server): Chromium opens a notebook
+"""A person's view of `%ltest` in JupyterLab 4.6 (from PyPI, served from
+tools/lab-build's virtualenv): Chromium opens a notebook
 whose cells are `%load_ext ltest` and `%ltest -q test_demo.py`, runs them
 with Run > Run All Cells, and the test reads pytest's coloured summary from
 the page. The screenshot goes to the artifact dir (LTEST_ARTIFACT_DIR)."""
@@ -46,7 +46,7 @@ def test_ltest_cell_in_jupyterlab_is_coloured(lab_server, browser, artifact_dir)
     assert "Out[" not in page and not browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-executeResult")
     prompts = [e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputArea-prompt")]
     assert prompts == ["[1]:", "[2]:"], prompts
-    # ltest's extension, installed by cmake --install, was found and loaded without errors.
+    # ltest's prebuilt extension, on the Jupyter path, was found and loaded without errors.
     assert "ltest-jupyterlab" in browser.execute_script(FEDERATED)
     assert browser.find_elements(By.CSS_SELECTOR, '.lm-TabBar-tab[data-id="ltest-tests"]')
     assert console_errors(browser) == []

@@ -205,10 +205,14 @@ def test_a_run_that_arrives_while_its_spare_is_prepared_takes_that_spare(server,
     from conftest import wait_for
     gate = tmp_path / "gate"
     gate.mkdir()
-    root = write_files(tmp_path / "gated", {"pytest.ini": "[pytest]\n", "conftest.py": "X = 1\n",
+    marking = f"import os\nopen(os.path.join({str(gate)!r}, f'read-{{os.getpid()}}'), 'w').close()\n"
+    root = write_files(tmp_path / "gated", {"pytest.ini": "[pytest]\n", "conftest.py": marking,
                                             "test_x.py": "def test_x():\n    pass\n"})
     reply, out, code = run(server, root, "-q")
     assert code == 0, out
+    # The spare prepared for `-q` has read the first conftest (the run read it too): an edit
+    # made earlier, while that preparation read, would cut it short after the gate opens.
+    assert wait_for(lambda: len(list(gate.glob("read-*"))) >= 2, 60)
     # The edit drops (or cuts short) the spare prepared for `-q`; the next one stops at the gate.
     (root / "conftest.py").write_text(GATED_CONFTEST.format(gate=str(gate)))
     assert wait_for(lambda: list(gate.glob("preparing-*")), 60)

@@ -67,9 +67,23 @@ def by_test(events):
 def test_the_collected_tests_come_first_then_each_starts_before_its_result(events):
     names = ["test_passes[1]", "test_fails", "test_skipped", "test_errors", "test_expected_to_fail"]
     ids = ["TestShapes::test_passes[1]", "TestShapes::test_fails"] + names[2:]
-    assert events[0] == {"event": "collected", "tests": [f"test_suite.py::{n}" for n in ids]}
+    assert events[0]["event"] == "collected"
+    assert events[0]["tests"] == [f"test_suite.py::{n}" for n in ids]
     order = [(e["event"], e["nodeid"].split("::")[-1]) for e in events[1:]]
     assert order == [pair for n in names for pair in (("start", n), ("result", n))]
+
+
+def test_each_collected_test_has_its_source_location_for_the_panels_jump(events):
+    # [path relative to the run's cwd, 0-based first line of the def (its decorators')], as
+    # pytest's item.location has it.
+    lines = SUITE.splitlines()
+    locations = events[0]["locations"]
+    assert set(locations) == set(events[0]["tests"])
+    for nodeid, (path, line) in locations.items():
+        assert path == "test_suite.py"
+        name = nodeid.split("::")[-1].split("[")[0]
+        below = [text.strip() for text in lines[line:line + 3]]
+        assert below[0].startswith(("@", "def ")) and f"def {name}(" in "".join(below), (nodeid, below)
 
 
 def test_each_test_has_one_outcome_as_pytest_counts_it(events):
@@ -94,4 +108,4 @@ def test_a_module_that_cannot_be_collected_is_a_collect_error(tmp_path):
     assert run.returncode == 2
     [error] = [e for e in found if e["event"] == "collect_error"]
     assert error["nodeid"] == "test_broken.py" and "no_such_module_anywhere" in error["longrepr"]
-    assert found[-1] == {"event": "collected", "tests": []}
+    assert found[-1] == {"event": "collected", "tests": [], "locations": {}}

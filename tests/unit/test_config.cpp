@@ -87,8 +87,9 @@ TEST_CASE("every [tool.ltest] key is read", "[config]") {
     CHECK(c->port == 7272);
     CHECK(c->autostart == false);
     CHECK(c->idle == 12.5);
-    write_text(t / "pyproject.toml", "[tool.ltest]\nidle = 0\npreload = []\nautostart = true\n");
+    write_text(t / "pyproject.toml", "[tool.ltest]\nidle = 0\npreload = []\nautostart = true\ndelegate = true\n");
     c = ltest::find_project_config(t.path());
+    CHECK(c->delegate == true);  // the pytest plugin's key (ltest.delegate) is no unknown key
     CHECK(c->idle == 0.0);  // an integer is seconds too
     CHECK(c->preload == std::vector<std::string>{});
     CHECK(c->autostart == true);
@@ -103,7 +104,7 @@ TEST_CASE("a pyproject.toml that is not TOML names its file and line", "[config]
 TEST_CASE("an unknown key names itself, its line and the keys there are", "[config]") {
     auto what = config_error("[tool.ltest]\nkernel = 'k'\npreloads = ['json']\n");
     CHECK_THAT(what, Catch::Contains(":3: unknown key 'preloads' in [tool.ltest]"));
-    CHECK_THAT(what, Catch::Contains("known: preload, exclude, python, kernel, ip, port, autostart, idle"));
+    CHECK_THAT(what, Catch::Contains("known: preload, exclude, python, kernel, ip, port, autostart, idle, delegate"));
 }
 
 TEST_CASE("a key of the wrong type says what it must be", "[config]") {
@@ -118,6 +119,7 @@ TEST_CASE("a key of the wrong type says what it must be", "[config]") {
              bad{"exclude = [true]", "[tool.ltest] exclude must be an array of module names"},
              bad{"autostart = 'yes'", "[tool.ltest] autostart must be true or false"},
              bad{"autostart = 1", "[tool.ltest] autostart must be true or false"},
+             bad{"delegate = 'yes'", "[tool.ltest] delegate must be true or false"},
              bad{"idle = -1", "[tool.ltest] idle must be a number of seconds >= 0 (0: never stop)"},
              bad{"idle = '30'", "[tool.ltest] idle must be a number of seconds >= 0"},
              bad{"kernel = 3", "[tool.ltest] kernel must be a non-empty string"},

@@ -1,5 +1,6 @@
-// The panel's state: the tests of a directory, grouped by file, with each
-// one's latest outcome, as collection and run events arrive.
+// The panel's state: the tests of a directory as a tree (file, class, test)
+// with each one's latest outcome and duration, as collection and run events
+// arrive.
 import { ISignal, Signal } from '@lumino/signaling';
 import { ITestEvent } from './kernel';
 
@@ -7,20 +8,37 @@ export type Status = 'notrun' | 'queued' | 'running' | 'passed' | 'failed' | 'sk
 
 export interface ITest {
   nodeid: string;
+  file: string;
+  group: string; // the class path ("TestX" or "TestX::TestInner"), '' for a module-level test
   name: string;
   status: Status;
   duration?: number;
   longrepr?: string;
+  location?: [string, number]; // path relative to the kernel's cwd, 0-based line
+}
+
+/** The parts of a node id: file, class path, test name (parameters kept whole). */
+export function splitNodeid(nodeid: string): { file: string; group: string; name: string } {
+  // A parameter id may hold "::": split only the part before its "[".
+  const bracket = nodeid.indexOf('[');
+  const head = bracket < 0 ? nodeid : nodeid.slice(0, bracket);
+  const tail = bracket < 0 ? '' : nodeid.slice(bracket);
+  const parts = head.split('::');
+  if (parts.length === 1) {
+    return { file: head, group: '', name: head + tail };
+  }
+  return { file: parts[0], group: parts.slice(1, -1).join('::'), name: parts[parts.length - 1] + tail };
 }
 
 export class TestsModel {
-  readonly files = new Map<string, ITest[]>();
   readonly tests = new Map<string, ITest>();
   collectErrors: { nodeid: string; longrepr: string }[] = [];
   busy: '' | 'collecting' | 'running' = '';
   message = '';
   output = '';
   exitCode: number | null = null;
+  lastAction: 'collect' | 'run' | '' = '';
+  lastRun = new Set<string>(); // the tests the latest run queued
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -30,29 +48,47 @@ export class TestsModel {
     this._changed.emit();
   }
 
+  /** The files, each with its classes ('': module-level tests), in collection order. */
+  tree(): Map<string, Map<string, ITest[]>> {
+    const files = new Map<string, Map<string, ITest[]>>();
+    for (const t of this.tests.values()) {
+      if (!files.has(t.file)) {
+        files.set(t.file, new Map());
+      }
+      const groups = files.get(t.file)!;
+      if (!groups.has(t.group)) {
+        groups.set(t.group, []);
+      }
+      groups.get(t.group)!.push(t);
+    }
+    return files;
+  }
+
   /** Forgets everything: a new collection starts. */
   reset(): void {
-    this.files.clear();
     this.tests.clear();
     this.collectErrors = [];
     this.exitCode = null;
     this.output = '';
+    this.lastRun.clear();
+    this.lastAction = 'collect';
   }
 
   /** Marks the tests a run is about to run (all if none is named). */
   queue(nodeids: string[]): void {
-    const chosen = nodeids.length ? nodeids : Array.from(this.tests.keys());
-    for (const id of chosen) {
-      for (const test of this.tests.values()) {
-        if (test.nodeid === id || test.nodeid.startsWith(id + '::')) {
-          test.status = 'queued';
-          test.longrepr = undefined;
-        }
+    this.lastRun.clear();
+    for (const test of this.tests.values()) {
+      if (!nodeids.length || nodeids.some(id => covers(id, test))) {
+        test.status = 'queued';
+        test.longrepr = undefined;
+        test.duration = undefined;
+        this.lastRun.add(test.nodeid);
       }
     }
     this.collectErrors = [];
     this.exitCode = null;
     this.output = '';
+    this.lastAction = 'run';
   }
 
   failed(): string[] {
@@ -61,9 +97,9 @@ export class TestsModel {
       .map(t => t.nodeid);
   }
 
-  counts(): Record<string, number> {
+  counts(tests: Iterable<ITest> = this.tests.values()): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const t of this.tests.values()) {
+    for (const t of tests) {
       counts[t.status] = (counts[t.status] || 0) + 1;
     }
     return counts;
@@ -72,7 +108,8 @@ export class TestsModel {
   handle(event: ITestEvent): void {
     if (event.event === 'collected') {
       for (const id of event.tests || []) {
-        this.add(id);
+        const test = this.add(id);
+        test.location = event.locations?.[id] ?? test.location;
       }
     } else if (event.event === 'start' && event.nodeid) {
       this.add(event.nodeid).status = 'running';
@@ -83,11 +120,15 @@ export class TestsModel {
       test.longrepr = event.longrepr;
     } else if (event.event === 'collect_error' && event.nodeid) {
       this.collectErrors.push({ nodeid: event.nodeid, longrepr: event.longrepr || '' });
+    } else if (event.event === 'output') {
+      this.output += event.text || '';
+    } else if (event.event === 'refused') {
+      this.message = `the kernel said: ${event.reason}`;
     } else if (event.event === 'finished') {
       this.exitCode = event.exit_code ?? null;
       for (const t of this.tests.values()) {
         if (t.status === 'queued' || t.status === 'running') {
-          t.status = 'notrun'; // the run ended (interrupted, say) before them
+          t.status = 'notrun'; // the run ended (stopped, say) before them
         }
       }
     }
@@ -97,17 +138,19 @@ export class TestsModel {
   private add(nodeid: string): ITest {
     let test = this.tests.get(nodeid);
     if (!test) {
-      const sep = nodeid.indexOf('::');
-      const file = sep < 0 ? nodeid : nodeid.slice(0, sep);
-      test = { nodeid, name: sep < 0 ? nodeid : nodeid.slice(sep + 2), status: 'notrun' };
+      test = { nodeid, ...splitNodeid(nodeid), status: 'notrun' };
       this.tests.set(nodeid, test);
-      if (!this.files.has(file)) {
-        this.files.set(file, []);
+      if (this.lastAction === 'run') {
+        this.lastRun.add(nodeid);
       }
-      this.files.get(file)!.push(test);
     }
     return test;
   }
 
   private _changed = new Signal<this, void>(this);
+}
+
+/** Whether running `id` (a file, a class or a test) runs `test`. */
+export function covers(id: string, test: ITest): boolean {
+  return test.nodeid === id || test.nodeid.startsWith(id + '::');
 }

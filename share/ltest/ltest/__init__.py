@@ -7,20 +7,38 @@ a test process that talks to the server directly (`serve(spec)`, for a
 kernel on another host, relays the output as Jupyter stream messages
 instead). The same package is the `%ltest`
 IPython extension (`%load_ext ltest`). Standard library and IPython only.
-"""
-from .in_kernel import preload as _preload
-from .in_kernel.preload import preloaded_roots
-from .in_kernel.result import Reply, last_result
-from .in_kernel.handover import attach as attach_server
-from .in_kernel.runner import serve, run
 
+Its names are imported when first used: every pytest run of an environment
+that has the package imports `ltest.delegate` (a pytest11 entry point), which
+must not pay for the kernel's runtime (about 65 ms).
+"""
 __version__ = "0.1.0"
 __all__ = ["preload", "preloaded_roots", "serve", "attach_server", "run", "Reply", "last_result"]
+
+_LAZY = {  # name: (module, attribute)
+    "preloaded_roots": ("in_kernel.preload", "preloaded_roots"),
+    "Reply": ("in_kernel.result", "Reply"),
+    "last_result": ("in_kernel.result", "last_result"),
+    "attach_server": ("in_kernel.handover", "attach"),
+    "serve": ("in_kernel.runner", "serve"),
+    "run": ("in_kernel.runner", "run"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value
+    return value
 
 
 def preload(modules):
     """The server's warm-up: import the modules, pytest and its plugins, then
     fork the first spares (the first run need not wait for a fork either)."""
+    from .in_kernel import preload as _preload
     from .in_kernel.runner import prepare_spare
     reply = _preload.preload(modules)
     prepare_spare()

@@ -1,25 +1,28 @@
-"""The kernel side of ltest's JupyterLab Tests panel (lab/extension).
+"""The events of ltest's JupyterLab Tests panel (lab/extension), and a run
+that publishes them in the current request.
 
-The panel executes, silently, in the notebook's kernel:
+The panel's runs go through its own channel (lab_channel.py: a comm; the
+kernel stays free during a run). Both that channel and the functions here
+run pytest in a fork of the kernel (nothing a collection or a test does
+reaches the notebook) with ltest.in_test_process.lab_plugin loaded into that
+pytest as a plugin (`-p ltest.in_test_process.lab_plugin`). The plugin
+writes one event per line, JSON after an ASCII record separator, among
+pytest's own output; EventRelay picks the events out of the child's output
+as it arrives, the rest is pytest's output.
+
+`collect` and `run` below hold the request that calls them until the run
+ends and publish each event as a `display_data` message of type EVENT_MIME
+(for a script or a frontend other than the panel):
 
     __import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.collect(".")
     __import__("ltest.in_kernel.lab_panel").in_kernel.lab_panel.run(".", ["test_x.py::test_a"])
 
-Both run pytest through `ltest.run` (in a fork of the kernel: nothing a
-collection or a test does reaches the notebook), with ltest.in_test_process.lab_plugin loaded into
-that pytest as a plugin (`-p ltest.in_test_process.lab_plugin`). The plugin writes one event
-per line, JSON after an ASCII record separator, among pytest's own output;
-the kernel side picks the events out of the child's output as it arrives and
-publishes each as a `display_data` message of type EVENT_MIME, which the
-panel reads from its request's iopub messages (no cell shows them). The
-rest of the output goes on as the request's stream output.
-
-Events: {"event": "collected", "tests": [nodeid, ...]}; {"event": "start",
+Events: {"event": "collected", "tests": [nodeid, ...], "locations": {nodeid:
+[path relative to the kernel's cwd, 0-based line]}}; {"event": "start",
 "nodeid"}; {"event": "result", "nodeid", "outcome": passed|failed|skipped|
 error, "duration", "longrepr": the failure's text with ANSI colours};
 {"event": "collect_error", "nodeid", "longrepr"}; then the kernel side's
-{"event": "finished", "exit_code"}. The panel's stop button interrupts the
-kernel: the run is interrupted as Ctrl-C interrupts pytest in a terminal.
+{"event": "finished", "exit_code"}.
 """
 import json
 import os

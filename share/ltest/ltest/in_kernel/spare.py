@@ -194,7 +194,7 @@ def practise_next(loop=None):
     prediction = STATE.prediction
     key = child.request_key(prediction) if prediction is not None else None
     if any(s.state == "prepared" for s in _spares) and not any(s.state == "practising" for s in _spares):
-        _practise_plain()
+        _practise_plain(loop)
         return
     if any(s.state in ("practising", "prepared") or (s.state == "ready" and key is None) for s in _spares):
         return
@@ -219,11 +219,13 @@ def practise_next(loop=None):
         loop.add_reader(spare.sock, lambda: _on_answer(spare))
 
 
-def _practise_plain():
+def _practise_plain(loop):
     """Once a spare is prepared for the predicted run, the one kept as forked
     practises too: a run with other arguments then finds pytest warm
     (issue 28: the likely next run, not only the last one). One that comes
-    during that practice forks afresh, as with no spare: it never waits."""
+    during that practice forks afresh, as with no spare: it never waits.
+    Its answer is watched: if an edit drops the prepared one meanwhile, this
+    one, once practised, is the one prepared next (_on_answer)."""
     for spare in _spares:
         if spare.state == "waiting":
             try:
@@ -231,6 +233,9 @@ def _practise_plain():
             except OSError:  # it died: runs find out and fork afresh
                 return
             spare.state, spare.prediction = "practising", None
+            if loop is not None:
+                spare.loop = loop
+                loop.add_reader(spare.sock, lambda: _on_answer(spare))
             return
 
 
@@ -246,8 +251,12 @@ def _on_answer(spare):
         return
     loop = spare.loop
     spare._answer()
-    if spare.state == "prepared":
-        practise_next(loop)  # the other spare practises now (_practise_plain)
+    if spare.state in ("prepared", "ready"):
+        # Prepared: the other spare practises now (_practise_plain). Ready (a
+        # plain practice): if the prepared one was dropped by an edit while
+        # this one practised, this one prepares for the prediction now;
+        # nothing else would until the next run.
+        practise_next(loop)
     if spare.state == "dead" and spare in _spares:
         _spares.remove(spare)
         _drop(spare)

@@ -294,7 +294,8 @@ def run_pytest(args, workers=1, main=None):
     workers > 1 runs the collected items in that many forks (ltest -n).
     main(args, plugins): what runs instead of pytest.main (prepared.py)."""
     from ..private_api import pytest_api
-    plugins = []
+    from .xdist_as_shards import XdistAsShards
+    plugins = [XdistAsShards()]  # pytest-xdist's -n after `--` runs as ltest's -n
     if workers > 1:
         from .shard import ShardPlugin
         plugins.append(ShardPlugin(workers))

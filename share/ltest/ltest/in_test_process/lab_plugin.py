@@ -1,9 +1,10 @@
 """The pytest plugin of ltest's JupyterLab Tests panel (`-p ltest.in_test_process.lab_plugin`,
-loaded by ltest.in_kernel.lab_panel into the forked test process): one event per line
+loaded by ltest.in_kernel.lab_channel and lab_panel into the forked test process): one event per line
 on stdout, JSON after an ASCII record separator (lab_panel.MARK), which
 lab_panel picks out of the output in the kernel. Events are listed there."""
 import io
 import json
+import os
 import sys
 
 from ..in_kernel.lab_panel import MARK
@@ -26,8 +27,21 @@ def _ansi_text(longrepr):
     return out.getvalue()
 
 
+def _location(item):
+    """[path relative to the test process's cwd (the kernel's), 0-based line]
+    of a test's source, for the panel's jump to it; None if pytest has none."""
+    try:
+        path, line, _ = item.location
+        full = os.path.join(str(item.session.config.rootpath), path)
+        return [os.path.relpath(full), line if line is not None else 0]
+    except Exception:  # an item type of some plugin without a file location
+        return None
+
+
 def pytest_collection_finish(session):
-    _emit({"event": "collected", "tests": [item.nodeid for item in session.items]})
+    locations = {item.nodeid: _location(item) for item in session.items}
+    _emit({"event": "collected", "tests": [item.nodeid for item in session.items],
+           "locations": {k: v for k, v in locations.items() if v is not None}})
 
 
 def pytest_collectreport(report):

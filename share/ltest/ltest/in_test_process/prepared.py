@@ -290,7 +290,7 @@ def run(prepared, spec, fds):
     attach(prepared, fds)
     forget_request.forget(spec, prepared.spec)  # no run request left in the test process (forget_request.py)
     # pytest's main is given no arguments: the prepared configuration has them.
-    return child.run_pytest([], main=lambda args, plugins: _main(prepared, args))
+    return child.run_pytest([], main=lambda args, plugins: _main(prepared, args, plugins))
 
 
 def _refuse(prepared, fds):
@@ -304,8 +304,14 @@ def _refuse(prepared, fds):
     raise child.SetupError("internal: a prepared test process was handed another run than it was prepared for")
 
 
-def _main(prepared, args):
-    """pytest's own main, answered by the prepared configuration."""
+def _main(prepared, args, plugins=()):
+    """pytest's own main, answered by the prepared configuration; plugins
+    (child.run_pytest's: xdist's -n as ltest's) join it before its session."""
     set_up = prepared.set_up
-    return pytest_api.run_main_prepared(args, prepared.config,
-                                        before_session=(set_up.use if set_up is not None else lambda config: None))
+
+    def before_session(config):
+        for plugin in plugins:
+            config.pluginmanager.register(plugin)
+        if set_up is not None:
+            set_up.use(config)
+    return pytest_api.run_main_prepared(args, prepared.config, before_session=before_session)

@@ -135,8 +135,9 @@ class _Worker:
 
 
 class ShardPlugin:
-    def __init__(self, workers):
+    def __init__(self, workers, worker_setup=None):
         self.workers = workers
+        self.worker_setup = worker_setup  # (config, index, count) in each worker first: xdist's identity
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
@@ -145,7 +146,8 @@ class ShardPlugin:
                 or (session.testsfailed and not config.option.continue_on_collection_errors)):
             return None  # pytest's own loop handles these exactly as usual
         workers = {}
-        for shard in split(session.items, self.workers):
+        shards = split(session.items, self.workers)
+        for index, shard in enumerate(shards):
             r, w = os.pipe()
             pid = os.fork()
             if pid == 0:  # a worker: never returns
@@ -153,6 +155,8 @@ class ShardPlugin:
                 try:
                     os.close(r)
                     signal.signal(signal.SIGINT, signal.default_int_handler)
+                    if self.worker_setup is not None:
+                        self.worker_setup(config, index, len(shards))
                     _run_worker(session, shard, w)
                 except BaseException:
                     code = 3
