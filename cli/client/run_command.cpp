@@ -87,6 +87,9 @@ protocol::run_spec describe_this_process(const std::vector<std::string>& args) {
     }
     spec.stdout_isatty = ::isatty(1);
     spec.stderr_isatty = ::isatty(2);
+    struct stat out {}, err {};
+    spec.stderr_is_stdout = spec.stdout_isatty && spec.stderr_isatty && ::fstat(1, &out) == 0 && ::fstat(2, &err) == 0 &&
+                            out.st_dev == err.st_dev && out.st_ino == err.st_ino && out.st_rdev == err.st_rdev;
     winsize ws{};
     for (int fd : {1, 2, 0})
         if (::isatty(fd) && ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {

@@ -43,6 +43,7 @@ void to_json(json& j, const run_spec& r) {
              {"stdin_isatty", r.stdin_isatty},
              {"stdout_isatty", r.stdout_isatty},
              {"stderr_isatty", r.stderr_isatty},
+             {"stderr_is_stdout", r.stderr_is_stdout},
              {"columns", r.columns},
              {"lines", r.lines},
              {"workers", r.workers}};
@@ -90,6 +91,7 @@ void from_json(const json& j, run_spec& r) {
     field(j, "stdin_isatty", r.stdin_isatty, false);
     field(j, "stdout_isatty", r.stdout_isatty, false);
     field(j, "stderr_isatty", r.stderr_isatty, false);
+    field(j, "stderr_is_stdout", r.stderr_is_stdout, false);
     field(j, "columns", r.columns, false);
     field(j, "lines", r.lines, false);
     field(j, "workers", r.workers, false);

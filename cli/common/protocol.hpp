@@ -59,6 +59,7 @@ struct run_spec {
     std::string cwd;
     std::map<std::string, std::string> env;
     bool stdin_isatty = false, stdout_isatty = false, stderr_isatty = false;
+    bool stderr_is_stdout = false;  // the client's stdout and stderr are one terminal
     int columns = 80, lines = 24;
     int workers = 1;  // 0 = one per CPU of the kernel's host
     int umask = -1;   // the client's; -1 = not sent

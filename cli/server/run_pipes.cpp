@@ -49,13 +49,19 @@ static void make_output(bool tty, int columns, int lines, int& ours, int& theirs
     cloexec(theirs);
 }
 
-run_pipes run_pipes::open(bool stdout_tty, bool stderr_tty, int columns, int lines) {
+run_pipes run_pipes::open(bool stdout_tty, bool stderr_tty, int columns, int lines, bool one_terminal) {
     run_pipes p;
     make_output(stdout_tty, columns, lines, p.out, p.child[1]);
-    make_output(stderr_tty, columns, lines, p.err, p.child[2]);
+    if (one_terminal && stdout_tty && stderr_tty) {
+        p.child[2] = ::fcntl(p.child[1], F_DUPFD_CLOEXEC, 0);
+        if (p.child[2] < 0) throw std::system_error(errno, std::generic_category(), "dup");
+    } else {
+        make_output(stderr_tty, columns, lines, p.err, p.child[2]);
+    }
     make_pipe(p.child[0], p.in);
     make_pipe(p.ctl, p.child[3]);
-    for (int fd : {p.out, p.err, p.ctl, p.in}) nonblocking(fd);
+    for (int fd : {p.out, p.err, p.ctl, p.in})
+        if (fd >= 0) nonblocking(fd);
     return p;
 }
 

@@ -18,7 +18,11 @@ struct run_pipes {
     std::array<int, 4> child{-1, -1, -1, -1};  // stdin, stdout, stderr, control: the test process's ends
 
     // Throws std::system_error when the fds cannot be made (EMFILE...).
-    static run_pipes open(bool stdout_tty, bool stderr_tty, int columns, int lines);
+    // one_terminal: the client's stdout and stderr are the same terminal;
+    // then the test process's are one pty too (err stays -1), so that what
+    // it writes to each comes out in the order it wrote it, as on that
+    // terminal (two ptys read by one loop cannot tell which came first).
+    static run_pipes open(bool stdout_tty, bool stderr_tty, int columns, int lines, bool one_terminal = false);
     run_pipes() = default;
     run_pipes(run_pipes&& other) noexcept;
     run_pipes& operator=(run_pipes&& other) noexcept;

@@ -188,7 +188,8 @@ void server::start_runs() {
 
 void server::start_handed_over(run& r) {
     try {
-        r.pipes = run_pipes::open(r.spec.stdout_isatty, r.spec.stderr_isatty, r.spec.columns, r.spec.lines);
+        r.pipes = run_pipes::open(r.spec.stdout_isatty, r.spec.stderr_isatty, r.spec.columns, r.spec.lines,
+                                  r.spec.stderr_is_stdout);
     } catch (const std::system_error& e) {
         answer(r, failed_run(exit_code::internal, std::string("cannot make the run's pipes: ") + e.what()));
         return;

@@ -126,7 +126,8 @@ void check_run_spec(const proto::run_spec& spec) {
     }
     bool same = back.args == spec.args && back.cwd == spec.cwd && back.env == spec.env &&
                 back.stdin_isatty == spec.stdin_isatty && back.stdout_isatty == spec.stdout_isatty &&
-                back.stderr_isatty == spec.stderr_isatty && back.columns == spec.columns && back.lines == spec.lines &&
+                back.stderr_isatty == spec.stderr_isatty &&
+                back.stderr_is_stdout == spec.stderr_is_stdout && back.columns == spec.columns && back.lines == spec.lines &&
                 back.workers == spec.workers && back.umask == (spec.umask < 0 ? -1 : spec.umask) &&
                 back.rlimits == spec.rlimits && back.nice == spec.nice && back.stdin_file == spec.stdin_file;
     if (!same) contract_broken("to_json/from_json", "round trip changed the spec: " + again.dump());

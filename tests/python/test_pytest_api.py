@@ -49,3 +49,47 @@ def test_a_subtest_reports_arguments_are_the_ones_sent():
     assert report.context.kwargs == {"i": "1"}
     plain = object()
     pytest_api.subtest_arguments_as_sent(plain, {"outcome": "passed"})  # any other report: left alone
+
+
+def test_around_next_configure_wraps_one_call_then_the_class_method_is_back(tmp_path):
+    def body():
+        os.chdir(tmp_path)
+        from _pytest.config import _prepareconfig
+        config = _prepareconfig(["-p", "no:cacheprovider"], [])
+        calls = []
+
+        def around(original):
+            calls.append("around")
+            return original()
+
+        wrapped = pytest_api.around_next_configure(config, around)
+        config._do_configure()
+        once = "_do_configure" not in vars(config)
+        config._ensure_unconfigure()
+        return wrapped, calls, once
+    assert in_fork(body) == [True, ["around"], True]
+
+
+def test_console_entry_is_what_pytests_main_module_calls():
+    import pytest
+    main_code = compile(open(os.path.join(os.path.dirname(pytest.__file__), "__main__.py")).read(), "m", "exec")
+    name = next(n for n in ("_console_main", "console_main") if n in main_code.co_names)
+    entry = pytest_api.console_entry(name)
+    assert callable(entry) and entry.__name__ == name
+    assert pytest_api.console_entry("no_such_entry") is None
+
+
+def test_terminal_writer_writes_pytests_colours():
+    import io
+    out = io.StringIO()
+    tw = pytest_api.terminal_writer(out)
+    tw.write("failed", red=True)
+    assert out.getvalue() == "\x1b[31mfailed\x1b[0m"
+
+
+def test_the_built_in_plugins_modules_are_importable():
+    import importlib
+    modules = pytest_api.default_plugin_modules()
+    assert "_pytest.fixtures" in modules and "_pytest.python_path" not in modules
+    for name in modules:
+        importlib.import_module(name)

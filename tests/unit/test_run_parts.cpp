@@ -2,7 +2,9 @@
 // accounting, the UTF-8 decoding of output, control lines, client liveness
 // from /proc, a run's real pipes and ptys, and the hand-over socket with a
 // peer that plays the kernel.
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -100,6 +102,30 @@ TEST_CASE("a run's pipes carry bytes from the test process's ends to the server'
     p.close_child_ends();
     CHECK(read_chunk(p.out).eof);
     CHECK(read_chunk(p.err).eof);  // a pty whose other side closed: EIO, taken as EOF
+}
+
+TEST_CASE("one terminal at the client is one pty for the test process's stdout and stderr", "[run]") {
+    run_pipes p = run_pipes::open(true, true, 80, 24, true);
+    REQUIRE(p.out >= 0);
+    CHECK(p.err == -1);  // one output: what is written to either comes out in the order written
+    REQUIRE(::isatty(p.child[1]));
+    struct stat out {}, err {};
+    REQUIRE(::fstat(p.child[1], &out) == 0);
+    REQUIRE(::fstat(p.child[2], &err) == 0);
+    CHECK(out.st_rdev == err.st_rdev);
+    REQUIRE(write_some(p.child[1], "out 1\n"));
+    REQUIRE(write_some(p.child[2], "err 1\n"));
+    REQUIRE(write_some(p.child[1], "out 2\n"));
+    std::string got;
+    for (int i = 0; i < 100 && got.size() < 18; ++i) {
+        pollfd pf{p.out, POLLIN, 0};
+        ::poll(&pf, 1, 100);
+        got += read_chunk(p.out).bytes;
+    }
+    CHECK(got == "out 1\nerr 1\nout 2\n");
+    run_pipes two = run_pipes::open(true, false, 80, 24, true);  // stderr not a terminal: two outputs
+    CHECK(two.err >= 0);
+    CHECK_FALSE(::isatty(two.child[2]));
 }
 
 namespace {

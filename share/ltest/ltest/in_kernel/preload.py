@@ -48,7 +48,7 @@ def _import_timed(name):
 def _pytest_plugin_modules():
     """pytest's built-in plugins and the installed ones (entry point group pytest11)."""
     from ..private_api import pytest_api
-    names = ["_pytest." + p for p in pytest_api.default_plugins() if p not in ("python_path",)]
+    names = pytest_api.default_plugin_modules()
     try:
         from importlib.metadata import entry_points
         eps = entry_points()

@@ -14,6 +14,7 @@ import warnings
 
 from . import fidelity, import_record, inherited_fds, main_frames
 from .. import eviction, sysdirs
+from ..private_api import ipykernel_api, ipython_api
 from ..state import STATE
 from .child_stdin import RelayStdin, _ctype_locale, _text_stream, relay_getpass, stdin_stream, stdio_encoding
 
@@ -67,15 +68,12 @@ def warnoptions_of(env):
 def _restore_kernel_hooks():
     """Undo what ipykernel patched in the kernel process: input() and getpass
     talk to the kernel's stdin socket, which the child does not own."""
-    kernel = getattr(sysdirs.ipython_shell(), "kernel", None)
-    if kernel is not None:
-        raw_input = getattr(kernel, "_sys_raw_input", None)
-        if raw_input is not None:
-            builtins.input = raw_input
-        getpass_orig = getattr(kernel, "_save_getpass", None)
-        if getpass_orig is not None:
-            import getpass
-            getpass.getpass = getpass_orig
+    raw_input, getpass_orig = ipykernel_api.input_before_the_cell(getattr(sysdirs.ipython_shell(), "kernel", None))
+    if raw_input is not None:
+        builtins.input = raw_input
+    if getpass_orig is not None:
+        import getpass
+        getpass.getpass = getpass_orig
     sys.excepthook = sys.__excepthook__
     sys.displayhook = sys.__displayhook__
     sys.breakpointhook = sys.__breakpointhook__  # debugpy's, else breakpoint() skips pytest's pdb
@@ -90,14 +88,7 @@ def _forget_ipython():
     __IPYTHON__ or runfile builtins, exit/quit present (IPython hides them while
     a cell runs), no sys.ps1, and IPython.get_ipython() is None (tqdm.auto,
     matplotlib and others ask it whether they run in a notebook)."""
-    shell_module = sys.modules.get("IPython.core.interactiveshell")
-    shell = getattr(getattr(shell_module, "InteractiveShell", None), "_instance", None)
-    trap = getattr(shell, "builtin_trap", None)
-    if trap is not None:
-        try:
-            trap.deactivate()  # the cell that forked us never ends in the child
-        except Exception:
-            pass
+    ipython_api.leave_cell(sysdirs.ipython_shell())  # the cell that forked us never ends in the child
     for name in ("__IPYTHON__", "get_ipython", "display", "execfile", "runfile"):
         value = builtins.__dict__.get(name)
         module = str(getattr(value, "__module__", None) or "").split(".")[0]
@@ -105,15 +96,14 @@ def _forget_ipython():
             builtins.__dict__.pop(name, None)
     for name in ("ps1", "ps2", "ps3"):
         sys.__dict__.pop(name, None)
-    for module_name, cls_name in (("IPython.core.interactiveshell", "InteractiveShell"),
-                                  ("ipykernel.kernelbase", "Kernel"),
-                                  ("traitlets.config.application", "Application")):
-        cls = getattr(sys.modules.get(module_name), cls_name, None)
-        if cls is not None:
-            try:
-                cls.clear_instance()
-            except Exception:
-                pass
+    ipython_api.forget_shell()
+    ipykernel_api.forget_kernel_instance()
+    application = getattr(sys.modules.get("traitlets.config.application"), "Application", None)
+    if application is not None:
+        try:
+            application.clear_instance()  # traitlets' public API
+        except Exception:
+            pass
 
 
 def _restore_pdb():

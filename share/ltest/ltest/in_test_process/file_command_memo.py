@@ -11,6 +11,8 @@ import os
 import platform
 import sys
 
+from ..private_api import pytest_api
+
 
 class Memo:
     def __init__(self):
@@ -54,9 +56,4 @@ def use_during_configure(config, memo):
     """config's next `_do_configure` runs with memo's answer."""
     if memo is None:
         return
-
-    def do_configure():
-        del config._do_configure  # once: the class's method again
-        return memo.during(config._do_configure)
-
-    config._do_configure = do_configure
+    pytest_api.around_next_configure(config, memo.during)

@@ -11,27 +11,53 @@ and is registered at that moment, as pytest registers its own: hook order,
 and the parse of plugins registered during `pytest_configure` (a manager
 skips the plugins it has seen), come out as in a cold run.
 
-A plugin whose fixtures may have changed since the parse (an attribute
+A parse that warns is not used (the run parses again, and pytest lists
+the warning as in a cold run). A plugin whose fixtures may have changed since the parse (an attribute
 added, removed or replaced where the old or the new value is a fixture)
-gives the run a manager made by pytest, as in a cold run. So does a pytest
-or pluggy whose probe fails (private_api/: pytest 9 keeps fixture
-definitions by collection node, so a manager made before the session
-cannot serve it): this speed-up is then off, and `ltest --status` says why.
+gives the run a manager made by pytest, as in a cold run. From pytest 9.1,
+a manager keeps plugins' fixtures under the Session node, which does not
+exist yet: the parse is made under a stand-in whose place the Session takes
+at adoption (private_api/pytest_api.py), and pluggy's replay of the plugins
+registered so far leaves out those parsed (9.1 no longer skips plugins it
+has seen). A pytest or pluggy whose probe fails gives pytest's own manager
+too: this speed-up is then off, and `ltest --status` says why.
 """
+import warnings
+
 from ..private_api import pluggy_api, pytest_api
 
 
 class Ahead:
     def __init__(self, config, registered):
         self.config = config
-        self.manager = pytest_api.fixture_manager_ahead(config, registered)
+        self.registered = registered
+        self.made = pytest_api.fixture_manager_ahead(config, registered)
+        self.manager = self.made.manager if self.made is not None else None
         self.plugins = [(kwargs["plugin"], _attributes(kwargs["plugin"])) for kwargs in registered]
 
     def still_exact(self):
+        """Nothing parsed has changed, and the plugins parsed are still the
+        first ones registered (so pluggy's replay can leave them out)."""
+        now = pluggy_api.call_history(self.config.hook.pytest_plugin_registered) or []
+        if len(now) < len(self.registered) or any(
+                a["plugin"] is not b["plugin"] or a.get("plugin_name") != b.get("plugin_name")
+                for a, b in zip(now, self.registered)):
+            return False
         return not any(_fixtures_differ(before, _attributes(plugin)) for plugin, before in self.plugins)
 
     def adopt(self, session):
-        pytest_api.adopt_fixture_manager(session, self.manager)
+        """Registers the manager for session as pytest registers its own,
+        with pluggy's replay of the plugins registered so far leaving out
+        the ones parsed ahead (pytest up to 9.0 skips them itself). False,
+        with nothing registered, where it cannot be (pytest's own then)."""
+        if not pytest_api.bind_to_session(self.made, session):
+            return False
+        pm = session.config.pluginmanager
+        skip = 0 if self.made.skips_seen else len(self.registered)
+        if not pluggy_api.register_past_history(pm, self.manager, "funcmanage", pm.hook.pytest_plugin_registered, skip):
+            return False
+        pytest_api.finish_fixture_manager(session, self.manager)
+        return True
 
 
 def _attributes(plugin):
@@ -55,8 +81,12 @@ def parse(config):
     if registered is None:
         return None  # pluggy's probe failed
     try:
-        ahead = Ahead(config, registered)
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            ahead = Ahead(config, registered)
     except Exception:  # a plugin whose parse raises: it raises in the run, as in a cold one
+        return None
+    if warned:  # pytest would list the warning (9.x warns of fixtures behind wrappers): the run parses
         return None
     return ahead if ahead.manager is not None else None  # None: pytest's probe failed
 
@@ -70,9 +100,7 @@ def use_at_session_start(config, ahead):
     def make(original, restore):
         def sessionstart(session):
             restore()
-            if ahead.still_exact():
-                ahead.adopt(session)
-            else:
+            if not (ahead.still_exact() and ahead.adopt(session)):
                 original(session)
         return sessionstart
 

@@ -8,6 +8,7 @@ import os
 import sys
 
 from ..in_kernel.lab_panel import MARK
+from ..private_api import pytest_api
 
 
 def _emit(event):
@@ -17,14 +18,12 @@ def _emit(event):
 
 def _ansi_text(longrepr):
     """The failure as pytest would print it, with its colours."""
-    from _pytest._io import TerminalWriter
     out = io.StringIO()
-    tw = TerminalWriter(out)
-    tw.hasmarkup = True
-    if hasattr(longrepr, "toterminal"):
+    tw = pytest_api.terminal_writer(out)
+    if tw is not None and hasattr(longrepr, "toterminal"):
         longrepr.toterminal(tw)
     else:
-        tw.line(str(longrepr))
+        out.write(str(longrepr) + "\n")  # what tw.line writes
     return out.getvalue()
 
 

@@ -16,6 +16,8 @@ drop them (README: Known limits).
 import dis
 import runpy
 
+from ..private_api import pytest_api
+
 
 def _call_site(code, callee):
     """(line, first column, end column) of code's first call of callee."""
@@ -60,10 +62,9 @@ def _frame(filename, name, site):
 
 
 def _chain(argv0):
-    from _pytest import config
     main_code = _module_code(argv0)
     entry = entry_name(main_code)
-    console = getattr(config, entry, None) if entry else None
+    console = pytest_api.console_entry(entry) if entry else None
     inner = "_main" if console is not None and "_main" in console.__code__.co_names else "main"
     wanted = [(runpy._run_module_as_main.__code__, "_run_module_as_main", _call_site(runpy._run_module_as_main, "_run_code")),
               (runpy._run_code.__code__, "_run_code", _call_site(runpy._run_code, "exec")),

@@ -23,9 +23,7 @@ from ..private_api import pytest_api
 _BUDGET_S = 1.0  # of the spare's idle time; the files past it are compiled by the run
 
 
-def came_through_rewriting(module):
-    """Was module imported by pytest's assertion-rewriting loader?"""
-    return type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+came_through_rewriting = pytest_api.came_through_rewriting
 
 
 def rewritten_files(modules):

@@ -1,7 +1,9 @@
 """IPython's internals, as ltest uses them; the place for every reach into
-IPython (sysdirs.ipython_shell goes through it; child.py's `builtin_trap`
-and `clear_instance`, magic.py's `register_magic_function` and
-`execution_count` are to move here). Probed once per process; what fails is
+IPython: the kernel's shell (sysdirs.ipython_shell goes through it), and,
+for child.py, the builtins a running cell installed (`builtin_trap`) and the
+shell singleton forgotten (`InteractiveShell.clear_instance`). magic.py's
+`register_magic_function` and spare.py's `execution_count` are IPython's
+public API and stay where they are. Probed once per process; what fails is
 reported as a speed-up off (see __init__.py)."""
 import functools
 import sys
@@ -29,6 +31,28 @@ def shell():
     module = sys.modules.get("IPython.core.interactiveshell")
     cls = getattr(module, "InteractiveShell", None)
     return cls.instance() if cls is not None and cls.initialized() else None
+
+
+def leave_cell(shell):
+    """The builtins the running cell installed (IPython's builtin_trap) are
+    removed: the cell that forked this process never ends here."""
+    trap = getattr(shell, "builtin_trap", None)
+    if trap is not None:
+        try:
+            trap.deactivate()
+        except Exception:
+            pass
+
+
+def forget_shell():
+    """The InteractiveShell singleton is forgotten: IPython.get_ipython() is
+    None, as in a plain python."""
+    cls = getattr(sys.modules.get("IPython.core.interactiveshell"), "InteractiveShell", None)
+    if cls is not None:
+        try:
+            cls.clear_instance()
+        except Exception:
+            pass
 
 
 def probe_all():

@@ -4,6 +4,8 @@ speed-up off (see __init__.py).
 
 - a historic hook's call history (`HookCaller._call_history`): the order in
   which plugins were registered, for the fixtures parsed ahead;
+- that history, left out of its replay to a plugin registered late (a
+  fixture manager that parsed those plugins ahead, on pytest 9.1 on);
 - a hook's implementations (`HookCaller.get_hookimpls()`) and the function a
   `HookImpl` calls (`HookImpl.function`), replaced for one call.
 """
@@ -55,6 +57,26 @@ def call_history(hook):
     if _probe_history() is not None:
         return None
     return [kwargs for kwargs, _ in (getattr(hook, "_call_history", None) or [])]
+
+
+def register_past_history(pluginmanager, plugin, name, hook, skip):
+    """Registers plugin as name, with pluggy's replay of the historic hook's
+    calls to it leaving out the first skip (calls it has seen already): the
+    history itself stays whole. False, with nothing registered, where that
+    cannot be done (probe failed, or a history shorter than skip)."""
+    if skip:
+        history = getattr(hook, "_call_history", None) if _probe_history() is None else None
+        if not isinstance(history, list) or len(history) < skip:
+            return False
+        seen = history[:skip]
+        del history[:skip]
+        try:
+            pluginmanager.register(plugin, name)
+        finally:
+            history[0:0] = seen
+    else:
+        pluginmanager.register(plugin, name)
+    return True
 
 
 def replace_once_in(hook, plugin, make):

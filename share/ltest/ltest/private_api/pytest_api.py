@@ -9,7 +9,14 @@ a failed one turns its speed-up off (see __init__.py). Supported: pytest 7.2
   configuration prepared ahead (prepared runs);
 - `FixtureManager` built before the session (fixtures parsed ahead);
 - `rewrite_asserts` and `_rewrite_test` (test modules rewritten ahead);
-- a subtest report's arguments, read back from a shard worker's JSON.
+- a subtest report's arguments, read back from a shard worker's JSON;
+- the modules of pytest's built-in plugins (the kernel preloads them);
+- `Config._do_configure`, wrapped for one call (the `file` command's answer
+  known ahead, file_command_memo.py);
+- pytest's console entry (`console_main`, `_console_main` from 9.1), whose
+  frames a test's stack shows above pytest's main (main_frames.py);
+- `_pytest._io.TerminalWriter`, for the panel's failures in pytest's colours;
+- the class of pytest's assertion-rewriting loader (rewrite_ahead.py).
 """
 import functools
 import inspect
@@ -138,31 +145,59 @@ def run_main_prepared(args, config, before_session):
         c._prepareconfig = original
 
 
+# How a FixtureManager keeps what it parsed, the two shapes ltest knows:
+# - by node id (pytest 7.2 to 9.0): definitions keyed by name with a base
+#   node id, and a set of the plugins already parsed, so that registering a
+#   manager that parsed ahead skips them in pluggy's replay of the history;
+# - by node (pytest 9.1 on): definitions and autouse names keyed by the
+#   collection node (the Session for a plugin), no set of plugins seen
+#   (registering replays the whole history), conftests kept pending until
+#   their directory is collected and those at or above the rootdir parsed
+#   right after registering (`_flush_pending_conftests_to_session`).
+_BY_NODEID, _BY_NODE = "by node id", "by node"
+
+
 @functools.lru_cache(maxsize=None)
-def _probe_fixtures():
+def _fixtures_shape():
+    """(shape, None), or (None, why the fixtures parsed ahead are off)."""
     try:
         from _pytest import fixtures
     except Exception as e:
-        return f"pytest cannot be imported ({e})"
+        return None, f"pytest cannot be imported ({e})"
     manager = getattr(fixtures, "FixtureManager", None)
     if manager is None or not callable(getattr(fixtures, "getfixturemarker", None)):
-        return f"{_version()} has no FixtureManager or getfixturemarker"
-    names = manager.__init__.__code__.co_names
-    if not {"_arg2fixturedefs", "_nodeid_autousenames"} <= set(names) or "_arg2node2fixturedefs" in names:
-        return (f"{_version()} keeps fixture definitions by collection node (FixtureManager): "
-                "a manager made before the session would hold another session node")
-    params = set(inspect.signature(manager.pytest_plugin_registered).parameters) - {"self"}
-    if not params <= {"plugin", "plugin_name", "manager"}:
-        return f"{_version()}'s FixtureManager.pytest_plugin_registered takes {sorted(params)}"
+        return None, f"{_version()} has no FixtureManager or getfixturemarker"
     if "FixtureManager" not in fixtures.pytest_sessionstart.__code__.co_names:
-        return f"{_version()}'s fixtures.pytest_sessionstart does not make the FixtureManager"
-    return None
+        return None, f"{_version()}'s fixtures.pytest_sessionstart does not make the FixtureManager"
+    names = set(manager.__init__.__code__.co_names)
+    params = set(inspect.signature(manager.pytest_plugin_registered).parameters) - {"self"}
+    if {"_arg2fixturedefs", "_holderobjseen", "_nodeid_autousenames"} <= names and "_node_autousenames" not in names:
+        if not params <= {"plugin", "plugin_name", "manager"}:
+            return None, f"{_version()}'s FixtureManager.pytest_plugin_registered takes {sorted(params)}"
+        return _BY_NODEID, None
+    by_node = ({"_node_autousenames", "_pending_conftests", "_flush_pending_conftests_to_session"} <= names
+               and names & {"_arg2fixturedefs", "_arg2node2fixturedefs"} and "_holderobjseen" not in names
+               and params == {"plugin", "plugin_name"}
+               and "node" in inspect.signature(fixtures.FixtureDef.__init__).parameters)
+    if by_node:
+        return _BY_NODE, None
+    return None, (f"{_version()}'s FixtureManager keeps its fixture definitions in a shape ltest does not know "
+                  "(neither by node id, as pytest 7.2 to 9.0, nor by node, as 9.1 and 9.2)")
+
+
+def _probe_fixtures():
+    return _fixtures_shape()[1]
 
 
 class _SessionBeforeTheSession:
-    """What FixtureManager.__init__ reads of its session, before there is
-    one: the config's ini and rootpath, and a plugin manager that does not
-    register the manager yet (adopt_fixture_manager does, at session start)."""
+    """The session a FixtureManager made before the session is given: what
+    its __init__ and parse read (the config's ini and rootpath, a plugin
+    manager that does not register the manager yet: the adoption does, at
+    session start), and, for pytest 9.1 on, a node whose definitions are
+    re-keyed to the real Session at adoption (its node id is the Session's,
+    "", and it has no parent)."""
+
+    nodeid = ""
 
     def __init__(self, config):
         class _Config:
@@ -171,28 +206,90 @@ class _SessionBeforeTheSession:
             pluginmanager = type("_NoRegister", (), {"register": staticmethod(lambda *a, **k: None)})()
         self.config = _Config()
 
+    def iter_parents(self):
+        yield self
+
+    def listchain(self):
+        return [self]
+
+
+class ManagerAhead:
+    """A FixtureManager made and parsed before its session. skips_seen: it
+    skips the plugins it parsed when pluggy replays the history to it at its
+    registration (pytest up to 9.0); else the replay must leave them out."""
+
+    def __init__(self, manager, placeholder, skips_seen):
+        self.manager = manager
+        self.placeholder = placeholder
+        self.skips_seen = skips_seen
+
 
 def fixture_manager_ahead(config, registered):
-    """A FixtureManager that parsed the plugins of registered (the kwargs of
+    """A ManagerAhead that parsed the plugins of registered (the kwargs of
     pytest_plugin_registered's calls, in order), not registered anywhere
     yet; None where the probe failed."""
-    if _probe_fixtures() is not None:
+    shape = _fixtures_shape()[0]
+    if shape is None:
         return None
     from _pytest import fixtures
-    manager = fixtures.FixtureManager(_SessionBeforeTheSession(config))
-    manager.session = None
-    manager.config = config
+    placeholder = _SessionBeforeTheSession(config)
+    manager = fixtures.FixtureManager(placeholder)
+    manager.config = config  # the definitions' config (a scope callable's argument), as in a cold run
     params = set(inspect.signature(manager.pytest_plugin_registered).parameters)
     for kwargs in registered:
         manager.pytest_plugin_registered(**{k: v for k, v in kwargs.items() if k in params})
-    return manager
+    if shape == _BY_NODEID:
+        manager.session = None
+        return ManagerAhead(manager, None, skips_seen=True)
+    return ManagerAhead(manager, placeholder, skips_seen=False)
 
 
-def adopt_fixture_manager(session, manager):
-    """What `_pytest.fixtures.pytest_sessionstart` does, with manager."""
+def bind_to_session(ahead, session):
+    """Makes ahead's manager the one pytest would have made for session:
+    every reference to the placeholder session (the keys of definitions and
+    autouse names, each definition's node) becomes session. False where
+    something still refers to the placeholder after that (a pytest whose
+    manager keeps it somewhere else): the manager is then not to be used."""
+    manager = ahead.manager
     manager.session = session
+    placeholder, ahead.placeholder = ahead.placeholder, None
+    if placeholder is None:
+        return True
+    _rebind(manager, placeholder, session)
+    # Here and in this call's argument only: nothing of the manager's holds it.
+    return sys.getrefcount(placeholder) <= 2
+
+
+def _rebind(manager, placeholder, session):
+    """placeholder becomes session in manager (a function of its own: none
+    of its locals outlives it to hold the placeholder)."""
+    def node(n):
+        return session if n is placeholder else n
+
+    def rebind(fixturedefs):
+        for fixturedef in fixturedefs:
+            if getattr(fixturedef, "node", None) is placeholder:
+                fixturedef.node = session
+        return fixturedefs
+
+    autouse = manager._node_autousenames
+    for key in [k for k in autouse if k is placeholder]:
+        autouse[session] = autouse.pop(key)
+    for by_name in (getattr(manager, "_arg2fixturedefs", None), getattr(manager, "_arg2nodeid2fixturedefs", None)):
+        for defs in (by_name or {}).values():
+            for fixturedefs in (defs.values() if isinstance(defs, dict) else [defs]):
+                rebind(fixturedefs)
+    by_node = getattr(manager, "_arg2node2fixturedefs", None) or {}
+    for name in by_node:
+        by_node[name] = {node(k): rebind(v) for k, v in by_node[name].items()}
+
+
+def finish_fixture_manager(session, manager):
+    """What FixtureManager.__init__ and pytest_sessionstart do after the
+    manager's registration (adopt it: bind_to_session, then register it)."""
+    if _fixtures_shape()[0] == _BY_NODE:
+        manager._flush_pending_conftests_to_session(session)
     session._fixturemanager = manager
-    session.config.pluginmanager.register(manager, "funcmanage")
 
 
 def fixtures_sessionstart_plugin():
@@ -265,9 +362,81 @@ def default_plugins():
     return _default_plugins()[0]
 
 
+def default_plugin_modules():
+    """The modules of pytest's built-in plugins, but python_path (which
+    changes sys.path at import on some versions): what the kernel preloads."""
+    return ["_pytest." + p for p in default_plugins() if p not in ("python_path",)]
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_configure():
+    try:
+        from _pytest.config import Config
+    except Exception as e:
+        return f"pytest cannot be imported ({e})"
+    do_configure = getattr(Config, "_do_configure", None)
+    if not callable(do_configure) or list(inspect.signature(do_configure).parameters) != ["self"]:
+        return f"{_version()} has no Config._do_configure(self)"
+    return None
+
+
+def around_next_configure(config, around):
+    """config's next `_do_configure` (pytest_configure's call) runs as
+    around(the original); False where the probe failed."""
+    if _probe_configure() is not None:
+        return False
+
+    def do_configure():
+        del config._do_configure  # once: the class's method again
+        return around(config._do_configure)
+
+    config._do_configure = do_configure
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def _probe_console_entry():
+    try:
+        from _pytest import config
+    except Exception as e:
+        return f"pytest cannot be imported ({e})"
+    if not any(callable(getattr(config, n, None)) for n in ("_console_main", "console_main")):
+        return f"{_version()} has no _pytest.config.console_main or _console_main"
+    return None
+
+
+def console_entry(name):
+    """The function of _pytest.config that pytest's __main__.py calls by
+    name (console_main; _console_main from 9.1), or None."""
+    if _probe_console_entry() is not None:
+        return None
+    from _pytest import config
+    entry = getattr(config, name, None)
+    return entry if callable(entry) else None
+
+
+def terminal_writer(file):
+    """pytest's TerminalWriter on file, with colours (a report's own
+    toterminal writes through it), or None where pytest has none there."""
+    try:
+        from _pytest._io import TerminalWriter
+    except ImportError:
+        return None
+    tw = TerminalWriter(file)
+    tw.hasmarkup = True
+    return tw
+
+
+def came_through_rewriting(module):
+    """Was module imported by pytest's assertion-rewriting loader?"""
+    return type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+
+
 def probe_all():
     """{speed-up: None (on) or why it is off} for what needs pytest."""
     return {"built-in plugins preloaded": _default_plugins()[1],
             "prepared runs": _probe_prepared(),
             "fixtures parsed ahead": _probe_fixtures(),
-            "test modules rewritten ahead": _probe_rewrite()}
+            "test modules rewritten ahead": _probe_rewrite(),
+            "the file command's answer known ahead (pytest-benchmark's configure)": _probe_configure(),
+            "cold's frames above pytest's main in a test's stack": _probe_console_entry()}
