@@ -85,7 +85,7 @@ TEST_CASE("a refusal names the gateway, the step, the status and the gateway's r
     CHECK_THAT(token, Catch::Contains("LTEST_GATEWAY_TOKEN"));
 }
 
-TEST_CASE("--gateway and --gateway-kernels are a server's flags", "[gateway][options]") {
+TEST_CASE("a server's flags: --gateway and --gateway-kernels", "[gateway][options]") {
     in_empty_dir here;
     auto o = parse({"-l", "--gateway", "http://gw:8888", "--gateway-kernels", "3"});
     REQUIRE(o);
