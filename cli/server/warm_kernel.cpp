@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <string_view>
 #include <thread>
 
 #include <kernel_bridge/errors.hpp>
@@ -215,13 +216,36 @@ void warm_kernel::warm_up() {
     started_ = system_clock::now();
 }
 
+// The ports a kernel binds are picked by the server (kernel_bridge's
+// pick_free_port) and bound by the kernel a moment later: another process can
+// take one meanwhile (an outgoing connection's ephemeral port, say). Such a
+// start is not the user's problem: it is made again with new ports, twice at
+// most. Any other failure is reported as it is.
+static bool lost_a_port(const std::exception& e) {
+    return std::string_view(e.what()).find("Address already in use") != std::string_view::npos;
+}
+
+void warm_kernel::launch_and_warm_up() {
+    for (int attempt = 1;; ++attempt) {
+        launch();
+        try {
+            warm_up();
+            return;
+        } catch (const std::exception& e) {
+            stop();
+            if (attempt == 3 || !lost_a_port(e)) throw;
+            log::kernel().warn("another process took one of the kernel's ports before it bound it; "
+                               "starting it again with new ports");
+        }
+    }
+}
+
 void warm_kernel::start() {
+    if (!settings_.gateway && !settings_.existing) return launch_and_warm_up();
     if (settings_.gateway)
         launch_gateway();
-    else if (settings_.existing)
-        attach();
     else
-        launch();
+        attach();
     try {
         warm_up();
     } catch (...) {
@@ -256,13 +280,14 @@ void warm_kernel::restart() {
         if (settings_.gateway) {
             stop();
             launch_gateway();
+            warm_up();
         } else if (owned()) {
             stop();
-            launch();
+            launch_and_warm_up();
         } else {
             client_ = std::make_unique<kb::kernel_client>(ctx_, info_);
+            warm_up();
         }
-        warm_up();
         failure_.clear();
     } catch (const std::exception& e) {
         // Not usable until a later restart works: stopped, and why is kept for the next runs.

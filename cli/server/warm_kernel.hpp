@@ -95,6 +95,7 @@ public:
 
 private:
     void launch();
+    void launch_and_warm_up();  // launch(), warm_up(); again with new ports if one was taken meanwhile
     // gateway_kernel.cpp: start one on the gateway and open its channels; stop it there.
     void launch_gateway();
     void stop_gateway();
