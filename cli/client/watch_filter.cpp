@@ -21,7 +21,11 @@ static bool ends_with(const std::string& s, const std::string& tail) {
 
 bool always_skipped(const std::string& name, bool is_dir) {
     // .benchmarks: pytest-benchmark, when installed, creates it in the rootdir on every run.
-    if (is_dir) return name == "__pycache__" || name == ".pytest_cache" || name == ".benchmarks" || name == ".git";
+    // pytest-cache-files-*: pytest 8 and later make .pytest_cache in a temporary
+    // directory of that name, renamed into place: a run's own write, not an edit.
+    if (is_dir)
+        return name == "__pycache__" || name == ".pytest_cache" || name == ".benchmarks" || name == ".git" ||
+               name.rfind("pytest-cache-files-", 0) == 0;
     return name == "4913" || ends_with(name, "~") || ends_with(name, ".swp") || ends_with(name, ".swx") ||
            name.rfind(".#", 0) == 0 || ends_with(name, ".pyc");
 }

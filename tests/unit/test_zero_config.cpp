@@ -50,6 +50,8 @@ TEST_CASE("watch mode skips caches, .git and editor files, and dot names outside
     CHECK(ltest::always_skipped(".pytest_cache", true));
     CHECK(ltest::always_skipped(".git", true));
     CHECK(ltest::always_skipped(".benchmarks", true));  // pytest-benchmark's, made by every run
+    CHECK(ltest::always_skipped("pytest-cache-files-il8b1jpb", true));  // pytest 8+'s .pytest_cache, being made
+    CHECK_FALSE(ltest::always_skipped("pytest-cache-files-il8b1jpb", false));
     CHECK_FALSE(ltest::always_skipped(".github", true));
     CHECK_FALSE(ltest::always_skipped("src", true));
     for (const char* f : {"4913", "test_a.py~", ".test_a.py.swp", ".#test_a.py", "x.pyc"})
