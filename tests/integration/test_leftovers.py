@@ -5,11 +5,10 @@ process the runtime file names is shown not to be that server; a live
 server's files, symlinks and others' files are never touched."""
 import json
 import os
-import signal
 import subprocess
 from pathlib import Path
 
-from conftest import alive, ltest_binary, pids_whose_cmdline, wait_for, write_files
+from conftest import alive, kill_all, ltest_binary, pids_whose_cmdline, wait_for, write_files
 
 OK_SUITE = {"test_ok.py": "def test_ok(): pass\n", "pytest.ini": "[pytest]\n"}  # a project each
 
@@ -34,11 +33,7 @@ def kernel_pids_of(server_pid):
 
 
 def kill9(pids):
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill_all(pids)
     assert wait_for(lambda: not any(alive(p) for p in pids), 30)
 
 
