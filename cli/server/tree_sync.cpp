@@ -1,0 +1,117 @@
+#include "tree_sync.hpp"
+
+#include <fstream>
+#include <sodium.h>
+
+#include <kernel_bridge/errors.hpp>
+
+#include "log.hpp"
+
+namespace ltest {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono;
+
+// A kernel hashing a large tree for the first time, or writing many files.
+static constexpr auto sync_timeout = seconds(600);
+// Base64 bytes per write request: well under the websocket's and ZeroMQ's
+// message limits (a larger file goes alone).
+static constexpr std::size_t batch_bytes = 4 << 20;
+
+static json call(warm_kernel& k, const std::string& func, const json& arg) {
+    kernel_bridge::execute_options opts;
+    opts.user_expressions = runtime_result_expression();
+    std::string error;
+    kernel_bridge::execute_handlers handlers;
+    handlers.on_iopub = [&](const kernel_bridge::message& m) {
+        if (m.msg_type() == "error") error = m.content.value("ename", "") + ": " + m.content.value("evalue", "");
+    };
+    kernel_bridge::message reply =
+        k.client().execute(runtime_call_code(func, arg), opts, handlers, sync_timeout, [&] { return k.alive(); });
+    if (reply.content.value("status", "") != "ok")
+        throw std::runtime_error("ltest's runtime failed in the kernel: " +
+                                 (error.empty() ? reply.content.value("ename", std::string("error")) : error));
+    auto result = runtime_result(reply.content);
+    if (!result) throw std::runtime_error("ltest's runtime in the kernel gave no answer to " + func);
+    return *result;
+}
+
+static std::string base64(const std::string& bytes) {
+    std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    out.resize(out.size() - 1);  // its NUL
+    return out;
+}
+
+sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, sync_mode mode) {
+    sync_outcome out;
+    tree t = manifest_.make(root);
+    auto key = std::make_pair(k.gateway_kernel_id(), root.string());
+    auto known = synced_.find(key);
+    if (known != synced_.end() && known->second.hash == t.hash) {
+        out.kernel_root = known->second.kernel_root;
+        return out;
+    }
+    synced_.erase(key);
+    out.compared = true;
+    json files = json::object();
+    for (const auto& [rel, f] : t.files) files[rel] = f.sha256;
+    json cmp = call(k, "tree_compare", json{{"root", root.string()}, {"files", files}});
+    std::string host = cmp.value("host", std::string("?"));
+    out.kernel_root = cmp.value("root", root.string());
+    if (cmp.contains("unsafe") && cmp["unsafe"].is_string()) {
+        out.error = cmp["unsafe"].get<std::string>();
+        return out;
+    }
+    std::vector<std::string> differ = cmp.value("differ", std::vector<std::string>{});
+    std::vector<std::string> extra = cmp.value("extra", std::vector<std::string>{});
+    if (!differ.empty() || !extra.empty()) {
+        std::string first = differ.empty() ? extra.front() : extra.empty() ? differ.front() : std::min(differ.front(), extra.front());
+        std::size_t n = differ.size() + extra.size();
+        if (mode == sync_mode::refuse) {
+            out.error = "the project tree of the kernel on " + host + " (" + out.kernel_root.string() +
+                        ") differs from this one: first differing file " + first + " (" + std::to_string(n) +
+                        (n == 1 ? " file" : " files") + "; [tool.ltest] gateway_sync = \"send\" sends them)";
+            return out;
+        }
+        // The changed files in batches; the deletions with the last one.
+        std::vector<json> batches(1, json::object());
+        std::size_t size = 0;
+        for (const auto& rel : differ) {
+            std::ifstream in(root / rel, std::ios::binary);
+            if (!in) {
+                out.error = "cannot read " + (root / rel).string() + " to send it to the kernel on " + host;
+                return out;
+            }
+            std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::string data = base64(bytes);
+            if (size > 0 && size + data.size() > batch_bytes) {
+                batches.push_back(json::object());
+                size = 0;
+            }
+            size += data.size();
+            auto f = t.files.find(rel);
+            batches.back()[rel] = json{{"sha256", sha256_hex(bytes)}, {"data", std::move(data)},
+                                       {"exec", f != t.files.end() && f->second.exec}};
+        }
+        for (std::size_t i = 0; i < batches.size(); ++i) {
+            json request{{"root", root.string()}, {"files", batches[i]},
+                         {"delete", i + 1 == batches.size() ? json(extra) : json::array()}};
+            json w = call(k, "tree_write", request);
+            if (w.contains("error") && w["error"].is_string()) {
+                out.error = w["error"].get<std::string>();
+                return out;
+            }
+            out.sent += static_cast<int>(w.value("written", json::array()).size());
+            out.deleted += static_cast<int>(w.value("deleted", json::array()).size());
+            for (const auto& m : w.value("stale_modules", json::array())) out.stale_modules.push_back(m.get<std::string>());
+        }
+        log::kernel().info("brought the tree of kernel {} on {} up to date: {} files sent, {} deleted",
+                           k.gateway_kernel_id(), host, out.sent, out.deleted);
+    }
+    synced_[key] = synced{t.hash, out.kernel_root};
+    return out;
+}
+
+}  // namespace ltest
