@@ -72,7 +72,7 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
         if (mode == sync_mode::refuse) {
             out.error = "the project tree of the kernel on " + host + " (" + out.kernel_root.string() +
                         ") differs from this one: first differing file " + first + " (" + std::to_string(n) +
-                        (n == 1 ? " file" : " files") + "; [tool.ltest] gateway_sync = \"send\" sends them)";
+                        (n == 1 ? " file differs" : " files differ") + "; [tool.ltest] gateway_sync = \"send\" sends them)";
             return out;
         }
         // The changed files in batches; the deletions with the last one.
