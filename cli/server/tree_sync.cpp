@@ -46,11 +46,16 @@ static std::string base64(const std::string& bytes) {
 
 sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, sync_mode mode) {
     sync_outcome out;
+    auto t0 = steady_clock::now();
     tree t = manifest_.make(root);
+    double manifest_ms = duration<double, std::milli>(steady_clock::now() - t0).count();
+    out.files = t.files.size();
     auto key = std::make_pair(k.gateway_kernel_id(), root.string());
     auto known = synced_.find(key);
     if (known != synced_.end() && known->second.hash == t.hash) {
         out.kernel_root = known->second.kernel_root;
+        log::kernel().debug("the tree of kernel {} is unchanged ({} files listed, {} hashed; manifest {:.2f} ms)",
+                            k.gateway_kernel_id(), t.files.size(), manifest_.hashed_last(), manifest_ms);
         return out;
     }
     synced_.erase(key);
@@ -107,8 +112,10 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
             out.deleted += static_cast<int>(w.value("deleted", json::array()).size());
             for (const auto& m : w.value("stale_modules", json::array())) out.stale_modules.push_back(m.get<std::string>());
         }
-        log::kernel().info("brought the tree of kernel {} on {} up to date: {} files sent, {} deleted",
-                           k.gateway_kernel_id(), host, out.sent, out.deleted);
+        log::kernel().info("brought the tree of kernel {} on {} up to date: {} files sent, {} deleted "
+                           "({} files listed, {} hashed; manifest {:.2f} ms, in all {:.2f} ms)",
+                           k.gateway_kernel_id(), host, out.sent, out.deleted, t.files.size(), manifest_.hashed_last(),
+                           manifest_ms, duration<double, std::milli>(steady_clock::now() - t0).count());
     }
     synced_[key] = synced{t.hash, out.kernel_root};
     return out;

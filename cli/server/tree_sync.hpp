@@ -27,6 +27,7 @@ struct sync_outcome {
     std::vector<std::string> stale_modules;  // modules the kernel imported from a file just written
     int sent = 0, deleted = 0;               // files written and deleted on the kernel's host
     bool compared = false;                   // false: the remembered hash matched, nothing asked
+    std::size_t files = 0;                   // in the client's tree
 };
 
 class tree_sync {

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ltest.in_kernel import tree_sync
+from ltest.in_kernel import preload, tree_sync
 from ltest.in_kernel.result import last_result
 
 
@@ -139,6 +139,12 @@ def test_a_module_imported_from_a_file_that_changed_is_named(tmp_path, monkeypat
         reply = tree_sync.write({"root": str(tmp_path), "files": {"tree_sync_probe_mod.py": entry(b"VALUE = 2\n")},
                                  "delete": []})
         assert reply["stale_modules"] == ["tree_sync_probe_mod"]
+        # A preloaded package of the user's own is imported afresh by each
+        # test process: no fresh kernel for it.
+        monkeypatch.setattr(preload, "_own_roots", {"tree_sync_probe_mod"})
+        reply = tree_sync.write({"root": str(tmp_path), "files": {"tree_sync_probe_mod.py": entry(b"VALUE = 3\n")},
+                                 "delete": []})
+        assert reply["error"] is None and reply["stale_modules"] == []
     finally:
         sys.modules.pop("tree_sync_probe_mod", None)
 

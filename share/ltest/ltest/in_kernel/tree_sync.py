@@ -221,12 +221,21 @@ def write(request):
             deleted.append(rel)
         except FileNotFoundError:
             pass
-    stale = sorted(name for name, module in list(sys.modules.items())
-                   if isinstance(getattr(module, "__file__", None), str)
-                   and os.path.realpath(module.__file__) in changed)
+    stale = stale_modules(changed)
     if changed:
         _discard_spares()
     return remember(Reply(written=sorted(contents), deleted=deleted, stale_modules=stale, error=None))
+
+
+def stale_modules(changed_files):
+    """Modules this kernel imported from one of these files, which its test
+    processes would inherit: all but the user's own preloaded packages, which
+    each test process imports afresh (preload.py)."""
+    from . import preload
+    own = preload._own_roots
+    return sorted(name for name, module in list(sys.modules.items())
+                  if name.split(".")[0] not in own and isinstance(getattr(module, "__file__", None), str)
+                  and os.path.realpath(module.__file__) in changed_files)
 
 
 def _discard_spares():
