@@ -58,11 +58,24 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
                             k.gateway_kernel_id(), t.files.size(), manifest_.hashed_last(), manifest_ms);
         return out;
     }
-    synced_.erase(key);
     out.compared = true;
+    json request{{"root", root.string()}};
     json files = json::object();
-    for (const auto& [rel, f] : t.files) files[rel] = f.sha256;
-    json cmp = call(k, "tree_compare", json{{"root", root.string()}, {"files", files}});
+    if (known != synced_.end()) {  // what changed since the kernel's copy was made the client's
+        json removed = json::array();
+        for (const auto& [rel, f] : t.files) {
+            auto was = known->second.files.find(rel);
+            if (was == known->second.files.end() || was->second.sha256 != f.sha256) files[rel] = f.sha256;
+        }
+        for (const auto& [rel, f] : known->second.files)
+            if (!t.files.count(rel)) removed.push_back(rel);
+        request["removed"] = std::move(removed);
+        synced_.erase(known);
+    } else {
+        for (const auto& [rel, f] : t.files) files[rel] = f.sha256;
+    }
+    request["files"] = std::move(files);
+    json cmp = call(k, "tree_compare", request);
     std::string host = cmp.value("host", std::string("?"));
     out.kernel_root = cmp.value("root", root.string());
     if (cmp.contains("unsafe") && cmp["unsafe"].is_string()) {
@@ -117,7 +130,7 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
                            k.gateway_kernel_id(), host, out.sent, out.deleted, t.files.size(), manifest_.hashed_last(),
                            manifest_ms, duration<double, std::milli>(steady_clock::now() - t0).count());
     }
-    synced_[key] = synced{t.hash, out.kernel_root};
+    synced_[key] = synced{t.hash, out.kernel_root, std::move(t.files)};
     return out;
 }
 

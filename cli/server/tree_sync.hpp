@@ -6,8 +6,11 @@
 // share/ltest/ltest/in_kernel/tree_sync.py, reached through the kernel's own
 // execute requests (the changed files' contents go base64 in them,
 // content-addressed: the kernel writes a file only if its bytes have the
-// sha256 the manifest names). Each kernel's last synced tree hash is
-// remembered, so an unchanged tree costs a listing and a stat per file.
+// sha256 the manifest names). Each kernel's last synced tree is remembered:
+// an unchanged tree costs a listing and a stat per file and asks the kernel
+// nothing; after an edit only the files that changed since are compared
+// there (a file changed on the kernel's host behind ltest's back is seen by
+// the next kernel started there, which compares the whole tree).
 #include <filesystem>
 #include <map>
 #include <string>
@@ -43,6 +46,7 @@ private:
     struct synced {
         std::string hash;
         std::filesystem::path kernel_root;
+        std::map<std::string, tree_file> files;  // what the kernel's copy holds now
     };
     tree_manifest manifest_;
     std::map<std::pair<std::string, std::string>, synced> synced_;  // (gateway kernel id, root) -> last synced tree

@@ -160,3 +160,11 @@ def test_a_files_hash_is_read_again_only_when_its_stat_changes(tmp_path):
         assert tree_sync.file_hash(str(path)) == sha(b"one")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
     assert tree_sync.file_hash(str(path)) == sha(b"two")
+
+
+def test_a_compare_of_what_changed_looks_only_at_those_files(tmp_path):
+    make(tmp_path, {"same.py": b"s", "changed.py": b"old", "removed.py": b"r", "unlisted.py": b"u"})
+    reply = tree_sync.compare({"root": str(tmp_path), "files": {"changed.py": sha(b"new"), "same.py": sha(b"s")},
+                               "removed": ["removed.py", "never_there.py"]})
+    # unlisted.py is not looked at: the server's memory says the kernel's copy is the client's but these.
+    assert reply["differ"] == ["changed.py"] and reply["extra"] == ["removed.py"]

@@ -148,10 +148,12 @@ def _refusal(host, root, rel, why):
 
 
 def compare(request):
-    """request: {"root": the client's project root, "files": {rel: sha256}}.
-    Remembers and returns {"root": this kernel's root, "host", "differ": the
-    paths to send (sorted), "extra": this tree's files the client lacks,
-    "unsafe": one line or None}."""
+    """request: {"root": the client's project root, "files": {rel: sha256}},
+    the whole tree; or, with "removed": [rel], only what changed since the
+    tree this kernel was last brought to (the server remembers it): then
+    only those files are looked at. Remembers and returns {"root": this
+    kernel's root, "host", "differ": the paths to send (sorted), "extra":
+    this tree's files the client lacks, "unsafe": one line or None}."""
     host = socket.gethostname()
     root = kernel_root(request["root"])
     files = request["files"]
@@ -163,9 +165,11 @@ def compare(request):
             continue
         if file_hash(os.path.join(root, rel)) != files[rel]:
             differ.append(rel)
-    for rel in list_tree(root):
-        if rel not in files and not unsafe_reason(root, rel):
-            extra.append(rel)
+    removed = request.get("removed")
+    if removed is None:
+        extra = [rel for rel in list_tree(root) if rel not in files and not unsafe_reason(root, rel)]
+    else:
+        extra = sorted(rel for rel in removed if not unsafe_reason(root, rel) and os.path.isfile(os.path.join(root, rel)))
     return remember(Reply(root=root, host=host, differ=differ, extra=extra, unsafe=unsafe))
 
 
