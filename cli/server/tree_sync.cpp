@@ -59,47 +59,61 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
         return out;
     }
     out.compared = true;
-    json request{{"root", root.string()}};
-    json files = json::object();
-    if (known != synced_.end()) {  // what changed since the kernel's copy was made the client's
-        json removed = json::array();
+    std::vector<std::string> differ, extra;
+    std::string host = "?";
+    // After a sync the server knows the kernel's copy: what changed on the
+    // client since is sent at once, written where it differs (one request;
+    // in a shared checkout the host has it already and nothing is written).
+    // Otherwise the kernel compares first, and with refuse only compares.
+    bool delta = known != synced_.end();
+    bool one_request = delta && mode == sync_mode::send;
+    if (delta) {
         for (const auto& [rel, f] : t.files) {
             auto was = known->second.files.find(rel);
-            if (was == known->second.files.end() || was->second.sha256 != f.sha256) files[rel] = f.sha256;
+            if (was == known->second.files.end() || was->second.sha256 != f.sha256) differ.push_back(rel);
         }
         for (const auto& [rel, f] : known->second.files)
-            if (!t.files.count(rel)) removed.push_back(rel);
-        request["removed"] = std::move(removed);
-        synced_.erase(known);
-    } else {
-        for (const auto& [rel, f] : t.files) files[rel] = f.sha256;
+            if (!t.files.count(rel)) extra.push_back(rel);
+        out.kernel_root = known->second.kernel_root;
+        synced_.erase(known);  // remembered again only once the kernel has the tree
     }
-    request["files"] = std::move(files);
-    json cmp = call(k, "tree_compare", request);
-    std::string host = cmp.value("host", std::string("?"));
-    out.kernel_root = cmp.value("root", root.string());
-    if (cmp.contains("unsafe") && cmp["unsafe"].is_string()) {
-        out.error = cmp["unsafe"].get<std::string>();
-        return out;
-    }
-    std::vector<std::string> differ = cmp.value("differ", std::vector<std::string>{});
-    std::vector<std::string> extra = cmp.value("extra", std::vector<std::string>{});
-    if (!differ.empty() || !extra.empty()) {
-        std::string first = differ.empty() ? extra.front() : extra.empty() ? differ.front() : std::min(differ.front(), extra.front());
-        std::size_t n = differ.size() + extra.size();
-        if (mode == sync_mode::refuse) {
+    if (!one_request) {
+        json files = json::object();
+        if (delta) {
+            for (const auto& rel : differ) files[rel] = t.files.at(rel).sha256;
+        } else {
+            for (const auto& [rel, f] : t.files) files[rel] = f.sha256;
+        }
+        json request{{"root", root.string()}, {"files", std::move(files)}};
+        if (delta) request["removed"] = extra;
+        json cmp = call(k, "tree_compare", request);
+        host = cmp.value("host", host);
+        out.kernel_root = cmp.value("root", root.string());
+        if (cmp.contains("unsafe") && cmp["unsafe"].is_string()) {
+            out.error = cmp["unsafe"].get<std::string>();
+            return out;
+        }
+        differ = cmp.value("differ", std::vector<std::string>{});
+        extra = cmp.value("extra", std::vector<std::string>{});
+        if (mode == sync_mode::refuse && (!differ.empty() || !extra.empty())) {
+            std::string first = differ.empty() ? extra.front()
+                                : extra.empty() ? differ.front()
+                                                : std::min(differ.front(), extra.front());
+            std::size_t n = differ.size() + extra.size();
             out.error = "the project tree of the kernel on " + host + " (" + out.kernel_root.string() +
                         ") differs from this one: first differing file " + first + " (" + std::to_string(n) +
                         (n == 1 ? " file differs" : " files differ") + "; [tool.ltest] gateway_sync = \"send\" sends them)";
             return out;
         }
-        // The changed files in batches; the deletions with the last one.
+    }
+    if (!differ.empty() || !extra.empty()) {
+        // The files in batches; the deletions with the last one.
         std::vector<json> batches(1, json::object());
         std::size_t size = 0;
         for (const auto& rel : differ) {
             std::ifstream in(root / rel, std::ios::binary);
             if (!in) {
-                out.error = "cannot read " + (root / rel).string() + " to send it to the kernel on " + host;
+                out.error = "cannot read " + (root / rel).string() + " to send it to the kernel";
                 return out;
             }
             std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -114,13 +128,15 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
                                        {"exec", f != t.files.end() && f->second.exec}};
         }
         for (std::size_t i = 0; i < batches.size(); ++i) {
-            json request{{"root", root.string()}, {"files", batches[i]},
+            json request{{"root", root.string()}, {"files", batches[i]}, {"if_differs", one_request},
                          {"delete", i + 1 == batches.size() ? json(extra) : json::array()}};
             json w = call(k, "tree_write", request);
             if (w.contains("error") && w["error"].is_string()) {
                 out.error = w["error"].get<std::string>();
                 return out;
             }
+            host = w.value("host", host);
+            out.kernel_root = w.value("root", out.kernel_root.string());
             out.sent += static_cast<int>(w.value("written", json::array()).size());
             out.deleted += static_cast<int>(w.value("deleted", json::array()).size());
             for (const auto& m : w.value("stale_modules", json::array())) out.stale_modules.push_back(m.get<std::string>());

@@ -168,3 +168,15 @@ def test_a_compare_of_what_changed_looks_only_at_those_files(tmp_path):
                                "removed": ["removed.py", "never_there.py"]})
     # unlisted.py is not looked at: the server's memory says the kernel's copy is the client's but these.
     assert reply["differ"] == ["changed.py"] and reply["extra"] == ["removed.py"]
+
+
+def test_files_sent_at_once_are_written_only_where_they_differ(tmp_path):
+    # The shared-checkout case: the host's file is the client's own, already edited.
+    make(tmp_path, {"edited.py": b"new", "stale.py": b"old"})
+    inode = os.stat(tmp_path / "edited.py").st_ino
+    reply = tree_sync.write({"root": str(tmp_path), "if_differs": True, "delete": ["already_gone.py"],
+                             "files": {"edited.py": entry(b"new"), "stale.py": entry(b"fresh")}})
+    assert reply["error"] is None and reply["written"] == ["stale.py"] and reply["deleted"] == []
+    assert os.stat(tmp_path / "edited.py").st_ino == inode  # not rewritten
+    assert (tmp_path / "stale.py").read_bytes() == b"fresh"
+    assert reply["root"] == str(tmp_path)

@@ -192,8 +192,12 @@ def _write_one(path, data, mode):
 
 def write(request):
     """request: {"root": the client's root, "files": {rel: {"sha256", "data":
-    base64, "exec": bool}}, "delete": [rel]}. Checks every path and hash
-    before it writes anything. Remembers and returns {"written", "deleted",
+    base64, "exec": bool}}, "delete": [rel]}; with "if_differs": true a file
+    this tree already has with that content is left alone (the server sends
+    what changed on the client since the last sync in one request: in a
+    shared checkout the host has it already). Checks every path and hash
+    before it writes anything. Remembers and returns {"root", "host",
+    "written", "deleted",
     "stale_modules": modules this kernel imported from a file that changed
     (the kernel must be started again to run the new code), "error": one
     line or None}."""
@@ -210,6 +214,8 @@ def write(request):
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             return remember(Reply(written=[], deleted=[], stale_modules=[],
                                   error=f"{host}: the content sent for {rel!r} does not have its sha256"))
+        if request.get("if_differs") and file_hash(os.path.join(root, rel)) == entry["sha256"]:
+            continue
         contents[rel] = (data, 0o755 if entry.get("exec") else 0o644)
     changed = set()
     for rel in sorted(contents):
@@ -228,7 +234,8 @@ def write(request):
     stale = stale_modules(changed)
     if changed:
         _discard_spares()
-    return remember(Reply(written=sorted(contents), deleted=deleted, stale_modules=stale, error=None))
+    return remember(Reply(root=root, host=host, written=sorted(contents), deleted=deleted, stale_modules=stale,
+                          error=None))
 
 
 def stale_modules(changed_files):
