@@ -11,6 +11,7 @@ directory: the same absolute path holds another tree there, as on a host
 with a checkout of its own. What the host holds is read over ssh, in its
 namespaces."""
 import json
+import secrets
 import shlex
 import subprocess
 
@@ -179,3 +180,35 @@ def test_a_symlink_leading_out_of_the_root_on_the_host_is_refused(tmp_path, base
         assert list(outside.iterdir()) == []
     finally:
         server.stop()
+
+
+def test_a_kernel_that_keeps_the_tree_elsewhere_gets_it_there_and_runs_there(tmp_path):
+    """LTEST_TREE_ROOT in the kernel's environment (its kernelspec's env):
+    the copy is made there, the run's directory is the same place in it.
+    EG's local process proxy: the host is this machine, the tree elsewhere."""
+    from gateway_helpers import KERNELSPEC, Gateway as LocalGateway
+    project, elsewhere = tmp_path / "proj", tmp_path / "kernel-side" / "copy"
+    write_files(project, dict(CLIENT, **{"tests/test_where.py": "import os\n\n\ndef test_where():\n"
+                                                                 "    print('cwd:', os.getcwd())\n"}))
+    gateway = LocalGateway(tmp_path, token=secrets.token_hex(16))
+    spec = json.loads(gateway.spec_file.read_text())
+    spec["env"] = {"LTEST_TREE_ROOT": str(elsewhere)}
+    gateway.spec_file.write_text(json.dumps(spec))
+    server = None
+    try:
+        gateway.start()
+        server = Server(tmp_path, extra_env={"LTEST_GATEWAY_TOKEN": gateway.token},
+                        args=("--gateway", gateway.url, "--kernel", KERNELSPEC))
+        server.cmd = ["env", "-C", str(project), *server.cmd]
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        r = server.run("-q", "-s", "test_where.py", cwd=project / "tests", timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr + server.log.read_text()
+        assert "1 passed" in r.stdout and f"cwd: {elsewhere / 'tests'}" in r.stdout, r.stdout
+        assert (elsewhere / "pkg" / "mod.py").read_text() == CLIENT["pkg/mod.py"]
+        assert sorted(str(p.relative_to(elsewhere)) for p in elsewhere.rglob("*.py")) == \
+            sorted(str(p.relative_to(project)) for p in project.rglob("*.py"))
+    finally:
+        if server is not None:
+            server.stop()
+        gateway.stop()
