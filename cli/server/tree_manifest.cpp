@@ -120,6 +120,7 @@ tree tree_manifest::make(const fs::path& root) {
         fs::path abs = root / rel;
         struct stat st {};
         if (::stat(abs.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;  // deleted, a submodule, a socket
+        if (abs.filename() == ".ltest-tree-copy") continue;  // tree_sync.py's marker: a copy's, never the client's
         std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
         seen& s = cache_[abs.string()];
         if (s.file.sha256.empty() || s.mtime_ns != mtime || s.size != static_cast<std::uint64_t>(st.st_size) ||

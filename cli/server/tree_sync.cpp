@@ -86,6 +86,7 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
         }
         json request{{"root", root.string()}, {"files", std::move(files)}};
         if (delta) request["removed"] = extra;
+        else request["listing"] = t.git ? "git" : "walk";
         json cmp = call(k, "tree_compare", request);
         host = cmp.value("host", host);
         out.kernel_root = cmp.value("root", root.string());

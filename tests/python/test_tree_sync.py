@@ -180,3 +180,18 @@ def test_files_sent_at_once_are_written_only_where_they_differ(tmp_path):
     assert os.stat(tmp_path / "edited.py").st_ino == inode  # not rewritten
     assert (tmp_path / "stale.py").read_bytes() == b"fresh"
     assert reply["root"] == str(tmp_path)
+
+
+def test_files_the_client_lacks_are_deleted_only_in_a_copy_listed_alike_or_ltests_own(tmp_path):
+    # A shared checkout the client lists with git and this host walks (no git
+    # here): a file git ignores is not the client's, and must stay.
+    make(tmp_path, {"a.py": b"a", "local_settings.py": b"ignored by the client's .gitignore"})
+    request = {"root": str(tmp_path), "files": {"a.py": sha(b"a")}, "listing": "git"}
+    assert tree_sync.compare(request)["extra"] == []
+    assert tree_sync.compare(dict(request, listing="walk"))["extra"] == ["local_settings.py"]
+    # A copy ltest wrote into is ltest's: its extra files go.
+    tree_sync.write({"root": str(tmp_path), "files": {"b.py": entry(b"b")}, "delete": []})
+    assert (tmp_path / tree_sync.MARKER).exists()
+    assert tree_sync.MARKER not in tree_sync.list_tree(str(tmp_path))
+    assert tree_sync.compare(dict(request, files={"a.py": sha(b"a"), "b.py": sha(b"b")}))["extra"] == \
+        ["local_settings.py"]

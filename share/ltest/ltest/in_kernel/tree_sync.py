@@ -34,6 +34,9 @@ from .result import Reply, remember
 ROOT_VARIABLE = "LTEST_TREE_ROOT"
 SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "venv", "CVS", "_darcs", "{arch}"}
 TEMP_PREFIX = ".ltest-sync-"
+# Written in a root ltest wrote files into: a copy that is ltest's, whose
+# files the client does not have may be deleted (see compare).
+MARKER = ".ltest-tree-copy"
 
 # abs path -> (mtime_ns, size, inode, sha256): a warm kernel hashes a file
 # again only when its stat changed.
@@ -50,7 +53,7 @@ def _skip_dir(path, name):
 
 
 def _skip_file(name):
-    return name.endswith((".pyc", ".pyo")) or name.startswith(TEMP_PREFIX)
+    return name.endswith((".pyc", ".pyo")) or name.startswith(TEMP_PREFIX) or name == MARKER
 
 
 def _git_files(root):
@@ -85,7 +88,7 @@ def list_tree(root):
     names = _git_files(root)
     if names is None:
         names = _walked_files(root)
-    return [n for n in names if os.path.isfile(os.path.join(root, n))]
+    return [n for n in names if not _skip_file(os.path.basename(n)) and os.path.isfile(os.path.join(root, n))]
 
 
 def file_hash(path):
@@ -148,8 +151,8 @@ def _refusal(host, root, rel, why):
 
 
 def compare(request):
-    """request: {"root": the client's project root, "files": {rel: sha256}},
-    the whole tree; or, with "removed": [rel], only what changed since the
+    """request: {"root": the client's project root, "files": {rel: sha256},
+    "listing": "git" or "walk", how the client listed it}, the whole tree; or, with "removed": [rel], only what changed since the
     tree this kernel was last brought to (the server remembers it): then
     only those files are looked at. Remembers and returns {"root": this
     kernel's root, "host", "differ": the paths to send (sorted), "extra":
@@ -167,7 +170,13 @@ def compare(request):
             differ.append(rel)
     removed = request.get("removed")
     if removed is None:
-        extra = [rel for rel in list_tree(root) if rel not in files and not unsafe_reason(root, rel)]
+        # Files the client lacks are deleted only where both sides list the
+        # same way, or in a copy ltest wrote: a shared checkout listed by git
+        # on the client and walked on a host without git must not lose the
+        # files git ignores.
+        listed = "git" if _git_files(root) is not None else "walk"
+        if listed == request.get("listing", listed) or os.path.exists(os.path.join(root, MARKER)):
+            extra = [rel for rel in list_tree(root) if rel not in files and not unsafe_reason(root, rel)]
     else:
         extra = sorted(rel for rel in removed if not unsafe_reason(root, rel) and os.path.isfile(os.path.join(root, rel)))
     return remember(Reply(root=root, host=host, differ=differ, extra=extra, unsafe=unsafe))
@@ -218,6 +227,10 @@ def write(request):
             continue
         contents[rel] = (data, 0o755 if entry.get("exec") else 0o644)
     changed = set()
+    if contents:
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, MARKER), "w") as marker:
+            marker.write("A copy of a project tree that ltest keeps (tree_sync.py): its files may be replaced or deleted.\n")
     for rel in sorted(contents):
         path = os.path.join(root, rel)
         _write_one(path, *contents[rel])
