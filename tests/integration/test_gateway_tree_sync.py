@@ -122,6 +122,7 @@ def test_a_host_whose_tree_differs_gets_the_clients_files_and_runs_the_clients_c
         assert r.returncode == 0, r.stdout + r.stderr + server.log.read_text()
         assert "1 passed" in r.stdout and "test_deleted" not in r.stdout
         on_host_now = host_tree(hosts, trees)
+        assert "ltest keeps" in on_host_now.pop(".ltest-tree-copy")  # the copy is ltest's now
         assert on_host_now == CLIENT  # changed files written, the deleted test deleted
         assert f"on {HOST_NAME} up to date: 2 files sent, 1 deleted" in server.log.read_text()
 
