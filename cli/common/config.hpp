@@ -22,6 +22,7 @@ struct project_config {
     std::optional<std::string> gateway;               // a Jupyter Enterprise Gateway's URL
     std::optional<int> gateway_kernels;               // how many kernels to ask it for
     std::optional<std::string> gateway_token_file;    // its token, in a file (relative to this one's directory)
+    std::optional<std::string> gateway_sync;          // "send" or "refuse": a gateway kernel whose project tree differs
 };
 
 // The nearest pyproject.toml from `start` upward that has a [tool.ltest]

@@ -32,6 +32,7 @@
 #include "run.hpp"
 #include "runtime_file.hpp"
 #include "runtime_file_keeper.hpp"
+#include "tree_sync.hpp"
 #include "warm_kernel.hpp"
 
 #include <kernel_bridge/jupyter_paths.hpp>
@@ -153,6 +154,9 @@ private:
     void on_taken(const taken_run& t);
     void abandon_handovers();
     void start_relayed(run& r);
+    // server_tree_sync.cpp: a gateway kernel's project tree made the client's
+    // first; false (the run answered with the reason) if it cannot be.
+    bool sync_tree(run& r);
     // A fresh kernel first if a preload changed or a restart failed; false (the
     // run answered with the reason) if the kernel cannot be had now.
     bool kernel_ready_for(run& r);
@@ -174,6 +178,7 @@ private:
     handover_socket handover_;
     warm_kernel kernel_;
     gateway_pool gateway_pool_;  // --gateway-kernels K: the K-1 beyond kernel_
+    tree_sync tree_sync_;        // the gateway kernels' copies of the project tree
     preload_watch watch_;
     idle_timer idle_{opts_.idle};  // --idle: no run and no client for this long stops the server
     std::map<std::string, handler> handlers_;

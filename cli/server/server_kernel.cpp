@@ -178,6 +178,7 @@ void server::start_runs() {
             int k = free_kernel();  // one at a time per kernel
             if (k < 0) return;
             r.kernel = k;
+            if (kernel_for(r).settings().gateway && !sync_tree(r)) continue;  // refused: answered
             start_relayed(r);
             continue;
         }
