@@ -25,6 +25,7 @@ import time
 
 import pytest
 
+from ..private_api import pytest_api
 from .shard import _Forwarder, report_from_json, warning_from_json
 
 # How often a coordinator that has nothing else to ask still talks to the
@@ -46,6 +47,7 @@ def _worker_main(session, task_r, report_w):
     and module fixtures are not torn down between batches); "ready" asks
     for more; an empty batch ends it."""
     config = session.config
+    pytest_api.own_capture_in_fork(config)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
