@@ -54,7 +54,12 @@ bool server::start_sharded(run& lead, std::list<run>& helpers) {
 // False: not a question of ours (the test's own input()).
 bool server::on_shard_question(run& r, const kb::message& m) {
     std::string prompt = m.content.value("prompt", "");
-    if (prompt.rfind(server_question, 0) != 0) return false;
+    if (prompt.rfind(server_question, 0) != 0) {
+        if (r.shard_of.empty()) return false;
+        // A helper's test reads stdin: it has no client, so it gets what a client at the end of its input sends.
+        kernel_for(r).client().send_input_reply("\x04", m.header);
+        return true;
+    }
     json question = json::parse(prompt.substr(server_question.size()), nullptr, false);
     if (!r.shard_lead && r.shard_of.empty()) {  // a run that is not sharded asks nothing of us
         kernel_for(r).client().send_input_reply("{}", m.header);
