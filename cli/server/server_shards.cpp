@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "log.hpp"
 #include "server_core.hpp"
@@ -116,12 +117,17 @@ void server::answer_shard_question(run& r, const json& header, const json& quest
 void server::shard_run_ended(run& r) {
     if (r.shard_lead) {
         auto job = shard_jobs_.find(r.id);
-        if (job != shard_jobs_.end()) {
-            job->second.stop();
-            log::server().info("run {}: {} tests handed out", r.id.substr(0, 8), job->second.handed_out());
-        }
-        signal_helpers(r);
-        shard_jobs_.erase(r.id);
+        if (job == shard_jobs_.end()) return;
+        job->second.stop();
+        log::server().info("run {}: {} tests handed out", r.id.substr(0, 8), job->second.handed_out());
+        signal_helpers(r);  // those not finished: the lead ended early (an error, Ctrl-C, -x)
+        for (auto& h : runs_)  // a helper still waiting for the lead's ids: there are none
+            if (h.shard_of == r.id && !h.shard_waiting.empty()) {
+                kernel_for(h).client().send_input_reply(json{{"done", true}, {"all_done", true}}.dump(),
+                                                        h.shard_waiting["header"]);
+                h.shard_waiting = json();
+            }
+        shard_jobs_.erase(job);
         return;
     }
     if (r.shard_of.empty()) return;
@@ -133,10 +139,14 @@ void server::shard_run_ended(run& r) {
     job->second.helper_lost(r.kernel, why);  // nothing when it had finished
 }
 
-// Ctrl-C (or the lead's end) reaches every kernel's workers.
+// Ctrl-C (or the lead's early end) reaches every kernel's workers; a helper
+// that finished is not interrupted (its kernel would be, in what runs next).
 void server::signal_helpers(const run& lead) {
+    auto job = shard_jobs_.find(lead.id);
+    if (job == shard_jobs_.end()) return;
+    std::set<int> running = job->second.helpers_running();
     for (auto& h : runs_)
-        if (h.shard_of == lead.id && h.phase() == run_phase::relaying) {
+        if (h.shard_of == lead.id && h.phase() == run_phase::relaying && running.count(h.kernel)) {
             h.interrupts = std::max(h.interrupts, 1);
             signal_run(h);
         }

@@ -44,8 +44,10 @@ def role_from_environment():
 def _worker_main(session, task_r, report_w):
     """A worker: runs the batches of item indices it is sent, one item held
     back until the next batch comes (so its nextitem is the true next one
-    and module fixtures are not torn down between batches); "ready" asks
-    for more; an empty batch ends it."""
+    and module fixtures are not torn down between batches); "ready", sent
+    as a batch arrives, asks for the next one (so a worker never waits for
+    the server's answer while it has tests); "flush" runs the held item; an
+    empty batch ends it."""
     config = session.config
     pytest_api.own_capture_in_fork(config)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -72,6 +74,8 @@ def _worker_main(session, task_r, report_w):
             pending = None
             forwarder.send({"event": "ready"})
             continue
+        if batch:  # the next batch is asked for now, to come while this one runs
+            forwarder.send({"event": "ready"})
         if pending is not None and run(pending, batch[0] if batch else None):
             break
         pending = None
@@ -85,7 +89,6 @@ def _worker_main(session, task_r, report_w):
         if stop:
             break
         pending = batch[-1]
-        forwarder.send({"event": "ready"})
     forwarder.send({"event": "done"})
 
 
