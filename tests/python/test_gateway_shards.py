@@ -26,6 +26,10 @@ CONFTEST = textwrap.dedent('''
             q = json.loads(line)
             self.log.write(line.decode() + "\\n")
             self.log.flush()
+            if q["op"] == "next" and self.queue is None:  # a helper: the ids are its own collection's
+                self.queue = json.loads(os.environ["HELPER_IDS"])
+            if q["op"] == "finished":
+                return b"{}"
             if q["op"] == "ids":
                 self.queue = q["ids"] + json.loads(os.environ.get("EXTRA", "[]"))
                 return b"{}"
@@ -39,18 +43,19 @@ CONFTEST = textwrap.dedent('''
             return json.dumps({"batches": batches, "done": done, "all_done": done and not batches}).encode()
 
     def pytest_configure(config):
-        config.pluginmanager.register(GatewayShards("lead", int(os.environ["WORKERS"]), Server().ask), "shards")
+        config.pluginmanager.register(GatewayShards(os.environ.get("ROLE", "lead"), int(os.environ["WORKERS"]),
+                                                    Server().ask), "shards")
 ''')
 
 
-def run(tmp_path, files, workers=2, batch=3, extra=()):
+def run(tmp_path, files, workers=2, batch=3, extra=(), env=None, args=()):
     (tmp_path / "conftest.py").write_text(CONFTEST)
     for name, text in files.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
     import json
     env = dict(os.environ, PYTHONPATH=str(SHARE), WORKERS=str(workers), BATCH=str(batch),
-               ASKED=str(tmp_path / "asked"), EXTRA=json.dumps(list(extra)))
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf"], cwd=tmp_path,
+               ASKED=str(tmp_path / "asked"), EXTRA=json.dumps(list(extra)), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *args], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -103,3 +108,22 @@ def test_a_dead_worker_has_its_tests_failed_and_an_unknown_id_fails_with_its_rea
     assert "the worker running this test died (exit code 9)" in r.stdout
     assert "not run: its worker died (exit code 9) in test_d.py::test_dies" in r.stdout
     assert "test_d.py::test_elsewhere was not collected on this kernel's host" in r.stdout
+
+
+def test_a_helper_passes_its_reports_on_and_writes_no_file_of_its_own(tmp_path):
+    import json
+    ids = [f"test_h.py::test_n[{n}]" for n in range(6)]
+    r = run(tmp_path, {"test_h.py": """
+        import pytest
+        @pytest.mark.parametrize("n", range(6))
+        def test_n(n):
+            assert n != 2
+    """}, env={"ROLE": "helper", "HELPER_IDS": json.dumps(ids)}, args=("--junitxml=out.xml",))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (tmp_path / "out.xml").exists()
+    asked = [json.loads(line) for line in (tmp_path / "asked").read_text().splitlines()]
+    assert asked[-1]["op"] == "finished"
+    events = [e for q in asked for e in q.get("events", [])]
+    assert sorted(e["nodeid"] for e in events if e["event"] == "logfinish") == sorted(ids)
+    failed = [e["data"]["nodeid"] for e in events if e["event"] == "logreport" and e["data"]["outcome"] == "failed"]
+    assert failed == ["test_h.py::test_n[2]"]

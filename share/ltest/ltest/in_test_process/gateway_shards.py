@@ -92,6 +92,17 @@ def _worker_main(session, task_r, report_w):
     forwarder.send({"event": "done"})
 
 
+def _exit_without_session_files():
+    """A helper's end: no report, cache or junit file of its own (the lead
+    writes them)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(0)
+
+
 class _Worker:
     def __init__(self, pid, fd, task_w):
         self.pid, self.fd, self.task_w = pid, fd, task_w
@@ -155,17 +166,19 @@ class GatewayShards:
                 os.close(worker.task_w)
         if not lead:
             self.ask({"op": "finished", "events": self.outgoing})
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except Exception:
-                    pass
-            os._exit(0)  # no report, cache or junit file of its own: the lead writes them
+            _exit_without_session_files()
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
             raise session.Interrupted(session.shouldstop)
         return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session):
+        """A helper that ends otherwise (Ctrl-C, an error in collection) writes
+        no junit, cache or stepwise file either: before their sessionfinish."""
+        if self.role == "helper":
+            _exit_without_session_files()
 
     def _fork_workers(self, session):
         workers = {}
