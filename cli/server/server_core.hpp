@@ -79,7 +79,8 @@ public:
                                        server_python_choice(o, project_root(std::filesystem::current_path())),
                                        project_root(std::filesystem::current_path()), handover_.token(),
                                        gateway_settings(o)}),
-          gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1) {
+          gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1),
+          workers_per_kernel_(o.workers_per_kernel) {
         gateway_pool_.on_death([this](std::size_t i, const std::string& why) { on_pool_kernel_death(i, why); });
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
@@ -181,6 +182,7 @@ private:
     handover_socket handover_;
     warm_kernel kernel_;
     gateway_pool gateway_pool_;  // --gateway-kernels K: the K-1 beyond kernel_
+    int workers_per_kernel_;     // [tool.ltest] workers_per_kernel: -n auto over the gateway's kernels
     preload_watch watch_;
     idle_timer idle_{opts_.idle};  // --idle: no run and no client for this long stops the server
     std::map<std::string, handler> handlers_;

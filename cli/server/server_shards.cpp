@@ -33,6 +33,7 @@ bool server::start_sharded(run& lead, std::list<run>& helpers) {
     if (free.size() < 2) return false;
     shard_job& job = shard_jobs_[lead.id];
     lead.shard_lead = true;
+    if (lead.spec.workers == 0 && workers_per_kernel_ > 0) lead.spec.workers = workers_per_kernel_;  // else each host's CPUs
     lead.kernel = free[0];
     for (std::size_t i = 1; i < free.size(); ++i) {
         run h;

@@ -241,3 +241,38 @@ def test_ctrl_c_stops_every_kernels_workers(tmp_path, gateway):
         assert r.returncode == 5, r.stdout + r.stderr
     finally:
         server.stop()
+
+
+def test_workers_per_kernel_is_n_autos_workers_on_each_kernel(tmp_path, gateway, monkeypatch):
+    root = tmp_path / "proj"
+    root.mkdir()
+    write_files(root, {
+        "pyproject.toml": "[tool.ltest]\nworkers_per_kernel = 1\n",
+        "test_count.py": """
+import os, pytest
+
+@pytest.mark.parametrize("n", range(20))
+def test_records_its_siblings(n):
+    parent = os.getppid()  # its kernel's test process: its children are that kernel's workers
+    children = set()
+    for task in os.listdir(f"/proc/{parent}/task"):
+        with open(f"/proc/{parent}/task/{task}/children") as f:
+            children.update(f.read().split())
+    with open(os.path.join(os.environ["RECORD"], f"{os.getpgid(0)}-{len(children)}"), "w"):
+        pass
+""",
+    })
+    record = tmp_path / "record"
+    record.mkdir()
+    monkeypatch.chdir(root)  # the server reads this project's [tool.ltest]
+    server = gateway_server(tmp_path, gateway, kernels=2)
+    try:
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        r = server.client("-n", "auto", "--", "-q", "-p", "no:cacheprovider", cwd=root, env={"RECORD": str(record)})
+        assert r.returncode == 0 and summary_line(r.stdout) == "20 passed", r.stdout + r.stderr
+        marks = os.listdir(record)
+        assert len({m.split("-")[0] for m in marks}) == 2, marks  # both kernels
+        assert {m.split("-")[1] for m in marks} == {"1"}, marks  # one worker each (os.cpu_count() would be more)
+    finally:
+        server.stop()
