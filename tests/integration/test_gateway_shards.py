@@ -18,15 +18,19 @@ from conftest import Server, alive, plain_pytest, read_until, summary_line, wait
 from gateway_helpers import KERNELSPEC, Gateway
 
 # Each test notes which test process ran it (its process group: a kernel's
-# run and its workers share one) when RECORD names a directory.
+# run and its workers share one) when RECORD names a directory, and waits
+# until KERNELS test processes have: the lead's workers cannot take every
+# test before a slower helper asks (work stealing would let them).
 CONFTEST = """
-import os, pytest
+import os, time, pytest
 
 @pytest.fixture(autouse=True)
 def _where():
     record = os.environ.get("RECORD")
     if record:
         open(os.path.join(record, str(os.getpgid(0))), "a").close()
+        while len(os.listdir(record)) < int(os.environ["KERNELS"]):
+            time.sleep(0.02)
     yield
 """
 
@@ -106,7 +110,7 @@ def test_a_sharded_run_over_gateway_kernels_is_a_serial_cold_run(tmp_path, gatew
         record = tmp_path / "record"
         record.mkdir()
         warm = server.client("-n", "2", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
-                             cwd=root, env={"RECORD": str(record)}, timeout=600)
+                             cwd=root, env={"RECORD": str(record), "KERNELS": "2"}, timeout=600)
         text = warm.stdout + warm.stderr
         assert warm.returncode == cold.returncode == 1, text
         assert summary_line(warm.stdout) == summary_line(cold.stdout), text
@@ -130,7 +134,8 @@ def test_a_sharded_run_over_gateway_kernels_is_a_serial_cold_run(tmp_path, gatew
 
 
 # Every test passes on the lead's kernel (the server's first:
-# gateway_kernels[0]) and blocks on the helper's, whose kernel the test then
+# gateway_kernels[0]) once one blocks on the helper's (so the lead's workers
+# cannot run them all before the helper asks), whose kernel the test then
 # kills: run again on the lead's kernel, they pass.
 KILLED = {
     "conftest.py": CONFTEST,
@@ -150,7 +155,11 @@ def on_lead():
 
 @pytest.mark.parametrize("n", range(43))
 def test_blocks_on_the_helper(n):
-    if os.path.exists(os.path.join(MARKS, "killed")) or on_lead():
+    if os.path.exists(os.path.join(MARKS, "killed")):
+        return
+    if on_lead():
+        while not os.path.exists(os.path.join(MARKS, "helper-blocked")):
+            time.sleep(0.02)
         return
     parent = os.getppid()
     tmp = os.path.join(MARKS, f"blocked-{os.getpid()}")
@@ -248,6 +257,7 @@ def test_workers_per_kernel_is_n_autos_workers_on_each_kernel(tmp_path, gateway,
     root.mkdir()
     write_files(root, {
         "pyproject.toml": "[tool.ltest]\nworkers_per_kernel = 1\n",
+        "conftest.py": CONFTEST,
         "test_count.py": """
 import os, pytest
 
@@ -258,20 +268,22 @@ def test_records_its_siblings(n):
     for task in os.listdir(f"/proc/{parent}/task"):
         with open(f"/proc/{parent}/task/{task}/children") as f:
             children.update(f.read().split())
-    with open(os.path.join(os.environ["RECORD"], f"{os.getpgid(0)}-{len(children)}"), "w"):
+    with open(os.path.join(os.environ["COUNTS"], f"{os.getpgid(0)}-{len(children)}"), "w"):
         pass
 """,
     })
-    record = tmp_path / "record"
+    record, counts = tmp_path / "record", tmp_path / "counts"
     record.mkdir()
+    counts.mkdir()
     monkeypatch.chdir(root)  # the server reads this project's [tool.ltest]
     server = gateway_server(tmp_path, gateway, kernels=2)
     try:
         server.start(timeout=300)
         assert server.proc.poll() is None, server.log.read_text()
-        r = server.client("-n", "auto", "--", "-q", "-p", "no:cacheprovider", cwd=root, env={"RECORD": str(record)})
+        r = server.client("-n", "auto", "--", "-q", "-p", "no:cacheprovider", cwd=root,
+                          env={"RECORD": str(record), "KERNELS": "2", "COUNTS": str(counts)})
         assert r.returncode == 0 and summary_line(r.stdout) == "20 passed", r.stdout + r.stderr
-        marks = os.listdir(record)
+        marks = os.listdir(counts)
         assert len({m.split("-")[0] for m in marks}) == 2, marks  # both kernels
         assert {m.split("-")[1] for m in marks} == {"1"}, marks  # one worker each (os.cpu_count() would be more)
     finally:
