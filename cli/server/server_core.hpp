@@ -33,6 +33,7 @@
 #include "runtime_file.hpp"
 #include "runtime_file_keeper.hpp"
 #include "shard_job.hpp"
+#include "tree_sync.hpp"
 #include "warm_kernel.hpp"
 
 #include <kernel_bridge/jupyter_paths.hpp>
@@ -79,8 +80,7 @@ public:
                                        server_python_choice(o, project_root(std::filesystem::current_path())),
                                        project_root(std::filesystem::current_path()), handover_.token(),
                                        gateway_settings(o)}),
-          gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1),
-          workers_per_kernel_(o.workers_per_kernel) {
+          gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1) {
         gateway_pool_.on_death([this](std::size_t i, const std::string& why) { on_pool_kernel_death(i, why); });
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
@@ -161,6 +161,9 @@ private:
     void answer_shard_question(run& r, const nlohmann::json& header, const nlohmann::json& question);
     void shard_run_ended(run& r);
     void signal_helpers(const run& lead);
+    // server_tree_sync.cpp: a gateway kernel's project tree made the client's
+    // first; false (the run answered with the reason) if it cannot be.
+    bool sync_tree(run& r);
     // A fresh kernel first if a preload changed or a restart failed; false (the
     // run answered with the reason) if the kernel cannot be had now.
     bool kernel_ready_for(run& r);
@@ -182,7 +185,7 @@ private:
     handover_socket handover_;
     warm_kernel kernel_;
     gateway_pool gateway_pool_;  // --gateway-kernels K: the K-1 beyond kernel_
-    int workers_per_kernel_;     // [tool.ltest] workers_per_kernel: -n auto over the gateway's kernels
+    tree_sync tree_sync_;        // the gateway kernels' copies of the project tree
     preload_watch watch_;
     idle_timer idle_{opts_.idle};  // --idle: no run and no client for this long stops the server
     std::map<std::string, handler> handlers_;

@@ -184,6 +184,7 @@ void server::start_runs() {
                 continue;
             }
             r.kernel = k;
+            if (kernel_for(r).settings().gateway && !sync_tree(r)) continue;  // refused: answered
             start_relayed(r);
             continue;
         }

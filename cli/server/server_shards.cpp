@@ -33,7 +33,7 @@ bool server::start_sharded(run& lead, std::list<run>& helpers) {
     if (free.size() < 2) return false;
     shard_job& job = shard_jobs_[lead.id];
     lead.shard_lead = true;
-    if (lead.spec.workers == 0 && workers_per_kernel_ > 0) lead.spec.workers = workers_per_kernel_;  // else each host's CPUs
+    if (lead.spec.workers == 0 && opts_.workers_per_kernel > 0) lead.spec.workers = opts_.workers_per_kernel;  // else each host's CPUs
     lead.kernel = free[0];
     for (std::size_t i = 1; i < free.size(); ++i) {
         run h;
@@ -46,8 +46,15 @@ bool server::start_sharded(run& lead, std::list<run>& helpers) {
         helpers.push_back(std::move(h));
     }
     log::server().info("run {} sharded over {} gateway kernels", lead.id.substr(0, 8), free.size());
+    // Each kernel's project tree is made the client's first (server_tree_sync.cpp);
+    // a refused one is answered: the lead's ends the job, a helper's leaves it.
+    if (kernel_for(lead).settings().gateway && !sync_tree(lead)) {
+        helpers.clear();
+        return true;
+    }
     start_relayed(lead);
-    for (auto& h : helpers) start_relayed(h);
+    for (auto& h : helpers)
+        if (!kernel_for(h).settings().gateway || sync_tree(h)) start_relayed(h);
     return true;
 }
 

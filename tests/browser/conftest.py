@@ -6,7 +6,8 @@ loopback, otherwise as below.
 `notebook_server`: Debian's classic notebook server (`python3 -m notebook`)
 on 127.0.0.1, a free port and a random token, serving its own temp notebook
 dir, with its own Jupyter runtime/config/data dirs and IPython dir, a private
-`python3` kernelspec running this interpreter, and ltest's runtime
+`python3` kernelspec running KERNEL_PYTHON (LTEST_PYTHON, the stack under
+test, else this interpreter), and ltest's runtime
 (share/ltest, or LTEST_SHARE_DIR) on the kernels' PYTHONPATH.
 `browser`: headless Chromium driven by Debian's selenium and chromedriver.
 `artifact_dir`: where screenshots go: LTEST_ARTIFACT_DIR (ctest sets it
@@ -34,6 +35,10 @@ from pathlib import Path
 import pytest
 
 SHARE_DIR = os.environ.get("LTEST_SHARE_DIR") or str(Path(__file__).resolve().parents[2] / "share" / "ltest")
+# The kernels' interpreter: the stack under test (LTEST_PYTHON=$(tools/stack-newest)
+# ctest ...: a user's virtualenv, whose kernelspec JupyterLab runs from its own
+# environment), else this one (Debian's). The servers and selenium stay this one's.
+KERNEL_PYTHON = os.environ.get("LTEST_PYTHON") or sys.executable
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -101,14 +106,14 @@ def artifact_dir(tmp_path):
 
 def jupyter_home(root):
     """Private Jupyter dirs under `root` and the environment a server (and
-    its kernels) runs in: a `python3` kernelspec running this interpreter,
+    its kernels) runs in: a `python3` kernelspec running KERNEL_PYTHON,
     ltest's runtime on PYTHONPATH."""
     notebook_dir = root / "notebooks"
     spec_dir = root / "data" / "kernels" / "python3"
     for d in (notebook_dir, root / "runtime", spec_dir, root / "config", root / "ipython"):
         d.mkdir(parents=True, exist_ok=True)
     (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [KERNEL_PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (ltest browser test)",
         "language": "python",
     }))
@@ -189,7 +194,7 @@ def _frontend_server(tmp_path, lab_bin, app):
     """`jupyter lab` or `jupyter notebook` (app) from lab_bin on loopback, with
     ltest's prebuilt extension installed as a wheel installs it: copied to
     labextensions/ltest-jupyterlab of a data dir on JUPYTER_PATH. Kernels are
-    this interpreter's, with ltest's runtime on PYTHONPATH (jupyter_home)."""
+    KERNEL_PYTHON's, with ltest's runtime on PYTHONPATH (jupyter_home)."""
     root = tmp_path / f"{app}server"
     notebook_dir, env = jupyter_home(root)
     shutil.copytree(EXTENSION, root / "data" / "labextensions" / "ltest-jupyterlab")

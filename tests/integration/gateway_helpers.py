@@ -30,6 +30,7 @@ class Gateway:
         home = tmp_path / "gateway"
         spec_dir = home / "data" / "kernels" / KERNELSPEC
         spec_dir.mkdir(parents=True)
+        self.spec_file = spec_dir / "kernel.json"  # a test may add to it before start()
         (spec_dir / "kernel.json").write_text(json.dumps({
             "display_name": "ltest's gateway tests",
             "language": "python",

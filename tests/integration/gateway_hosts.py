@@ -139,8 +139,13 @@ class NamespaceHosts:
     client_key is the private key root logs in with on every host;
     known_hosts lists every host's key (what EG's paramiko checks)."""
 
-    def __init__(self, workdir, count=3, ssh_port=22):
+    def __init__(self, workdir, count=3, ssh_port=22, host_setup=None):
         self.dir = Path(workdir)
+        # host_setup(host): a shell command run in the host's namespaces
+        # before its sshd starts, or "" (tests make a host's filesystem or
+        # name its own: it runs in a UTS namespace and a mount namespace of
+        # the host's own, so `hostname` and `mount` there stay the host's).
+        self.host_setup = host_setup
         self.count = count
         self.ssh_port = ssh_port
         self.hosts = []
@@ -221,8 +226,12 @@ LogLevel INFO
         log = hdir / "sshd.log"
         with open(log, "w") as out:
             # `ip netns exec` execs sshd: the Popen is the sshd, in its namespace.
+            command = [SSHD, "-D", "-e", "-f", str(config)]
+            setup = self.host_setup(host) if self.host_setup else ""
+            if setup:  # `ip netns exec` gives it a mount namespace of its own already
+                command = ["unshare", "--uts", "sh", "-c", f'{setup} && exec "$@"', "sh", *command]
             host.sshd = subprocess.Popen(
-                ["ip", "netns", "exec", host.netns, SSHD, "-D", "-e", "-f", str(config)],
+                ["ip", "netns", "exec", host.netns, *command],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
         wait_for_line(log, r"Server listening on " + re.escape(host.address), host.sshd,

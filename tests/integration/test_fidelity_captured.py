@@ -130,3 +130,32 @@ def test_the_example_database_is_the_runs_directorys_with_hypothesis_learned(tmp
         assert first_tried(learned.stdout) >= 1000, learned.stdout  # the example the first run stored
     finally:
         world.kill_all()
+
+
+@pytest.fixture(scope="module")
+def ci_kernel(tmp_path_factory):
+    """A server whose kernel imported hypothesis in an environment that names
+    a CI service (hypothesis 6.131+ loads its "ci" profile then: no database)."""
+    home = tmp_path_factory.mktemp("hyp-ci-server")
+    s = Server(home, modules=("hypothesis",), extra_env={"CI": "true"})
+    s.start()
+    assert s.proc.poll() is None, s.log.read_text()
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("run_ci", [None, "true"], ids=["run-without-CI", "run-with-CI"])
+def test_the_runs_environment_decides_hypothesis_ci_profile(ci_kernel, tmp_path, run_ci):
+    """Whether the kernel imported hypothesis with CI set or not, a run gets
+    the profile its own environment gives a cold run (where the kernel's
+    hypothesis is kept: PyPI's is imported afresh anyway, its modules being
+    a plugin's that pytest rewrites)."""
+    tests = write_files(tmp_path / "proj", PROJECT) / "tests"
+    env = client_env(ci_kernel, CI=run_ci)
+    select = ("-k", "test_where")
+    w = subprocess.run([ltest_binary(), "-p", str(ci_kernel.port), "--", *ARGS, *select], cwd=tests, env=env,
+                       capture_output=True, text=True, timeout=300)
+    c = subprocess.run([PYTHON, "-m", "pytest", *ARGS, *select], cwd=tests, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert w.returncode == c.returncode == 0, w.stdout + w.stderr + c.stdout + c.stderr
+    assert lines(w.stdout, "DB ") == lines(c.stdout, "DB "), (w.stdout, c.stdout)

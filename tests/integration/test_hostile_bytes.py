@@ -95,8 +95,8 @@ def assert_saw_the_bytes(out):
     assert b"proj\xff\xfe" in out, out  # the path in pytest's own report, as bytes
 
 
-def test_a_run_in_a_directory_named_in_bytes_sees_what_cold_pytest_sees(start_server, tmp_path):
-    server = start_server()
+def cold_and_warm(server, tmp_path):
+    """The probe project run cold, then through the server, in its byte-named directory."""
     root = project(tmp_path)
     args = pytest_args(tmp_path)
     env = environment(server.env)
@@ -104,6 +104,12 @@ def test_a_run_in_a_directory_named_in_bytes_sees_what_cold_pytest_sees(start_se
     assert_saw_the_bytes(expected.stdout)
     warm = subprocess.run([ltest_binary(), "-p", str(server.port), "--", *args], cwd=root, env=env,
                           capture_output=True, timeout=300)
+    return warm, expected
+
+
+def test_a_run_in_a_directory_named_in_bytes_sees_what_cold_pytest_sees(start_server, tmp_path):
+    server = start_server()
+    warm, expected = cold_and_warm(server, tmp_path)
     assert_same_as_cold(warm, expected)
     assert server.status()["hand_over"]  # through the hand-over (the relay: the next test)
 
@@ -118,13 +124,7 @@ def test_a_relayed_run_sees_the_same_names_paths_and_environment(remote_kernel, 
     try:
         started(server, remote_kernel)
         assert not server.status()["hand_over"]
-        root = project(tmp_path)
-        args = pytest_args(tmp_path)
-        env = environment(server.env)
-        expected = cold(root, args, env)
-        assert_saw_the_bytes(expected.stdout)
-        warm = subprocess.run([ltest_binary(), "-p", str(server.port), "--", *args], cwd=root, env=env,
-                              capture_output=True, timeout=300)
+        warm, expected = cold_and_warm(server, tmp_path)
         assert warm.returncode == 1, warm.stdout + warm.stderr
 
         def probe(out):

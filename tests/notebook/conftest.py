@@ -1,6 +1,8 @@
 """Real kernels for the `%ltest` magic tests.
 
-Each kernel is Debian's ipykernel run by this interpreter (use /usr/bin/python3),
+Each kernel is the ipykernel of the interpreter that runs these tests (the
+stack under test: Debian's /usr/bin/python3, or the newest stack's
+virtualenv, as ctest runs them with LTEST_PYTHON=$(tools/stack-newest)),
 started from a private `python3` kernelspec in a temp dir, with its own
 Jupyter runtime dir and IPython dir, and ltest's runtime (share/ltest) on its
 PYTHONPATH, as `%load_ext ltest` finds it once installed. Every kernel a test

@@ -1,5 +1,9 @@
 """A real notebook, executed by nbclient on a real kernel, using %ltest and %%ltest."""
+import os
 import re
+import shutil
+import subprocess
+import sys
 import textwrap
 
 import nbformat
@@ -59,6 +63,36 @@ def results_of(cell):
     return [o.data["text/plain"] for o in cell.outputs if o.output_type == "execute_result"]
 
 
+def verbose_lines(out):
+    """pytest -v's "PATH::TEST RESULT" of each test, without the percentages."""
+    return [tuple(line.split()[:2]) for line in out.splitlines() if "::test_" in line]
+
+
+def listed_tests(out):
+    """(file name, test name, result) of each test pytest -v listed."""
+    return [(os.path.basename(nodeid.split("::")[0]), nodeid.split("::")[1], result)
+            for nodeid, result in verbose_lines(out)]
+
+
+def cold_verbose_lines(out, cell_file, workdir, env):
+    """verbose_lines of a cold pytest run from `workdir` on a module at the
+    path the %%ltest run had (its rootdir is gone with the run; made again
+    here), with tests of the same names that pass by themselves."""
+    rootdir = re.search(r"^rootdir: (\S+)$", out, re.M).group(1)
+    names = [test for _, test, _ in listed_tests(out)]
+    os.mkdir(rootdir)
+    try:
+        with open(os.path.join(rootdir, cell_file), "w") as f:
+            f.write("".join(f"def {name}():\n    pass\n" for name in names))
+        cold = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--rootdir", rootdir,
+                               os.path.join(rootdir, cell_file)], cwd=workdir, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    finally:
+        shutil.rmtree(rootdir)
+    assert cold.returncode == 0, cold.stdout
+    return verbose_lines(ANSI.sub("", cold.stdout))
+
+
 def test_notebook_runs_tests_with_ltest_magics(kernel_env, workdir):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
@@ -83,10 +117,14 @@ def test_notebook_runs_tests_with_ltest_magics(kernel_env, workdir):
     assert "exit code 0" in out
     assert results_of(cells[4]) == []
 
-    # %%ltest: the cell's tests see the notebook's names; only they run.
+    # %%ltest: the cell's tests see the notebook's names; only they run. They
+    # are in test_cell6.py (In[6]) in a temporary rootdir, and -v names them
+    # as a cold `pytest -v --rootdir TMP TMP/test_cell6.py` from the
+    # notebook's directory does (its path relative to there, on every pytest).
     out = stdout_of(cells[5])
-    assert "test_cell6.py::test_uses_notebook_helper PASSED" in out, out
-    assert "test_cell6.py::test_mutates_notebook_list PASSED" in out, out
+    assert listed_tests(out) == [("test_cell6.py", "test_uses_notebook_helper", "PASSED"),
+                               ("test_cell6.py", "test_mutates_notebook_list", "PASSED")], out
+    assert verbose_lines(out) == cold_verbose_lines(out, "test_cell6.py", workdir, kernel_env), out
     assert "test_defined_in_the_notebook" not in out
     assert re.search(r"=+ 2 passed in [\d.]+s =+", out), out
     assert results_of(cells[5]) == []

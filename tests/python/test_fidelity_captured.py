@@ -33,6 +33,30 @@ def test_a_hypothesis_without_those_names_is_evicted():
     assert list(modules) == ["hypothesis_extra"]
 
 
+def hypothesis_with_ci_detection():
+    configuration = module("hypothesis.configuration", __hypothesis_home_directory_default="/server/.hypothesis",
+                           __hypothesis_home_directory=None)
+    settings = module("hypothesis._settings", _CI_VARS={"CI": None, "GITHUB_ACTIONS": "true"})
+    return {"hypothesis": module("hypothesis"), "hypothesis.configuration": configuration,
+            "hypothesis._settings": settings}
+
+
+def test_a_hypothesis_imported_on_the_other_side_of_ci_detection_is_evicted():
+    """hypothesis 6.131+ loads its "ci" profile at import when the environment
+    names a CI service: the run's environment must decide, as for cold."""
+    for run_env, kernel_env in (({"CI": "1"}, {}), ({}, {"CI": ""}), ({"GITHUB_ACTIONS": "true"}, {})):
+        modules = hypothesis_with_ci_detection()
+        fc.rederive(run_env, "/c", kernel_env, "/server", modules)
+        assert modules == {}, (run_env, kernel_env)
+
+
+def test_a_hypothesis_on_the_same_side_of_ci_detection_is_kept():
+    for run_env, kernel_env in (({"CI": "1"}, {"CI": "true"}), ({}, {}), ({"GITHUB_ACTIONS": "false"}, {})):
+        modules = hypothesis_with_ci_detection()
+        fc.rederive(run_env, "/c", kernel_env, "/server", modules)
+        assert modules["hypothesis.configuration"].__dict__["__hypothesis_home_directory_default"] == "/c/.hypothesis"
+
+
 def test_multiprocessing_and_sklearn_take_the_runs_cwd_and_variables():
     local = threading.local()
     local.global_config = {"assume_finite": False}

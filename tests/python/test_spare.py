@@ -310,3 +310,27 @@ def test_a_request_too_large_for_one_message_is_forked_afresh_and_the_spares_kep
     spec = run_spec(project, env={"BIG": "x" * spare.MAX_SPEC})
     assert spare.hand_over(spec, pipes().fds) is None
     assert states() == ["waiting", "waiting"] and pool.discarded == []
+
+
+def test_no_spare_practises_or_prepares_while_a_run_is_under_way_and_one_does_once_it_ended(pool, project):
+    spec = run_spec(project)
+    pool.fork()
+    STATE.prediction = spec
+    loop = asyncio.new_event_loop()
+    run = 1 << 30  # a pid no process of this test has: only its bookkeeping is tested here
+    try:
+        spare.run_began(run)
+        spare.practise_next(loop)  # as runner.prepare_spare asks after a hand-over
+        assert states() == ["waiting", "waiting"]  # nothing competes with the run for the CPU
+        spare.run_ended(run + 1)  # another process reaped: the run is still under way
+        loop.run_until_complete(asyncio.sleep(spare.PRACTICE_DELAY * 2))
+        assert states() == ["waiting", "waiting"]
+        spare.run_ended(run)  # reaping.reap_finished: the deferred practice starts
+        loop.run_until_complete(asyncio.wait_for(until(lambda: "practising" in states()), 60))
+        prepared = spare._spares[0]
+        loop.run_until_complete(asyncio.wait_for(until(lambda: prepared.state != "practising"), 60))
+        assert prepared.state == "prepared" and prepared.prediction is not None
+    finally:
+        spare._runs.clear()
+        spare._deferred["loop"] = None
+        loop.close()

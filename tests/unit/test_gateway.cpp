@@ -122,6 +122,23 @@ TEST_CASE("[tool.ltest] gateway keys fill what the command line left", "[gateway
     CHECK_THAT(std::string(parse_error({"-l"}).what()), Catch::Contains("workers_per_kernel"));
 }
 
+TEST_CASE("[tool.ltest] gateway_sync: send by default, or refuse", "[gateway][config]") {
+    temp_dir t;
+    cwd_guard in(t.path());
+    write_text(t / "pyproject.toml", "[tool.ltest]\ngateway = \"http://gw:8888\"\n");
+    auto o = parse({"-l"});
+    REQUIRE(o);
+    CHECK(o->gateway_sync == "send");
+    write_text(t / "pyproject.toml", "[tool.ltest]\ngateway_sync = \"refuse\"\n");
+    o = parse({"-l"});
+    REQUIRE(o);
+    CHECK(o->gateway_sync == "refuse");
+    write_text(t / "pyproject.toml", "[tool.ltest]\ngateway_sync = \"rsync\"\n");
+    auto e = parse_error({"-l"});
+    CHECK(e.exit_code == ltest::exit_code::usage);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("gateway_sync must be \"send\" or \"refuse\""));
+}
+
 TEST_CASE("the gateway's token: the environment first, then a private file, never a flag", "[gateway]") {
     temp_dir t;
     ltest::options o;

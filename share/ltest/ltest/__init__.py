@@ -22,6 +22,9 @@ _LAZY = {  # name: (module, attribute)
     "attach_server": ("in_kernel.handover", "attach"),
     "serve": ("in_kernel.runner", "serve"),
     "run": ("in_kernel.runner", "run"),
+    # a kernel on another host takes the client's project tree (tree_sync.py)
+    "tree_compare": ("in_kernel.tree_sync", "compare"),
+    "tree_write": ("in_kernel.tree_sync", "write"),
 }
 
 

@@ -242,12 +242,22 @@ def split_args(line):
         raise UsageError(f"%ltest: cannot split the arguments: {e}") from None
 
 
+def cell_number(ipython):
+    """The number N of the running cell's In[N] (its file is test_cellN.py).
+    Not `execution_count`: IPython 8 adds one to it after the cell ran, IPython
+    9 before, so while a cell runs it is N on one and N+1 on the other. The
+    display hook's `prompt_count` is the N that IPython itself gives the
+    cell's Out[N] on both (public API)."""
+    count = getattr(getattr(ipython, "displayhook", None), "prompt_count", None)
+    return count if isinstance(count, int) else ipython.execution_count
+
+
 def register(ipython):
     def ltest(line, cell=None):
         args = split_args(line)
         if cell is None:
             return run_tests(args)
-        return run_cell_tests(args, cell, ipython.user_ns, ipython.user_ns_hidden, ipython.execution_count)
+        return run_cell_tests(args, cell, ipython.user_ns, ipython.user_ns_hidden, cell_number(ipython))
 
     ltest.__doc__ = __doc__
     ipython.register_magic_function(ltest, magic_kind="line_cell", magic_name="ltest")

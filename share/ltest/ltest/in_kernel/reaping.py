@@ -5,7 +5,7 @@ import os
 import signal
 import time
 
-from . import handover, learn_idle
+from . import handover, learn_idle, spare
 from ..state import STATE
 
 
@@ -49,6 +49,7 @@ def reap_finished():
             STATE.unreaped.discard(pid)
             kill_group(pid, signal.SIGKILL)
             handover.report_reaped(pid, exit_code_of(status) if done == pid and status is not None else 0)
+            spare.run_ended(pid)  # the spares' practice deferred during the run starts
             learn_idle.after_run()  # what it learned warms this kernel once idle
 
 

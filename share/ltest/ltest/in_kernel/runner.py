@@ -223,6 +223,7 @@ def take_run(spec, fds):
     finally:
         for fd in fds:
             os.close(fd)
+    spare.run_began(pid)  # the next spares practise and prepare once it ended
     reaping.reap_later(pid, stuck_after=None)
     prepare_spare()
     return remember(Reply(pid=pid, spare=state is not None, practised=state in ("ready", "prepared", "layered"),

@@ -36,6 +36,12 @@ the prepared spare read drops it (file_watch.py, from the kernel's event
 loop) and a new one is prepared in the background, so that the usual loop
 (edit, save, switch to the terminal, run) finds the new code prepared.
 
+Practices and preparations wait while a run's test process is under way
+(run_began, run_ended): on a loaded or small machine they would take the
+CPU from the very run they get ready after, and a run's tests should cost
+what they cost cold. Only the fork of the spares is not deferred (it is
+quick), so a run right after still finds one, as it would mid-practice.
+
 A plugin that leaves a thread behind after the practice (pytest-rerunfailures
 starts a server thread in every session) is no reason to give a spare up:
 the spare runs its real run in that same process and never forks again.
@@ -71,6 +77,8 @@ REPREPARE_DELAY = 0.1
 # run takes a plain spare as before.
 PREPARATION_WAIT = 5.0
 _waited = {"seconds": 0.0}  # how long the last hand-over waited for a preparation
+_runs = set()  # pids of the test processes handed over and not reaped yet (run_began)
+_deferred = {"loop": None}  # a practice asked for while a run was under way: the loop to ask again on
 
 
 class _Spare:
@@ -214,6 +222,9 @@ def practise_next(loop=None):
     """Tells one waiting spare to practise (and, once a run predicts the
     next, to prepare for it), if another one stays as it is for a run that
     comes meanwhile and none is practised, prepared or practising already."""
+    if _runs:  # after the run (run_ended)
+        _deferred["loop"] = loop or _deferred["loop"]
+        return
     prediction = STATE.prediction
     key = child.request_key(prediction) if prediction is not None else None
     if any(s.state == "prepared" for s in _spares) and not any(s.state == "practising" for s in _spares):
@@ -241,6 +252,25 @@ def practise_next(loop=None):
     if key is not None and loop is not None:
         spare.loop = loop
         loop.add_reader(spare.sock, lambda: _on_answer(spare))
+
+
+def run_began(pid):
+    """A run's test process started (runner.take_run): practices and
+    preparations wait until it ended (run_ended), as the module's docstring
+    says."""
+    _runs.add(pid)
+
+
+def run_ended(pid):
+    """pid was reaped (reaping.reap_finished): once no run is under way, the
+    practice deferred meanwhile starts, PRACTICE_DELAY later as after a run."""
+    if pid not in _runs:
+        return
+    _runs.discard(pid)
+    loop = _deferred["loop"]
+    if not _runs and loop is not None:
+        _deferred["loop"] = None
+        loop.call_later(PRACTICE_DELAY, lambda: practise_next(loop))
 
 
 def _practise_plain(key, loop):

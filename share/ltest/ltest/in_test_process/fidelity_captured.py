@@ -29,7 +29,7 @@ def rederive(env, cwd, kernel_env, kernel_cwd, modules=None):
     kernel_env = env if kernel_env is None else kernel_env
     kernel_cwd = cwd if kernel_cwd is None else kernel_cwd
     notes = []
-    _hypothesis(modules, cwd)
+    _hypothesis(modules, cwd, env, kernel_env)
     _multiprocessing(modules, cwd)
     _user_base(modules, env, kernel_env)
     _sklearn(modules, env)
@@ -42,12 +42,21 @@ def _evict(modules, root):
         modules.pop(name, None)
 
 
-def _hypothesis(modules, cwd):
+def _hypothesis(modules, cwd, env, kernel_env):
     """hypothesis.configuration: the default home `.hypothesis` is the cwd's
     at import, the home itself fixed at the first use (from
-    HYPOTHESIS_STORAGE_DIRECTORY, else that default)."""
+    HYPOTHESIS_STORAGE_DIRECTORY, else that default). hypothesis._settings:
+    from 6.131 its "ci" profile (no example database, derandomized) is loaded
+    at import when the environment names a CI service (`CI`, `GITHUB_ACTIONS`,
+    ...): a kernel and a run that disagree on that get hypothesis imported
+    afresh by the run, as cold would import it."""
     configuration = modules.get("hypothesis.configuration")
     if configuration is None:
+        return
+    settings = modules.get("hypothesis._settings")
+    ci_variables = getattr(settings, "_CI_VARS", None)
+    if isinstance(ci_variables, dict) and _names_ci(ci_variables, env) != _names_ci(ci_variables, kernel_env):
+        _evict(modules, "hypothesis")
         return
     names = configuration.__dict__
     default, home = "__hypothesis_home_directory_default", "__hypothesis_home_directory"
@@ -57,6 +66,11 @@ def _hypothesis(modules, cwd):
     kind = type(names[default])  # str in 6.x before 6.79, a pathlib.Path after
     names[default] = kind(os.path.join(cwd, ".hypothesis"))
     names[home] = None
+
+
+def _names_ci(ci_variables, env):
+    """hypothesis's is_in_ci(), for an environment other than os.environ."""
+    return any(key in env and (value is None or env[key] == value) for key, value in ci_variables.items())
 
 
 def _multiprocessing(modules, cwd):

@@ -2,8 +2,8 @@
 IPython: the kernel's shell (sysdirs.ipython_shell goes through it), and,
 for child.py, the builtins a running cell installed (`builtin_trap`) and the
 shell singleton forgotten (`InteractiveShell.clear_instance`). magic.py's
-`register_magic_function` and spare.py's `execution_count` are IPython's
-public API and stay where they are. Probed once per process; what fails is
+`register_magic_function` and `displayhook.prompt_count`, and spare.py's
+`execution_count`, are IPython's public API and stay where they are. Probed once per process; what fails is
 reported as a speed-up off (see __init__.py)."""
 import functools
 import sys
