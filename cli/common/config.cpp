@@ -62,10 +62,11 @@ static std::optional<project_config> parse(const fs::path& file) {
             auto s = node.value<std::string>();
             if (!s || !node.is_string() || (*s != "send" && *s != "refuse")) throw bad_type("\"send\" or \"refuse\"");
             c.gateway_sync = *s;
-        } else if (k == "gateway_kernels") {
+        } else if (k == "gateway_kernels" || k == "workers_per_kernel") {
             auto n = node.value<int64_t>();
-            if (!node.is_integer() || !n || *n < 1 || *n > 1024) throw bad_type("an integer number of kernels (1-1024)");
-            c.gateway_kernels = static_cast<int>(*n);
+            if (!node.is_integer() || !n || *n < 1 || *n > 1024)
+                throw bad_type(k == "gateway_kernels" ? "an integer number of kernels (1-1024)" : "an integer number of workers (1-1024)");
+            (k == "gateway_kernels" ? c.gateway_kernels : c.workers_per_kernel) = static_cast<int>(*n);
         } else if (k == "kernel" || k == "ip" || k == "python") {
             auto s = node.value<std::string>();
             if (!s || !node.is_string() || s->empty()) throw bad_type("a non-empty string");
@@ -76,7 +77,7 @@ static std::optional<project_config> parse(const fs::path& file) {
             c.port = static_cast<int>(*p);
         } else {
             throw ltest_error(exit_code::usage, where(file, node) + ": unknown key '" + k +
-                                                    "' in [tool.ltest] (known: preload, exclude, python, kernel, ip, port, autostart, idle, delegate, gateway, gateway_kernels, gateway_token_file, gateway_sync)");
+                                                    "' in [tool.ltest] (known: preload, exclude, python, kernel, ip, port, autostart, idle, delegate, gateway, gateway_kernels, gateway_token_file, gateway_sync, workers_per_kernel)");
         }
     }
     return c;

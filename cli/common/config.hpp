@@ -21,6 +21,7 @@ struct project_config {
     std::optional<std::vector<std::string>> exclude;  // learned preloads never imported
     std::optional<std::string> gateway;               // a Jupyter Enterprise Gateway's URL
     std::optional<int> gateway_kernels;               // how many kernels to ask it for
+    std::optional<int> workers_per_kernel;            // -n auto over them: workers on each kernel's host
     std::optional<std::string> gateway_token_file;    // its token, in a file (relative to this one's directory)
     std::optional<std::string> gateway_sync;          // "send" or "refuse": a gateway kernel whose project tree differs
 };

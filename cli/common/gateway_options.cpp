@@ -30,6 +30,7 @@ void add_gateway_options(CLI::App& app, options& o) {
 void apply_gateway_config(options& o, const CLI::App& app, const project_config& config) {
     if (config.gateway && app.count("--gateway") == 0) o.gateway = *config.gateway;
     if (config.gateway_kernels && app.count("--gateway-kernels") == 0) o.gateway_kernels = *config.gateway_kernels;
+    if (config.workers_per_kernel) o.workers_per_kernel = *config.workers_per_kernel;
     if (config.gateway_sync) o.gateway_sync = *config.gateway_sync;
     if (config.gateway_token_file) {
         const std::string& f = *config.gateway_token_file;

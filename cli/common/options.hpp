@@ -35,6 +35,7 @@ struct options {
     std::string gateway;             // --gateway URL, [tool.ltest] gateway
     int gateway_kernels = 1;         // --gateway-kernels K, [tool.ltest] gateway_kernels
     std::string gateway_token_file;  // [tool.ltest] gateway_token_file, absolute
+    int workers_per_kernel = 0;      // [tool.ltest] workers_per_kernel: -n auto's on each (0: its CPUs)
     std::string gateway_sync = "send";  // [tool.ltest] gateway_sync: a kernel whose tree differs gets the files, or "refuse"
     bool gateway_flags = false;      // --gateway or --gateway-kernels given (a server's flags)
 };

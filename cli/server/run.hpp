@@ -52,6 +52,12 @@ struct run {
     std::chrono::steady_clock::time_point handed_at;  // sent on the hand-over socket
     bool told_busy = false;       // the client knows the run waits for another request
 
+    // A sharded run over gateway kernels (shard_job.hpp, server_shards.cpp):
+    // the client's run leads; its helpers, one per other kernel, have no client.
+    bool shard_lead = false;
+    std::string shard_of;          // a helper: its lead's id
+    nlohmann::json shard_waiting;  // a helper's question held until the lead's ids are in
+
     // The test process's part (handed-over runs).
     run_pipes pipes;
     utf8_text out_text, err_text;

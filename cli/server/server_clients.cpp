@@ -63,6 +63,7 @@ void server::send_to(const std::string& client, const std::string& type, json co
 }
 
 void server::queue_for(run& r, const std::string& type, json content) {
+    if (r.client.empty()) return;  // a sharded run's helper: its lead speaks for it
     r.queue(frames_for(r.client, type, std::move(content), r.request_header));
 }
 
@@ -154,6 +155,7 @@ void server::on_interrupt_request(const kb::message& msg) {
     }
     ++r->interrupts;
     signal_run(*r);
+    if (r->shard_lead) signal_helpers(*r);
 }
 
 void server::on_shutdown_request(const kb::message& msg) {
@@ -185,7 +187,7 @@ void server::drop_lost_clients() {
     last_liveness_check_ = now;
     for (auto it = runs_.begin(); it != runs_.end();) {
         run& r = *it;
-        bool lost = r.phase() != run_phase::answered &&
+        bool lost = r.phase() != run_phase::answered && r.shard_of.empty() &&  // a helper lives with its lead
                     (r.client_here ? state_of(r.spec.client_pid) == process_state::gone
                                    : now - r.last_heard > milliseconds(protocol::client_lost_after_ms));
         if (lost && r.phase() == run_phase::queued) {
@@ -198,6 +200,7 @@ void server::drop_lost_clients() {
             r.lost_at = now;
             r.interrupts = std::max(r.interrupts, r.lost_interrupts);
             signal_run(r);
+            if (r.shard_lead) signal_helpers(r);
         }
         ++it;
     }

@@ -32,6 +32,7 @@
 #include "run.hpp"
 #include "runtime_file.hpp"
 #include "runtime_file_keeper.hpp"
+#include "shard_job.hpp"
 #include "tree_sync.hpp"
 #include "warm_kernel.hpp"
 
@@ -154,6 +155,12 @@ private:
     void on_taken(const taken_run& t);
     void abandon_handovers();
     void start_relayed(run& r);
+    // server_shards.cpp: `-n` over the gateway's kernels.
+    bool start_sharded(run& lead, std::list<run>& helpers);
+    bool on_shard_question(run& r, const kb::message& m);
+    void answer_shard_question(run& r, const nlohmann::json& header, const nlohmann::json& question);
+    void shard_run_ended(run& r);
+    void signal_helpers(const run& lead);
     // server_tree_sync.cpp: a gateway kernel's project tree made the client's
     // first; false (the run answered with the reason) if it cannot be.
     bool sync_tree(run& r);
@@ -186,6 +193,7 @@ private:
     std::string session_ = kb::new_id();
     replay_guard replay_;
     std::list<run> runs_;
+    std::map<std::string, shard_job> shard_jobs_;  // by lead run id
     std::map<int, int> reaped_;  // test process pid -> exit code, as the kernel reported
     int runs_served_ = 0;
     std::map<int, int> runs_by_kernel_;  // relayed runs started on each kernel (--status' gateway_kernels)

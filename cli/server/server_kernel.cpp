@@ -41,6 +41,7 @@ void server::drain_kernel(warm_kernel& k, int index) {
     receive(&kb::kernel_client::recv_stdin, [&](const kb::message& m) {
         run* r = relaying_run(index);
         if (!r || m.msg_type() != "input_request") return;
+        if (on_shard_question(*r, m)) return;
         r->input_request_header = m.header;
         queue_for(*r, protocol::input_request, m.content);
     });
@@ -172,11 +173,16 @@ void server::start_runs() {
         auto first = std::find_if(runs_.begin(), runs_.end(), [](const run& r) { return r.phase() == run_phase::queued; });
         if (first == runs_.end() || !kernel_ready_for(*first)) return;
     }
+    std::list<run> helpers;
     for (auto& r : runs_) {
         if (r.phase() != run_phase::queued) continue;
         if (!kernel_.hands_over()) {
             int k = free_kernel();  // one at a time per kernel
             if (k < 0) return;
+            if (start_sharded(r, helpers)) {
+                runs_.splice(runs_.end(), helpers);  // relaying: the loop passes them by
+                continue;
+            }
             r.kernel = k;
             if (kernel_for(r).settings().gateway && !sync_tree(r)) continue;  // refused: answered
             start_relayed(r);
@@ -215,7 +221,10 @@ void server::start_relayed(run& r) {
     kb::execute_options opts;
     opts.allow_stdin = true;
     opts.user_expressions = runtime_result_expression();
-    r.execute_id = kernel_for(r).client().send_execute(runtime_call_code("serve", json(r.spec)), opts);
+    json spec = r.spec;
+    // Its test process's part in a sharded run (gateway_shards.py takes it out of the environment).
+    if (r.shard_lead || !r.shard_of.empty()) spec["env"]["LTEST_SHARD_ROLE"] = r.shard_lead ? "lead" : "helper";
+    r.execute_id = kernel_for(r).client().send_execute(runtime_call_code("serve", spec), opts);
     ++runs_by_kernel_[r.kernel];
     r.set_phase(run_phase::relaying);
     if (!busy_with_others_.empty()) tell_busy(r);
@@ -279,9 +288,10 @@ void server::answer(run& r, json content) {
     if (r.phase() == run_phase::answered) return;
     if (content.value("status", "") == "ok" && r.phase() != run_phase::relaying)
         content["duration"] = duration<double>(steady_clock::now() - r.started).count();
-    ++runs_served_;
+    if (r.shard_of.empty()) ++runs_served_;  // a helper is part of its lead's run
     queue_for(r, protocol::run_reply, std::move(content));
     r.set_phase(run_phase::answered);
+    shard_run_ended(r);
     r.pipes = run_pipes();  // closes its ends: a test process still writing gets EPIPE
 }
 

@@ -67,7 +67,7 @@ def test_a_run_on_a_gateway_kernel_is_a_cold_run(tmp_path, gateway, project):
         assert summary_line(warm.stdout) == summary_line(cold.stdout)
         assert "output of a failing test" in warm.stdout
         assert "assert (2 + 2) == 5" in warm.stdout
-        # -n forks its workers in the gateway kernel the run goes to.
+        # -n runs over both kernels (test_gateway_shards.py): a helper run on the second.
         sharded = server.client("-n", "2", "--", "-q", "-p", "no:cacheprovider", cwd=project)
         assert sharded.returncode == 1, sharded.stdout + sharded.stderr
         assert summary_line(sharded.stdout) == summary_line(cold.stdout)
@@ -79,7 +79,7 @@ def test_a_run_on_a_gateway_kernel_is_a_cold_run(tmp_path, gateway, project):
             assert k["url"] == gateway.url and k["kernel_id"] and k["state"] == "warm"
             assert k["host"] == os.uname().nodename
             assert "json" in [p["module"] for p in k["preloaded"]]
-        assert sum(k["runs"] for k in kernels) == 2
+        assert sum(k["runs"] for k in kernels) == 3
         text = server.client("--status").stdout
         assert kernels[0]["kernel_id"] in text and kernels[1]["kernel_id"] in text
         # The token: in no log, no status.

@@ -102,13 +102,15 @@ TEST_CASE("a server's flags: --gateway and --gateway-kernels", "[gateway][option
 TEST_CASE("[tool.ltest] gateway keys fill what the command line left", "[gateway][config]") {
     temp_dir t;
     write_text(t / "pyproject.toml",
-               "[tool.ltest]\ngateway = \"http://gw:8888\"\ngateway_kernels = 4\ngateway_token_file = \"secret/token\"\n");
+               "[tool.ltest]\ngateway = \"http://gw:8888\"\ngateway_kernels = 4\ngateway_token_file = \"secret/token\"\n"
+               "workers_per_kernel = 6\n");
     cwd_guard in(t.path());
     auto o = parse({"-l"});
     REQUIRE(o);
     CHECK(o->gateway == "http://gw:8888");
     CHECK(o->gateway_kernels == 4);
     CHECK(o->gateway_token_file == (t / "secret/token").string());
+    CHECK(o->workers_per_kernel == 6);
     auto flags = parse({"-l", "--gateway-kernels", "2"});
     REQUIRE(flags);
     CHECK(flags->gateway_kernels == 2);
@@ -116,6 +118,8 @@ TEST_CASE("[tool.ltest] gateway keys fill what the command line left", "[gateway
     auto e = parse_error({"-l"});
     CHECK(e.exit_code == ltest::exit_code::usage);
     CHECK_THAT(std::string(e.what()), Catch::Contains("gateway_kernels"));
+    write_text(t / "pyproject.toml", "[tool.ltest]\nworkers_per_kernel = \"many\"\n");
+    CHECK_THAT(std::string(parse_error({"-l"}).what()), Catch::Contains("workers_per_kernel"));
 }
 
 TEST_CASE("[tool.ltest] gateway_sync: send by default, or refuse", "[gateway][config]") {

@@ -94,6 +94,25 @@ def _answer_input(stdin_w, secret_prompt=None):
     return stdin_w
 
 
+# An input_request whose prompt starts so is the test process's question to
+# the ltest server (a sharded run over gateway kernels), which the server
+# answers itself: it never reaches a user.
+SERVER_QUESTION = "\x1b[ltest-shards]"
+
+
+def _answer_query(stdin_w, question):
+    """The test process asks the ltest server (gateway_shards.py): the
+    question goes out as an input_request's prompt, the answer comes back
+    as its line."""
+    try:
+        value = input(SERVER_QUESTION + question.decode("utf-8", "replace"))
+    except Exception:  # a frontend that cannot answer: the test process sees EOF
+        os.close(stdin_w)
+        return None
+    os.write(stdin_w, value.encode("utf-8", "replace") + b"\n")
+    return stdin_w
+
+
 class ChildRelay:
     """The kernel's side of one test process: output, input, interrupts, exit."""
 
@@ -156,6 +175,8 @@ class ChildRelay:
                         pass
                 secret = json.loads(line[2:]) if line.startswith(b"P ") else None
                 self.stdin_w = _answer_input(self.stdin_w, secret)
+            elif line.startswith(b"Q ") and self.stdin_w is not None:  # Q: child_stdin.ask_server
+                self.stdin_w = _answer_query(self.stdin_w, line[2:])
         return True
 
     def close(self):

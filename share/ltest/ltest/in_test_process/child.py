@@ -295,8 +295,13 @@ def run_pytest(args, workers=1, main=None):
     main(args, plugins): what runs instead of pytest.main (prepared.py)."""
     from ..private_api import pytest_api
     from .xdist_as_shards import XdistAsShards
+    from .gateway_shards import GatewayShards, role_from_environment
     plugins = [XdistAsShards()]  # pytest-xdist's -n after `--` runs as ltest's -n
-    if workers > 1:
+    role = role_from_environment()
+    ask = getattr(sys.__stdin__, "ask_server", None)
+    if role and ask is not None:  # one of a sharded run's runs over gateway kernels
+        plugins.append(GatewayShards(role, workers, ask))
+    elif workers > 1:
         from .shard import ShardPlugin
         plugins.append(ShardPlugin(workers))
     try:

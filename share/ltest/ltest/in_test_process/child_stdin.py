@@ -88,6 +88,19 @@ class RelayStdin(io.TextIOBase):
             self._fill(b"P " + json.dumps(prompt).encode() + b"\n", self._secret_fd)
         return self.readline()
 
+    def ask_server(self, question):
+        """One question (bytes, one line) to the ltest server, b"Q <question>"
+        on the control pipe: the kernel asks with an input_request the
+        server answers itself (gateway_shards.py); the answer's one line."""
+        os.write(self._ctl, b"Q " + question + b"\n")
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = os.read(self._secret_fd, 1 << 20)
+            if not chunk:
+                raise EOFError("the kernel closed the test process's stdin")
+            answer += chunk
+        return answer[:-1]
+
     def read(self, size=-1):
         parts = []
         while size is None or size < 0 or sum(map(len, parts)) < size:

@@ -112,6 +112,7 @@ def report_from_json(config, data):
 
 def _run_worker(session, shard, fd):
     config = session.config
+    pytest_api.own_capture_in_fork(config)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         config.pluginmanager.unregister(reporter)

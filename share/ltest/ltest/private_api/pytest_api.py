@@ -10,6 +10,7 @@ a failed one turns its speed-up off (see __init__.py). Supported: pytest 7.2
 - `FixtureManager` built before the session (fixtures parsed ahead);
 - `rewrite_asserts` and `_rewrite_test` (test modules rewritten ahead);
 - a subtest report's arguments, read back from a shard worker's JSON;
+- the capture manager's global capture, made anew in each shard worker;
 - the modules of pytest's built-in plugins (the kernel preloads them);
 - `Config._do_configure`, wrapped for one call (the `file` command's answer
   known ahead, file_command_memo.py);
@@ -345,6 +346,22 @@ def subtest_arguments_as_sent(report, data):
         object.__setattr__(context, "kwargs", dict(sent["kwargs"]))
     except Exception:  # another shape: left as pytest made it
         pass
+
+
+def own_capture_in_fork(config):
+    """A shard worker (a fork of the collected session) gets capture files of
+    its own: the parent's temporary files are shared by every fork (one
+    open file, one offset), so two workers' tests would read and truncate
+    each other's output. The parent's are dropped unread (its capture is
+    suspended between tests, so nothing of this worker is in them). Another
+    shape of CaptureManager: left as it is."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if (capman is None or getattr(capman, "_global_capturing", None) is None
+            or not hasattr(capman, "start_global_capturing") or not hasattr(capman, "suspend_global_capture")):
+        return
+    capman._global_capturing = None
+    capman.start_global_capturing()
+    capman.suspend_global_capture()
 
 
 @functools.lru_cache(maxsize=None)
