@@ -61,6 +61,7 @@ def pool(monkeypatch):
     for name in ("prediction", "refill", "baseline_threads"):
         monkeypatch.setattr(STATE, name, None)
     assert spare._spares == []
+    assert spare._runs == set(), "a run that began was never said to have ended (spare.run_ended)"
     p = Pool()
     yield p
     p.cleanup()

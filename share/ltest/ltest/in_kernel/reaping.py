@@ -70,6 +70,7 @@ def reap_later(pid, stuck_after=10):
     loop = kernel_loop()
     if loop is None:  # not in a kernel (tests, a plain process): reap now
         reap(pid)
+        spare.run_ended(pid)  # else the spares would wait for this run for ever
         return
     STATE.unreaped.add(pid)
     deadline = None if stuck_after is None else time.monotonic() + stuck_after
