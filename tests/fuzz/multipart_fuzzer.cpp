@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -225,6 +226,7 @@ std::string hello(unsigned char mode, const std::string& identity) {
 void send_all(int fd, const std::string& bytes) {
     for (std::size_t at = 0; at < bytes.size();) {
         ssize_t n = ::send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM (-timeout) has no SA_RESTART
         if (n <= 0) return;  // closed on us: a refusal
         at += static_cast<std::size_t>(n);
     }
@@ -247,6 +249,7 @@ bool welcomed(int fd) {
             }
         }
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM: seen as "refused the key's password"
         if (n <= 0) return false;
         in.append(buf, static_cast<std::size_t>(n));
     }
@@ -319,11 +322,15 @@ void fuzz_server(unsigned char mode, const std::string& stream) {
     for (bool disconnected = false; !disconnected;) {
         take();
         zmq::pollitem_t items[] = {{s.router.handle(), 0, ZMQ_POLLIN, 0}, {s.monitor.handle(), 0, ZMQ_POLLIN, 0}};
-        zmq::poll(items, 2, std::chrono::milliseconds(100));
-        if (items[1].revents & ZMQ_POLLIN) {
-            zmq::multipart_t event;
-            event.recv(s.monitor);  // [event id + value, endpoint]: only DISCONNECTED is asked for
-            disconnected = true;
+        try {
+            zmq::poll(items, 2, std::chrono::milliseconds(100));
+            if (items[1].revents & ZMQ_POLLIN) {
+                zmq::multipart_t event;
+                event.recv(s.monitor);  // [event id + value, endpoint]: only DISCONNECTED is asked for
+                disconnected = true;
+            }
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) throw;  // libFuzzer's SIGALRM: poll again
         }
         if (std::chrono::steady_clock::now() > deadline) contract_broken("ROUTER", "the connection did not end in 10 s");
     }
