@@ -26,7 +26,7 @@ import time
 import pytest
 
 from ..private_api import pytest_api
-from .shard import _Forwarder, report_from_json, warning_from_json
+from .shard import _Forwarder, report_from_json, warning_from_json, worker_messages
 
 # How often a coordinator that has nothing else to ask still talks to the
 # server: the lead to take the helpers' reports, a helper to pass its own on.
@@ -251,16 +251,13 @@ class GatewayShards:
             ready, _, _ = select.select(list(open_fds), [], [], POLL_SECONDS)
             for fd in ready:
                 worker = workers[fd]
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
+                messages = worker_messages(worker, fd)
+                if messages is None:
                     open_fds.discard(fd)
                     if not worker.done:
                         self._report_crash(config, worker)
                     continue
-                worker.buffer += chunk
-                *lines, worker.buffer = worker.buffer.split(b"\n")
-                for line in lines:
-                    msg = json.loads(line)
+                for msg in messages:
                     event = msg["event"]
                     if event == "ready":
                         worker.idle = True

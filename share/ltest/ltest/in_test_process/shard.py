@@ -38,6 +38,17 @@ def split(items, n, blocks_per_worker=BLOCKS_PER_WORKER):
     return [[item for block in blocks[w::n] for item in block] for w in range(n)]
 
 
+def worker_messages(worker, fd):
+    """The whole JSON lines a worker wrote on fd since the last call (a line
+    cut by the read waits in worker.buffer); None at the pipe's end."""
+    chunk = os.read(fd, 1 << 16)
+    if not chunk:
+        return None
+    worker.buffer += chunk
+    *lines, worker.buffer = worker.buffer.split(b"\n")
+    return [json.loads(line) for line in lines]
+
+
 class _Forwarder:
     """In a worker: every report goes to the coordinator instead of a terminal."""
 
@@ -186,16 +197,14 @@ class ShardPlugin:
             ready, _, _ = select.select(list(open_fds), [], [])
             for fd in ready:
                 worker = workers[fd]
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
+                messages = worker_messages(worker, fd)
+                if messages is None:
                     open_fds.discard(fd)
                     if not worker.done:
                         self._report_crash(config, worker)
                     continue
-                worker.buffer += chunk
-                *lines, worker.buffer = worker.buffer.split(b"\n")
-                for line in lines:
-                    self._replay(config, worker, json.loads(line))
+                for msg in messages:
+                    self._replay(config, worker, msg)
                     if session.shouldfail or session.shouldstop:
                         return  # -x / --maxfail: what the other workers did since is not reported
 
