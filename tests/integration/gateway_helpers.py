@@ -4,8 +4,10 @@ kernelspec whose kernels are local processes (EG's LocalProcessProxy) on the
 tests' interpreter, its own session, stopped and then killed at teardown even
 when a test failed.
 """
+import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -86,3 +88,14 @@ class Gateway:
             self.proc.kill()
             self.proc.wait()
         self.log_file.close()
+
+
+@contextlib.contextmanager
+def running_gateway(tmp_path):
+    """A gateway with a token of its own, stopped (its kernels killed) even when the test fails."""
+    g = Gateway(tmp_path, token=secrets.token_hex(16))
+    try:
+        g.start()
+        yield g
+    finally:
+        g.stop()

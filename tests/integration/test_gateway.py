@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from conftest import SLEEPER, Server, free_port, plain_pytest, read_until, summary_line, wait_for, write_files
-from gateway_helpers import KERNELSPEC, Gateway
+from gateway_helpers import KERNELSPEC, Gateway, running_gateway
 
 SUITE = {
     "test_mod.py": """
@@ -34,12 +34,8 @@ def test_not_in_jupyter():
 
 @pytest.fixture
 def gateway(tmp_path):
-    g = Gateway(tmp_path, token=secrets.token_hex(16))
-    try:
-        g.start()
+    with running_gateway(tmp_path) as g:
         yield g
-    finally:
-        g.stop()
 
 
 def gateway_server(tmp_path, gateway, token, kernels=1, extra=()):

@@ -7,7 +7,6 @@ unfinished tests run on another; Ctrl-C stops every kernel's workers.
 """
 import json
 import os
-import secrets
 import signal
 import subprocess
 import xml.etree.ElementTree as ET
@@ -15,7 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import Server, alive, plain_pytest, read_until, summary_line, wait_for, write_files
-from gateway_helpers import KERNELSPEC, Gateway
+from gateway_helpers import KERNELSPEC, running_gateway
 
 # Each test notes which test process ran it (its process group: a kernel's
 # run and its workers share one) when RECORD names a directory, and waits
@@ -85,17 +84,28 @@ def junit_outcomes(path):
 
 @pytest.fixture
 def gateway(tmp_path):
-    g = Gateway(tmp_path, token=secrets.token_hex(16))
-    try:
-        g.start()
+    with running_gateway(tmp_path) as g:
         yield g
-    finally:
-        g.stop()
 
 
 def gateway_server(tmp_path, gateway, kernels):
     return Server(tmp_path, extra_env={"LTEST_GATEWAY_TOKEN": gateway.token},
                   args=("--gateway", gateway.url, "--gateway-kernels", str(kernels), "--kernel", KERNELSPEC))
+
+
+def project_with_marks(tmp_path, files):
+    """The project's directory, and the one its tests mark what they reached in."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    write_files(root, files)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    return root, marks
+
+
+def started(server):
+    server.start(timeout=300)
+    assert server.proc.poll() is None, server.log.read_text()
 
 
 def test_a_sharded_run_over_gateway_kernels_is_a_serial_cold_run(tmp_path, gateway):
@@ -105,8 +115,7 @@ def test_a_sharded_run_over_gateway_kernels_is_a_serial_cold_run(tmp_path, gatew
     cold = plain_pytest("-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'cold.xml'}", cwd=root)
     server = gateway_server(tmp_path, gateway, kernels=2)
     try:
-        server.start(timeout=300)
-        assert server.proc.poll() is None, server.log.read_text()
+        started(server)
         record = tmp_path / "record"
         record.mkdir()
         warm = server.client("-n", "2", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
@@ -174,15 +183,10 @@ def test_blocks_on_the_helper(n):
 
 
 def test_a_kernel_killed_mid_run_has_its_tests_run_on_another(tmp_path, gateway):
-    root = tmp_path / "proj"
-    root.mkdir()
-    write_files(root, KILLED)
-    marks = tmp_path / "marks"
-    marks.mkdir()
+    root, marks = project_with_marks(tmp_path, KILLED)
     server = gateway_server(tmp_path, gateway, kernels=2)
     try:
-        server.start(timeout=300)
-        assert server.proc.poll() is None, server.log.read_text()
+        started(server)
         lead = server.status()["gateway_kernels"][0]["kernel_id"]
         p = server.popen("-n", "2", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
                          cwd=root, env={"MARKS": str(marks), "LEAD_KERNEL": lead},
@@ -221,15 +225,10 @@ def test_sleeps(n):
 
 
 def test_ctrl_c_stops_every_kernels_workers(tmp_path, gateway):
-    root = tmp_path / "proj"
-    root.mkdir()
-    write_files(root, SLEEPERS)
-    marks = tmp_path / "marks"
-    marks.mkdir()
+    root, marks = project_with_marks(tmp_path, SLEEPERS)
     server = gateway_server(tmp_path, gateway, kernels=2)
     try:
-        server.start(timeout=300)
-        assert server.proc.poll() is None, server.log.read_text()
+        started(server)
         p = server.popen("-n", "2", "--", "-q", "-p", "no:cacheprovider", cwd=root, env={"MARKS": str(marks)},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
@@ -278,8 +277,7 @@ def test_records_its_siblings(n):
     monkeypatch.chdir(root)  # the server reads this project's [tool.ltest]
     server = gateway_server(tmp_path, gateway, kernels=2)
     try:
-        server.start(timeout=300)
-        assert server.proc.poll() is None, server.log.read_text()
+        started(server)
         r = server.client("-n", "auto", "--", "-q", "-p", "no:cacheprovider", cwd=root,
                           env={"RECORD": str(record), "KERNELS": "2", "COUNTS": str(counts)})
         assert r.returncode == 0 and summary_line(r.stdout) == "20 passed", r.stdout + r.stderr
