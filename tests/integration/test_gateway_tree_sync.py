@@ -142,15 +142,21 @@ def test_a_host_whose_tree_differs_gets_the_clients_files_and_runs_the_clients_c
         server.stop()
 
 
+def refused_run(server, trees):
+    """Starts the server and runs in trees: a refusal, exit 78 and one line on stderr."""
+    server.start(timeout=300)
+    assert server.proc.poll() is None, server.log.read_text()
+    r = server.run("-q", cwd=trees, timeout=300)
+    assert r.returncode == 78, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    return r, lines
+
+
 def test_refuse_is_one_line_naming_the_host_and_the_first_differing_file(tmp_path, gateway, hosts, trees):
     server = server_for(tmp_path, gateway, trees, sync="refuse")
     try:
-        server.start(timeout=300)
-        assert server.proc.poll() is None, server.log.read_text()
-        r = server.run("-q", cwd=trees, timeout=300)
-        assert r.returncode == 78, r.stdout + r.stderr
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1, r.stderr
+        r, lines = refused_run(server, trees)
         # pkg/mod.py, tests/test_value.py, pyproject.toml (its [tool.ltest]
         # table) differ, tests/test_deleted.py is the host's alone.
         assert lines[0] == (f"ltest: the project tree of the kernel on {HOST_NAME} ({trees}) differs from this one: "
@@ -170,12 +176,7 @@ def test_a_symlink_leading_out_of_the_root_on_the_host_is_refused(tmp_path, base
                    f"{shlex.quote(str(trees))}/pkg")
     server = server_for(tmp_path, gateway, trees)
     try:
-        server.start(timeout=300)
-        assert server.proc.poll() is None, server.log.read_text()
-        r = server.run("-q", cwd=trees, timeout=300)
-        assert r.returncode == 78, r.stdout + r.stderr
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1, r.stderr
+        _, lines = refused_run(server, trees)
         assert f"{HOST_NAME}: refusing to write 'pkg/__init__.py'" in lines[0]
         assert "a symlink on the way leads out of the project root" in lines[0]
         assert list(outside.iterdir()) == []
