@@ -149,6 +149,18 @@ static std::string runs_in_flight_text(const json& s) {
         lines += "  pid " + std::to_string(field<int>(r, "pid", 0)) + "  " + phase + "  " +
                  seconds_text(field<double>(r, "age", 0.0)) + "  " + clean_text(field<std::string>(r, "cwd", "")) +
                  "  pytest" + args + "\n";
+        if (r.contains("shards") && r.at("shards").is_object()) {  // -n over gateway kernels: each kernel's part
+            const json& sh = r.at("shards");
+            std::string finished;
+            json by_kernel = sh.value("finished_by_kernel", json::object());
+            if (!by_kernel.is_object()) bad("finished_by_kernel is not an object");
+            for (const auto& [k, n] : by_kernel.items())
+                finished += (finished.empty() ? "" : ", ") + ("kernel " + clean_text(k)) + ": " + (n.is_number() ? n.dump() : "?");
+            int lead = field<int>(sh, "lead_kernel", 0);
+            lines += "    sharded: " + (lead > 0 ? "led by gateway kernel " + std::to_string(lead) : std::string("waiting for a kernel to lead")) +
+                     ", " + std::to_string(field<long>(sh, "handed_out", 0)) + " tests handed out" +
+                     (finished.empty() ? "" : "; finished by " + finished) + "\n";
+        }
     }
     return "runs in flight:  " + std::to_string(running) + ", queued: " + std::to_string(field<int>(s, "queued", 0)) +
            "\n" + lines;

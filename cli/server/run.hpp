@@ -57,6 +57,7 @@ struct run {
     bool shard_lead = false;
     std::string shard_of;          // a helper: its lead's id
     nlohmann::json shard_waiting;  // a helper's question held until the lead's ids are in
+    protocol::run_spec client_spec;  // a lead's spec as sent (sync_tree may move spec.cwd to a kernel's tree)
 
     // The test process's part (handed-over runs).
     run_pipes pipes;

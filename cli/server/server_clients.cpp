@@ -218,8 +218,16 @@ json server::status() {
     for (const auto& r : runs_) {
         if (r.phase() == run_phase::answered) continue;
         queued += r.phase() == run_phase::queued;
-        in_flight.push_back({{"pid", r.pid}, {"cwd", r.spec.cwd}, {"args", r.spec.args}, {"phase", phase_name(r.phase())},
-                             {"age", duration<double>(now - r.started).count()}});
+        if (!r.shard_of.empty()) continue;  // a helper: in its lead's entry
+        json entry{{"pid", r.pid}, {"cwd", r.spec.cwd}, {"args", r.spec.args}, {"phase", phase_name(r.phase())},
+                   {"age", duration<double>(now - r.started).count()}};
+        if (auto job = shard_jobs_.find(r.id); job != shard_jobs_.end()) {  // sharded: each kernel's part, numbered as --status lists them
+            json finished = json::object();
+            for (const auto& [k, n] : job->second.finished_by_kernel()) finished[std::to_string(k + 1)] = n;
+            entry["shards"] = {{"lead_kernel", r.phase() == run_phase::queued ? 0 : r.kernel + 1},
+                               {"handed_out", job->second.handed_out()}, {"finished_by_kernel", finished}};
+        }
+        in_flight.push_back(std::move(entry));
     }
     s["queued"] = queued;
     s["in_flight"] = in_flight;

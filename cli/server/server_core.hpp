@@ -146,6 +146,7 @@ private:
     // The kernel a relayed run is on; the first kernel free for one (-1: none).
     warm_kernel& kernel_for(const run& r) { return r.kernel == 0 ? kernel_ : gateway_pool_.at(r.kernel - 1); }
     int free_kernel();
+    std::vector<int> free_kernels();
     void on_pool_kernel_death(std::size_t i, const std::string& why);
     void on_iopub(const kb::message& m);
     void on_execute_reply(const kb::message& m);
@@ -156,7 +157,11 @@ private:
     void abandon_handovers();
     void start_relayed(run& r);
     // server_shards.cpp: `-n` over the gateway's kernels.
-    bool start_sharded(run& lead, std::list<run>& helpers);
+    bool start_sharded(run& lead);
+    void start_helper(const run& lead, shard_job& job, int kernel);
+    void join_shard_jobs();
+    bool take_over_lead(run& lead, const std::string& why);
+    void resume_lead(run& lead, int kernel);
     bool on_shard_question(run& r, const kb::message& m);
     void answer_shard_question(run& r, const nlohmann::json& header, const nlohmann::json& question);
     void shard_run_ended(run& r);

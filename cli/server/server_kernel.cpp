@@ -60,16 +60,22 @@ run* server::relaying_run(int kernel) {
     return nullptr;
 }
 
-// Relayed runs go one at a time to each kernel: the first usable one with none.
-int server::free_kernel() {
+// Relayed runs go one at a time to each kernel: the usable ones with none.
+std::vector<int> server::free_kernels() {
+    std::vector<int> out;
     for (int k = 0; k <= static_cast<int>(gateway_pool_.size()); ++k) {
         warm_kernel& kernel = k == 0 ? kernel_ : gateway_pool_.at(k - 1);
         if (!kernel.usable()) continue;
         bool busy = false;
         for (const auto& r : runs_) busy |= r.kernel == k && (r.phase() == run_phase::relaying || !r.execute_id.empty());
-        if (!busy) return k;
+        if (!busy) out.push_back(k);
     }
-    return -1;
+    return out;
+}
+
+int server::free_kernel() {
+    auto free = free_kernels();
+    return free.empty() ? -1 : free.front();
 }
 
 // A kernel of the gateway pool died: its run is answered as kernel_'s would be.
@@ -77,6 +83,7 @@ void server::on_pool_kernel_death(std::size_t i, const std::string& why) {
     for (auto& r : runs_)
         if (r.kernel == static_cast<int>(i) + 1 && (r.phase() == run_phase::relaying || !r.execute_id.empty())) {
             r.execute_id.clear();  // its execute request died with the kernel: the kernel's turn is free
+            if (take_over_lead(r, why)) continue;
             answer(r, failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"));
         }
 }
@@ -173,16 +180,16 @@ void server::start_runs() {
         auto first = std::find_if(runs_.begin(), runs_.end(), [](const run& r) { return r.phase() == run_phase::queued; });
         if (first == runs_.end() || !kernel_ready_for(*first)) return;
     }
-    std::list<run> helpers;
     for (auto& r : runs_) {
         if (r.phase() != run_phase::queued) continue;
         if (!kernel_.hands_over()) {
             int k = free_kernel();  // one at a time per kernel
             if (k < 0) return;
-            if (start_sharded(r, helpers)) {
-                runs_.splice(runs_.end(), helpers);  // relaying: the loop passes them by
+            if (r.shard_lead) {  // its lead's kernel died: it leads again here
+                resume_lead(r, k);
                 continue;
             }
+            if (start_sharded(r)) continue;  // its helpers are relaying: the loop passes them by
             r.kernel = k;
             if (kernel_for(r).settings().gateway && !sync_tree(r)) continue;  // refused: answered
             start_relayed(r);
@@ -191,6 +198,7 @@ void server::start_runs() {
         if (!handover_.connected()) return;
         start_handed_over(r);
     }
+    join_shard_jobs();  // the kernels no queued run wanted
 }
 
 void server::start_handed_over(run& r) {
@@ -301,6 +309,8 @@ void server::on_kernel_death() {
     for (auto& r : runs_) {
         if (r.phase() == run_phase::queued || r.phase() == run_phase::answered || r.kernel != 0) continue;
         if (r.pid > 0) ::kill(-r.pid, SIGKILL);  // what its tests left behind goes too
+        r.execute_id.clear();
+        if (take_over_lead(r, why)) continue;
         answer(r, failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"));
     }
     reaped_.clear();

@@ -19,43 +19,86 @@ static const std::string server_question = "\x1b[ltest-shards]";
 
 // A queued `-n` run while two kernels or more are free: it leads, and each
 // other free kernel gets a helper. False: the run goes to one kernel as before.
-bool server::start_sharded(run& lead, std::list<run>& helpers) {
+bool server::start_sharded(run& lead) {
     if (lead.spec.workers == 1 || gateway_pool_.size() == 0 || !lead.shard_of.empty()) return false;
-    std::vector<int> free;
-    for (int k = 0; k <= static_cast<int>(gateway_pool_.size()); ++k) {
-        warm_kernel& kernel = k == 0 ? kernel_ : gateway_pool_.at(k - 1);
-        if (!kernel.usable()) continue;
-        bool busy = false;
-        for (const auto& r : runs_) busy |= r.kernel == k && (r.phase() == run_phase::relaying || !r.execute_id.empty());
-        for (const auto& r : helpers) busy |= r.kernel == k;
-        if (!busy) free.push_back(k);
-    }
+    std::vector<int> free = free_kernels();
     if (free.size() < 2) return false;
     shard_job& job = shard_jobs_[lead.id];
     lead.shard_lead = true;
     if (lead.spec.workers == 0 && opts_.workers_per_kernel > 0) lead.spec.workers = opts_.workers_per_kernel;  // else each host's CPUs
+    lead.client_spec = lead.spec;
     lead.kernel = free[0];
-    for (std::size_t i = 1; i < free.size(); ++i) {
-        run h;
-        h.id = lead.id + "/" + std::to_string(free[i]);
-        h.request_header = lead.request_header;
-        h.spec = lead.spec;
-        h.shard_of = lead.id;
-        h.kernel = free[i];
-        job.add_helper(free[i]);
-        helpers.push_back(std::move(h));
-    }
+    job.set_lead(free[0]);
     log::server().info("run {} sharded over {} gateway kernels", lead.id.substr(0, 8), free.size());
     // Each kernel's project tree is made the client's first (server_tree_sync.cpp);
     // a refused one is answered: the lead's ends the job, a helper's leaves it.
-    if (kernel_for(lead).settings().gateway && !sync_tree(lead)) {
-        helpers.clear();
-        return true;
-    }
+    if (kernel_for(lead).settings().gateway && !sync_tree(lead)) return true;
     start_relayed(lead);
-    for (auto& h : helpers)
-        if (!kernel_for(h).settings().gateway || sync_tree(h)) start_relayed(h);
+    for (std::size_t i = 1; i < free.size(); ++i) start_helper(lead, job, free[i]);
     return true;
+}
+
+// A helper run (no client) of lead's job on kernel, appended to runs_
+// (relaying at once, so start_runs' loop passes it by).
+void server::start_helper(const run& lead, shard_job& job, int kernel) {
+    run& h = runs_.emplace_back();
+    job.helper_started();
+    h.id = lead.id + "/" + std::to_string(kernel) + "." + std::to_string(job.helpers_started());
+    h.request_header = lead.request_header;
+    h.spec = lead.client_spec;
+    h.shard_of = lead.id;
+    h.kernel = kernel;
+    job.add_helper(kernel);
+    if (!kernel_for(h).settings().gateway || sync_tree(h)) start_relayed(h);
+}
+
+// A kernel that became free while a sharded run has tests left to hand out
+// (its own run ended, or it was restarted after it died) joins that run.
+void server::join_shard_jobs() {
+    for (auto& [lead_id, job] : shard_jobs_) {
+        auto lead = std::find_if(runs_.begin(), runs_.end(), [&](const run& r) { return r.id == lead_id; });
+        if (lead == runs_.end() || lead->phase() != run_phase::relaying) continue;  // a lead to be first
+        for (int k : free_kernels())
+            if (job.may_join(k)) {
+                log::server().info("run {}: gateway kernel {} joins", lead_id.substr(0, 8), k + 1);
+                start_helper(*lead, job, k);
+            }
+    }
+}
+
+// The kernel of a sharded run's lead died: the run goes back to the queue,
+// to lead again on the next free kernel (resume_lead), unless the job
+// cannot go on. Its client is told at once; the new lead's report starts
+// from the beginning.
+bool server::take_over_lead(run& lead, const std::string& why) {
+    if (!lead.shard_lead) return false;
+    auto job = shard_jobs_.find(lead.id);
+    if (job == shard_jobs_.end()) return false;
+    std::string host = kernel_for(lead).status().value("gateway", json::object()).value("host", std::string());
+    std::string where = "gateway kernel " + std::to_string(lead.kernel + 1) + (host.empty() ? "" : " on " + host);
+    if (!job->second.lead_lost(where + " stopped while it led this run (" + why + ")", gateway_pool_.size() + 1))
+        return false;
+    log::server().warn("run {}: the lead's {} died; another kernel leads", lead.id.substr(0, 8), where);
+    queue_for(lead, protocol::stream,
+              json{{"name", "stderr"},
+                   {"text", "\nltest: " + where + " stopped while it led this run (" + why +
+                                "); another kernel takes the run over, and its report starts again\n"}});
+    lead.execute_id.clear();
+    lead.reply_seen = lead.idle_seen = lead.kernel_started = false;
+    lead.result = json::object();
+    lead.input_request_header = json();
+    lead.pid = 0;
+    lead.set_phase(run_phase::queued);
+    return true;
+}
+
+void server::resume_lead(run& lead, int kernel) {
+    lead.kernel = kernel;
+    lead.spec = lead.client_spec;
+    shard_jobs_[lead.id].set_lead(kernel);
+    log::server().info("run {}: gateway kernel {} leads it now", lead.id.substr(0, 8), kernel + 1);
+    if (kernel_for(lead).settings().gateway && !sync_tree(lead)) return;
+    start_relayed(lead);
 }
 
 // A test process's question through its kernel's input_request: answered
@@ -105,7 +148,10 @@ void server::answer_shard_question(run& r, const json& header, const json& quest
         return;
     }
     if (op == "stop") job.stop();
-    if (!r.shard_lead && question.contains("events")) job.from_helper(r.kernel, question["events"]);
+    if (question.contains("events")) {
+        if (r.shard_lead) job.from_lead(question["events"]);
+        else job.from_helper(r.kernel, question["events"]);
+    }
     if (op == "finished" && !r.shard_lead) job.helper_finished(r.kernel);
     if (op == "next") {
         reply["batches"] = job.take(r.kernel, question.value("idle", 0), question.value("workers", 0));

@@ -31,8 +31,7 @@ std::vector<std::vector<std::string>> shard_job::take(int kernel, int idle, int 
             batch.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
-        if (helpers_.count(kernel))
-            for (const auto& id : batch) outstanding_[kernel].insert(id);
+        for (const auto& id : batch) outstanding_[kernel].insert(id);
         handed_out_ += batch.size();
         out.push_back(std::move(batch));
     }
@@ -64,18 +63,42 @@ void shard_job::from_helper(int kernel, const json& events) {
         for (auto& h : held) events_.push_back(std::move(h));
         progress.erase(id);
         outstanding_[kernel].erase(id);
+        ++finished_by_[kernel];
+    }
+}
+
+void shard_job::from_lead(const json& events) {
+    if (!events.is_array()) return;
+    auto& progress = in_progress_[lead_];
+    for (const auto& e : events) {
+        if (!e.is_object()) continue;
+        if (e.value("event", "") == "warning") {
+            delivered_.push_back(e);
+            continue;
+        }
+        std::string id = nodeid_of(e);
+        json& held = progress[id];
+        if (!held.is_array()) held = json::array();
+        held.push_back(e);
+        if (e.value("event", "") != "logfinish") continue;
+        for (auto& h : held) delivered_.push_back(std::move(h));
+        progress.erase(id);
+        outstanding_[lead_].erase(id);
+        ++finished_by_[lead_];
     }
 }
 
 json shard_job::take_events() {
     json out = json::array();
     std::swap(out, events_);
+    for (const auto& e : out) delivered_.push_back(e);
     return out;
 }
 
 std::vector<std::string> shard_job::take_notes() {
     std::vector<std::string> out;
     std::swap(out, notes_);
+    delivered_notes_.insert(delivered_notes_.end(), out.begin(), out.end());
     return out;
 }
 
@@ -87,13 +110,40 @@ json shard_job::take_lost() {
 
 void shard_job::helper_finished(int kernel) {
     helpers_.erase(kernel);
+    workers_.erase(kernel);
     outstanding_.erase(kernel);
     in_progress_.erase(kernel);
+    finished_at_[kernel] = requeues_;
 }
 
 void shard_job::helper_lost(int kernel, const std::string& why) {
     if (!helpers_.count(kernel)) return;
     helpers_.erase(kernel);
+    requeue(kernel, why);
+}
+
+bool shard_job::lead_lost(const std::string& why, std::size_t kernels) {
+    if (stopped_ || ++takeovers_ >= kernels) return false;
+    requeue(lead_, why);
+    // The next lead's report starts from the beginning: everything the
+    // last one had, then what came since.
+    json all = std::move(delivered_);
+    delivered_ = json::array();
+    for (auto& e : events_) all.push_back(std::move(e));
+    events_ = std::move(all);
+    notes_.insert(notes_.begin(), delivered_notes_.begin(), delivered_notes_.end());
+    delivered_notes_.clear();
+    lead_ = -1;
+    return true;
+}
+
+bool shard_job::may_join(int kernel) const {
+    if (!ids_known_ || stopped_ || queue_.empty() || kernel == lead_ || helpers_.count(kernel)) return false;
+    auto f = finished_at_.find(kernel);
+    return f == finished_at_.end() || f->second < requeues_;
+}
+
+std::size_t shard_job::requeue(int kernel, const std::string& why) {
     workers_.erase(kernel);
     std::vector<std::string> again;
     for (const auto& id : outstanding_[kernel]) {
@@ -106,11 +156,13 @@ void shard_job::helper_lost(int kernel, const std::string& why) {
     in_progress_.erase(kernel);
     if (!again.empty() && !stopped_) {
         queue_.insert(queue_.begin(), again.begin(), again.end());
+        ++requeues_;
         notes_.push_back("ltest: " + why + "; its " + std::to_string(again.size()) +
                          " unfinished test(s) run again on another kernel");
     } else if (!again.empty()) {
         for (const auto& id : again) lost_.push_back(json::array({id, why}));
     }
+    return again.size();
 }
 
 bool shard_job::all_done() const {

@@ -3,7 +3,10 @@
 // is the kernels' side): the lead run (the client's) collected the node
 // ids; they are handed out in small batches to whichever kernel asks next
 // (work stealing), and the helpers' reports wait here for the lead, which
-// prints the one report. Data only: server_shards.cpp does the messages.
+// prints the one report. Every report the lead had (its own workers' too)
+// is kept, so that if the lead's kernel dies another kernel's run takes
+// over the lead and prints the whole report again. Data only:
+// server_shards.cpp does the messages.
 #include <cstddef>
 #include <deque>
 #include <map>
@@ -32,21 +35,38 @@ public:
     // lead once its logfinish is in, so a test cut short by its kernel's
     // death is run again whole, never reported twice.
     void from_helper(int kernel, const nlohmann::json& events);
+    // The lead's own workers' events, as it replayed them: kept (a test's
+    // once finished) for a lead that takes over.
+    void from_lead(const nlohmann::json& events);
     nlohmann::json take_events();               // for the lead, in arrival order
     std::vector<std::string> take_notes();      // lines for the lead's report
     nlohmann::json take_lost();                 // [[nodeid, why]]: to report failed
 
+    void set_lead(int kernel) { lead_ = kernel; }
+    int lead() const { return lead_; }
     void add_helper(int kernel) { helpers_.insert(kernel); }
     void helper_finished(int kernel);
     // A helper's run ended without finishing (its kernel died, or its test
     // process did): its unfinished tests go back to the queue, once.
     void helper_lost(int kernel, const std::string& why);
     std::set<int> helpers_running() const { return helpers_; }
+    // The lead's kernel died: its unfinished tests go back to the queue
+    // (once), and the next lead is handed every report so far, then the new
+    // ones. False: the job cannot go on (stopped, or every kernel has led).
+    bool lead_lost(const std::string& why, std::size_t kernels);
+    // A free kernel may join with a helper: there are tests to hand out, and
+    // it is not in the job already (one that finished its part joins again
+    // only for tests put back in the queue since).
+    bool may_join(int kernel) const;
+    int helpers_started() const { return helpers_started_; }
+    void helper_started() { ++helpers_started_; }
 
     // The lead may end: nothing left to hand out, run, or pass on.
     bool all_done() const;
 
     std::size_t handed_out() const { return handed_out_; }
+    // Tests whose whole report the server has, by the kernel that ran them.
+    const std::map<int, std::size_t>& finished_by_kernel() const { return finished_by_; }
 
 private:
     std::deque<std::string> queue_;
@@ -60,6 +80,15 @@ private:
     std::vector<std::string> notes_;
     nlohmann::json lost_ = nlohmann::json::array();
     std::size_t handed_out_ = 0;
+    std::map<int, std::size_t> finished_by_;
+    int lead_ = 0;
+    std::size_t takeovers_ = 0;
+    int helpers_started_ = 0;
+    int requeues_ = 0;                 // times tests went back to the queue
+    std::map<int, int> finished_at_;   // helper kernel -> requeues_ when it finished its part
+    nlohmann::json delivered_ = nlohmann::json::array();  // every event the lead has had
+    std::vector<std::string> delivered_notes_;
+    std::size_t requeue(int kernel, const std::string& why);
 };
 
 }  // namespace ltest

@@ -286,3 +286,179 @@ def test_records_its_siblings(n):
         assert {m.split("-")[1] for m in marks} == {"1"}, marks  # one worker each (os.cpu_count() would be more)
     finally:
         server.stop()
+
+
+# The lead's kernel (the server's first) passes one test, then its tests
+# block until the test kills that kernel; the helper's tests wait until the
+# lead's kernel blocks. The run goes on: another kernel leads, with the
+# first lead's passed test in its report once, and the tests the dead lead
+# had run again.
+LEAD_KILLED = {
+    "conftest.py": CONFTEST,
+    "test_lead_killed.py": """
+import os, time, pytest
+
+MARKS = os.environ["MARKS"]
+LEAD = os.environ["LEAD_KERNEL"]
+
+def kernel_pid():
+    with open(f"/proc/{os.getppid()}/stat") as f:  # the worker's parent: its kernel's test process
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+def on_lead():
+    with open(f"/proc/{kernel_pid()}/cmdline", "rb") as f:
+        return LEAD.encode() in f.read()
+
+def claim(name):
+    try:
+        os.close(os.open(os.path.join(MARKS, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+@pytest.mark.parametrize("n", range(43))
+def test_lead_dies(n):
+    open(os.path.join(MARKS, f"ran-{n}-{os.getpid()}-{time.monotonic_ns()}"), "w").close()
+    if os.path.exists(os.path.join(MARKS, "killed")):
+        return
+    if not on_lead():
+        while not os.path.exists(os.path.join(MARKS, "lead-blocked")):
+            time.sleep(0.02)
+        return
+    if claim("lead-passed"):  # the first lead's one report
+        with open(os.path.join(MARKS, "lead-passed"), "w") as f:
+            f.write(os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0])
+        return
+    parent = os.getppid()
+    if claim("lead-blocking"):
+        tmp = os.path.join(MARKS, "blocked.tmp")
+        with open(tmp, "w") as f:
+            f.write(str(kernel_pid()))
+        os.rename(tmp, os.path.join(MARKS, "lead-blocked"))
+    while os.getppid() == parent:  # until its kernel (and so its test process) is killed
+        time.sleep(0.02)
+    os._exit(1)
+""",
+}
+
+
+def lead_finished(server):
+    """Tests the sharded run's lead reported to the server, as --status has them."""
+    (run,) = server.status()["in_flight"]
+    return run["shards"]["finished_by_kernel"].get(str(run["shards"]["lead_kernel"]), 0)
+
+
+def test_the_leads_kernel_killed_mid_run_another_kernel_takes_the_run_over(tmp_path, gateway):
+    root, marks = project_with_marks(tmp_path, LEAD_KILLED)
+    server = gateway_server(tmp_path, gateway, kernels=2)
+    try:
+        started(server)
+        lead = server.status()["gateway_kernels"][0]["kernel_id"]
+        p = server.popen("-n", "2", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
+                         cwd=root, env={"MARKS": str(marks), "LEAD_KERNEL": lead},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert wait_for(lambda: (marks / "lead-blocked").exists(), 300), server.log.read_text()
+            lead_kernel = int((marks / "lead-blocked").read_text())
+            # The server has the report of the test the lead passed (it would run again were it not in).
+            assert wait_for(lambda: lead_finished(server) >= 1, 300), server.status()
+            shown = server.client("--status")
+            shown = shown.stdout + shown.stderr
+            assert "sharded: led by gateway kernel 1, " in shown and "finished by kernel 1: " in shown, shown
+            (marks / "killed").touch()
+            os.kill(lead_kernel, signal.SIGKILL)
+            out, err = p.communicate(timeout=600)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        text = out.decode() + err.decode()
+        assert p.returncode == 0, text + server.log.read_text()
+        assert "stopped while it led this run" in err.decode(), text
+        assert "another kernel takes the run over" in err.decode(), text
+        assert "unfinished test(s) run again on another kernel" in out.decode(), text
+        assert summary_line(out.decode()) == "43 passed", text
+        outcomes = junit_outcomes(tmp_path / "warm.xml")
+        assert len(outcomes) == 43 and set(outcomes.values()) == {("passed",)}
+        # The test the first lead passed is in the one report (from the server's record), not run again.
+        passed_first = (marks / "lead-passed").read_text()
+        assert passed_first.startswith("test_lead_killed.py::test_lead_dies["), passed_first
+        n = passed_first.split("[")[1].rstrip("]")
+        assert len([m for m in os.listdir(marks) if m.startswith(f"ran-{n}-")]) == 1
+        assert "gateway kernel 2 leads it now" in server.log.read_text() or \
+            "gateway kernel 1 leads it now" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+# A plain run holds the first kernel while an `-n` run shards over the two
+# others; when it ends, the first kernel joins the sharded run. Each of the
+# sharded run's tests waits until test processes on three kernels have run
+# one (so the two kernels' workers cannot finish the queue before the third
+# joins), bounded for a server that never lets it join.
+JOINS = {
+    "conftest.py": """
+import os, time, pytest
+
+@pytest.fixture(autouse=True)
+def _where(request):
+    if request.node.name.startswith("test_holds"):
+        yield
+        return
+    record = os.environ["RECORD"]
+    open(os.path.join(record, str(os.getpgid(0))), "a").close()
+    deadline = time.monotonic() + 600
+    while len(os.listdir(record)) < 3:
+        assert time.monotonic() < deadline, "no third kernel's test process joined"
+        time.sleep(0.02)
+    yield
+""",
+    "test_hold.py": """
+import os, time
+
+def test_holds_the_first_kernel():
+    open(os.path.join(os.environ["MARKS"], "holding"), "w").close()
+    while not os.path.exists(os.path.join(os.environ["MARKS"], "release")):
+        time.sleep(0.02)
+""",
+    "test_sharded.py": """
+import pytest
+
+@pytest.mark.parametrize("n", range(60))
+def test_sharded(n):
+    pass
+""",
+}
+
+
+def test_a_kernel_freed_mid_run_joins_it(tmp_path, gateway):
+    root, marks = project_with_marks(tmp_path, JOINS)
+    record = tmp_path / "record"
+    record.mkdir()
+    server = gateway_server(tmp_path, gateway, kernels=3)
+    try:
+        started(server)
+        env = {"MARKS": str(marks), "RECORD": str(record)}
+        holder = server.popen("--", "-q", "-p", "no:cacheprovider", "test_hold.py", cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sharded = None
+        try:
+            assert wait_for(lambda: (marks / "holding").exists(), 300), server.log.read_text()
+            sharded = server.popen("-n", "2", "--", "-q", "-p", "no:cacheprovider", "test_sharded.py", cwd=root, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # Both free kernels' test processes run a test: then the first kernel is let go.
+            assert wait_for(lambda: len(os.listdir(record)) == 2, 300), server.log.read_text()
+            (marks / "release").touch()
+            out, err = sharded.communicate(timeout=600)
+            held_out, held_err = holder.communicate(timeout=120)
+        finally:
+            for p in (holder, sharded):
+                if p is not None and p.poll() is None:
+                    p.kill()
+        assert holder.returncode == 0, held_out.decode() + held_err.decode()
+        text = out.decode() + err.decode()
+        assert sharded.returncode == 0 and summary_line(out.decode()) == "60 passed", text + server.log.read_text()
+        assert len(os.listdir(record)) == 3  # three kernels' test processes
+        log = server.log.read_text()
+        assert "sharded over 2 gateway kernels" in log and "gateway kernel 1 joins" in log, log
+    finally:
+        server.stop()

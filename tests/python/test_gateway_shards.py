@@ -4,6 +4,7 @@ tests/unit, and the whole in tests/integration/test_gateway_shards.py):
 every test runs once in batches, a worker's held test keeps its module's
 fixture, a worker that dies has its tests reported failed, and a node id
 this host did not collect fails with its reason."""
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,13 @@ def test_every_test_runs_once_in_batches_with_one_report(tmp_path):
     handed = [int(line.split()[1]) for line in (tmp_path / "asked").read_text().splitlines()
               if line.startswith("handed ")]
     assert sum(handed) == 7  # 21 tests in batches of 3, not one slice per worker
+    # The lead's own reports go to the server too (kept for a lead that takes over), as JSON.
+    sent = [json.loads(line) for line in (tmp_path / "asked").read_text().splitlines() if line.startswith("{")]
+    finished = [e["nodeid"] for q in sent for e in q.get("events", []) if e["event"] == "logfinish"]
+    assert len(finished) == len(set(finished)) == 21
+    failed = [e["data"] for q in sent for e in q.get("events", [])
+              if e["event"] == "logreport" and e["data"]["outcome"] == "failed"]
+    assert len(failed) == 3 and all(isinstance(d["longrepr"], dict) for d in failed)
 
 
 def test_a_held_test_keeps_its_module_fixture(tmp_path):

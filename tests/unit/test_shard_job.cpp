@@ -106,3 +106,53 @@ TEST_CASE("shard_job: a stopped job hands nothing out") {
     CHECK(job.dispatch_done());
     CHECK(job.all_done());
 }
+
+TEST_CASE("shard_job: when the lead's kernel dies, the next lead gets every report so far and the lead's unfinished tests") {
+    shard_job job;
+    job.set_lead(0);
+    job.add_helper(1);
+    job.set_ids(ids(4));
+    auto lead_batch = job.take(0, 1, 1).at(0);   // the lead's own
+    auto helper_batch = job.take(1, 1, 1).at(0);
+    REQUIRE(lead_batch.size() == 1);
+    REQUIRE(helper_batch.size() == 1);
+    job.from_helper(1, finished(helper_batch[0]));
+    CHECK(job.take_events().size() == 3);           // the old lead had the helper's test
+    auto second = job.take(0, 1, 1).at(0);          // the lead finished its first test, started a second
+    job.from_lead(finished(lead_batch[0]));
+    job.from_lead(json::array({finished(second[0])[0]}));
+    REQUIRE(job.lead_lost("gateway kernel 1 stopped", 2));
+    CHECK(job.lead() == -1);
+    json replay = job.take_events();
+    REQUIRE(replay.size() == 6);  // both finished tests, whole; nothing of the cut-short one
+    CHECK(replay[0]["nodeid"] == helper_batch[0]);
+    CHECK(replay[3]["nodeid"] == lead_batch[0]);
+    auto notes = job.take_notes();
+    REQUIRE(notes.size() == 1);
+    CHECK(notes[0].find("1 unfinished test(s) run again") != std::string::npos);
+    job.set_lead(1);
+    CHECK(job.take(1, 1, 1).at(0).at(0) == second[0]);  // first in the queue
+    // A lead that dies once every kernel has led ends the job.
+    CHECK_FALSE(job.lead_lost("gateway kernel 2 stopped", 2));
+}
+
+TEST_CASE("shard_job: a free kernel joins while there are tests to hand out, once unless tests came back") {
+    shard_job job;
+    job.set_lead(0);
+    CHECK_FALSE(job.may_join(1));  // no ids yet: start_sharded's helpers wait for them, a join waits too
+    job.set_ids(ids(40));
+    CHECK_FALSE(job.may_join(0));  // the lead's
+    CHECK(job.may_join(1));
+    job.add_helper(1);
+    CHECK_FALSE(job.may_join(1));  // running already
+    job.take(1, 1, 1);
+    job.helper_finished(1);
+    CHECK_FALSE(job.may_join(1));  // it had its part
+    job.add_helper(2);
+    job.take(2, 1, 1);
+    job.helper_lost(2, "gateway kernel 3 stopped");
+    CHECK(job.may_join(1));  // tests came back
+    CHECK(job.may_join(2));  // restarted, it joins again
+    while (!job.dispatch_done()) job.take(0, 4, 4);
+    CHECK_FALSE(job.may_join(2));  // nothing left
+}

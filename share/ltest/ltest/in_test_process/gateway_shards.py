@@ -9,13 +9,16 @@ is fed batches of tests through a pipe instead of a fixed slice. The
 feeds every report, its own workers' and those the server passes on from
 the *helper* runs on the other kernels, to its own hooks: its terminal
 reporter prints the one report, its session the exit code, its
---junitxml the file. A helper's test process only forwards its workers'
+--junitxml the file. Its own workers' reports go to the server too: if
+the lead's kernel dies, a run on another kernel takes the lead over and
+is handed every report so far first. A helper's test process only forwards its workers'
 reports (as JSON, shard.py's events) and ends with os._exit once the
 server has them: it writes no report, cache or junit file of its own.
 
 The server is reached through the kernel (child_stdin.ask_server): a
 question is a JSON line, the answer another.
 """
+import copy
 import json
 import os
 import select
@@ -136,7 +139,7 @@ class GatewayShards:
         self.role = role  # "lead" or "helper"
         self.workers = max(1, workers)
         self._ask_line = ask  # bytes -> bytes: one question to the server
-        self.outgoing = []  # a helper's events not yet sent
+        self.outgoing = []  # reports not yet sent to the server
 
     def ask(self, question):
         return json.loads(self._ask_line(json.dumps(question).encode()))
@@ -164,6 +167,8 @@ class GatewayShards:
                     os.waitpid(worker.pid, 0)
                 os.close(worker.fd)
                 os.close(worker.task_w)
+        if lead and self.outgoing:  # the server has the whole report, should the lead die in its summary
+            self.ask({"op": "reported", "events": self.outgoing})
         if not lead:
             self.ask({"op": "finished", "events": self.outgoing})
             _exit_without_session_files()
@@ -273,11 +278,14 @@ class GatewayShards:
                         return
 
     def _emit(self, config, msg):
-        """A report of this kernel's: to the lead's hooks, or on to the server."""
+        """A report of this kernel's: to the lead's hooks, and on to the server
+        (which keeps the lead's, for a run whose lead's kernel dies: the next
+        lead replays them)."""
         if self.role == "lead":
-            self._replay(config, msg)
-        else:
-            self.outgoing.append(msg)
+            # pytest's report_from_serializable turns the dict it is given
+            # into report objects in place: the one sent must stay JSON.
+            self._replay(config, copy.deepcopy(msg) if "data" in msg else msg)
+        self.outgoing.append(msg)
 
     @staticmethod
     def _replay(config, msg):
