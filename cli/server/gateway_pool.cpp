@@ -17,7 +17,20 @@ gateway_pool::gateway_pool(zmq::context_t& ctx, const kernel_settings& settings,
 }
 
 void gateway_pool::start() {
-    for (auto& m : kernels_) m.kernel->start();
+    for (auto& m : kernels_) m.restarting = std::async(std::launch::async, [&k = *m.kernel] { k.start(); });
+}
+
+void gateway_pool::wait_started() {
+    std::exception_ptr first;
+    for (auto& m : kernels_) {
+        if (!m.restarting.valid()) continue;
+        try {
+            m.restarting.get();
+        } catch (...) {
+            if (!first) first = std::current_exception();
+        }
+    }
+    if (first) std::rethrow_exception(first);
 }
 
 void gateway_pool::keep_warm() {
@@ -25,6 +38,17 @@ void gateway_pool::keep_warm() {
     for (std::size_t i = 0; i < kernels_.size(); ++i) {
         member& m = kernels_[i];
         warm_kernel& k = *m.kernel;
+        if (m.restarting.valid()) {
+            if (m.restarting.wait_for(seconds(0)) != std::future_status::ready) continue;
+            try {
+                m.restarting.get();
+                log::kernel().info("gateway kernel {} restarted", i + 2);
+            } catch (const std::exception& e) {
+                log::kernel().error("restart failed: {}; retried in {} s", e.what(), duration_cast<seconds>(retry_every).count());
+            }
+            m.last_try = steady_clock::now();  // the next attempt counts from this one's end
+            continue;
+        }
         if (k.usable() && k.alive()) continue;
         if (k.usable()) {
             std::string why = k.death_reason();
@@ -34,12 +58,8 @@ void gateway_pool::keep_warm() {
         }
         if (now - m.last_try < retry_every) continue;
         m.last_try = now;
-        try {
-            k.restart();
-        } catch (const std::exception& e) {
-            log::kernel().error("restart failed: {}; retried in {} s", e.what(), duration_cast<seconds>(retry_every).count());
-        }
-        now = steady_clock::now();
+        m.before_restart = k.status();
+        m.restarting = std::async(std::launch::async, [&k] { k.restart(); });
     }
 }
 
@@ -56,7 +76,15 @@ json gateway_pool::status(const std::map<int, int>& runs) const {
     json out = json::array();
     for (std::size_t i = 0; i < kernels_.size(); ++i) {
         auto n = runs.find(static_cast<int>(i) + 1);
-        out.push_back(gateway_kernel_entry(kernels_[i].kernel->status(), n == runs.end() ? 0 : n->second));
+        const member& m = kernels_[i];
+        if (!m.restarting.valid()) {
+            out.push_back(gateway_kernel_entry(m.kernel->status(), n == runs.end() ? 0 : n->second));
+            continue;
+        }
+        // Its thread owns it: what it was, marked as being restarted.
+        json entry = gateway_kernel_entry(m.before_restart, n == runs.end() ? 0 : n->second);
+        entry["state"] = "restarting";
+        out.push_back(std::move(entry));
     }
     return out;
 }

@@ -3,9 +3,15 @@
 // gateway: started with the first one's settings (runtime and preloads sent
 // into each), replaced when one dies (checked from the event loop, one
 // restart attempt per kernel every few seconds), shut down with the server.
-// Runs go to whichever kernel is free (server_kernel.cpp, start_runs).
+// Runs go to whichever kernel is ready (server_kernel.cpp, start_runs).
+//
+// A restart (the gateway starts a kernel, the runtime and the preloads go
+// in: seconds) runs on a thread of its own, so that the other kernels' runs
+// are not held up; until it ends the event loop does not touch that kernel
+// (ready() is false, status() shows it restarting).
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <vector>
@@ -20,8 +26,11 @@ namespace ltest {
 class gateway_pool {
 public:
     gateway_pool(zmq::context_t& ctx, const kernel_settings& settings, int count);
-    // Starts each (throws ltest_error(startup) as warm_kernel::start does).
+    // Starts each, on a thread of its own; wait_started() waits for them all
+    // (throws ltest_error(startup) as warm_kernel::start does, the first
+    // kernel's error that failed).
     void start();
+    void wait_started();
     // From the event loop: a kernel that died is started again (not more
     // often than every few seconds per kernel: a gateway that cannot is not
     // asked in a loop).
@@ -30,6 +39,8 @@ public:
     nlohmann::json status(const std::map<int, int>& runs) const;
     std::size_t size() const { return kernels_.size(); }
     warm_kernel& at(std::size_t i) { return *kernels_[i].kernel; }
+    // Usable, and not being restarted: the event loop may use it.
+    bool ready(std::size_t i) const { return !kernels_[i].restarting.valid() && kernels_[i].kernel->usable(); }
     // Called for a kernel found dead, before it is started again (its runs are answered there).
     void on_death(std::function<void(std::size_t, const std::string&)> f) { on_death_ = std::move(f); }
 
@@ -37,6 +48,8 @@ private:
     struct member {
         std::unique_ptr<warm_kernel> kernel;
         std::chrono::steady_clock::time_point last_try{};
+        nlohmann::json before_restart;  // its status when the restart began
+        std::future<void> restarting;   // after kernel: joined before the kernel goes
     };
     std::vector<member> kernels_;
     std::function<void(std::size_t, const std::string&)> on_death_;

@@ -23,8 +23,9 @@ int server::serve() {
     info_.start_time = process_start_time(static_cast<int>(::getpid()));
     bind();               // the port first: a second server on it stops here, touching nothing
     handover_.listen();   // then the hand-over socket file, which is this port's
+    gateway_pool_.start();  // the pool's kernels start while the first does (each on a thread of its own)
     kernel_.start();
-    gateway_pool_.start();
+    gateway_pool_.wait_started();
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());
     info_.kernel_connection_file = kernel_.connection_file().string();
@@ -87,7 +88,7 @@ void server::loop_once() {
         items.insert(items.end(), kitems.begin(), kitems.end());
     }
     for (std::size_t i = 0; i < gateway_pool_.size(); ++i)
-        if (gateway_pool_.at(i).usable()) {
+        if (gateway_pool_.ready(i)) {
             auto kitems = gateway_pool_.at(i).client().poll_items();
             items.insert(items.end(), kitems.begin(), kitems.end());
         }
@@ -112,7 +113,7 @@ void server::loop_once() {
     for (auto& r : runs_) pump(r);
     if (kernel_.usable()) drain_kernel(kernel_, 0);
     for (std::size_t i = 0; i < gateway_pool_.size(); ++i)
-        if (gateway_pool_.at(i).usable()) drain_kernel(gateway_pool_.at(i), static_cast<int>(i) + 1);
+        if (gateway_pool_.ready(i)) drain_kernel(gateway_pool_.at(i), static_cast<int>(i) + 1);
     // The guard learns of new connections before their first message is read,
     // so a connection's first signed message always takes it off the list.
     guard_.tick();  // and closes connections that did not sign in time

@@ -241,6 +241,10 @@ json server::status() {
     if (s.contains("gateway")) {  // --gateway: each kernel, the token never
         json kernels = gateway_pool_.status(runs_by_kernel_);
         kernels.insert(kernels.begin(), gateway_kernel_entry(s, runs_by_kernel_[0]));
+        for (const auto& r : runs_)  // a warm kernel with a run on it is running it
+            if (r.phase() == run_phase::relaying && r.kernel >= 0 && static_cast<std::size_t>(r.kernel) < kernels.size() &&
+                kernels[static_cast<std::size_t>(r.kernel)].value("state", "") == "warm")
+                kernels[static_cast<std::size_t>(r.kernel)]["state"] = "running";
         s["gateway_kernels"] = kernels;
     }
     return s;

@@ -64,8 +64,7 @@ run* server::relaying_run(int kernel) {
 std::vector<int> server::free_kernels() {
     std::vector<int> out;
     for (int k = 0; k <= static_cast<int>(gateway_pool_.size()); ++k) {
-        warm_kernel& kernel = k == 0 ? kernel_ : gateway_pool_.at(k - 1);
-        if (!kernel.usable()) continue;
+        if (k == 0 ? !kernel_.usable() : !gateway_pool_.ready(static_cast<std::size_t>(k - 1))) continue;
         bool busy = false;
         for (const auto& r : runs_) busy |= r.kernel == k && (r.phase() == run_phase::relaying || !r.execute_id.empty());
         if (!busy) out.push_back(k);

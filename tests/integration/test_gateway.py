@@ -101,7 +101,7 @@ def test_gateway_kernels_that_die_are_replaced(tmp_path, gateway, project):
         assert wait_for(lambda: server.log.read_text().count("restarting it") >= 2, 120), server.log.read_text()
 
         def replaced():
-            r = server.client("--status", "--json")  # unanswered while a restart blocks the server's loop
+            r = server.client("--status", "--json")  # unanswered while the first kernel's restart blocks the loop
             if r.returncode != 0:
                 return False
             kernels = json.loads(r.stdout)["gateway_kernels"]
@@ -115,6 +115,62 @@ def test_gateway_kernels_that_die_are_replaced(tmp_path, gateway, project):
     finally:
         server.stop()
     assert wait_for(lambda: not gateway.kernel_pids(), 30), gateway.log.read_text()
+
+
+# A preload that, on a kernel's warm-up, waits while the gate is closed:
+# a restart held there for as long as the test wants.
+GATED_PRELOAD = """
+import os, time
+if not os.path.exists({gate!r}):
+    open({waiting!r}, "w").close()
+    while not os.path.exists({gate!r}):
+        time.sleep(0.02)
+"""
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_kernel_being_restarted_holds_up_no_other_kernels_run(tmp_path, project):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    gate, waiting = marks / "open", marks / "waiting"
+    gate.touch()
+    (marks / "ltest_gated.py").write_text(GATED_PRELOAD.format(gate=str(gate), waiting=str(waiting)))
+    g = Gateway(tmp_path, token=secrets.token_hex(16))
+    spec = json.loads(g.spec_file.read_text())
+    spec["env"] = {"PYTHONPATH": str(marks)}
+    g.spec_file.write_text(json.dumps(spec))
+    server = Server(tmp_path, modules=("json", "ltest_gated"), extra_env={"LTEST_GATEWAY_TOKEN": g.token},
+                    args=("--gateway", g.url, "--gateway-kernels", "2", "--kernel", KERNELSPEC))
+    try:
+        g.start()
+        server.start(timeout=300)
+        assert server.proc.poll() is None, server.log.read_text()
+        second = server.status()["gateway_kernels"][1]["kernel_id"]
+        ours = [p for p in g.kernel_pids() if second in open(f"/proc/{p}/cmdline").read()]
+        (pid,) = [p for p in ours if parent_of(p) not in ours]  # the kernel, not what it forked
+        gate.unlink()
+        os.kill(pid, signal.SIGKILL)
+
+        def state_of_second():
+            return server.status()["gateway_kernels"][1]["state"]
+
+        # Its restart waits in the gated preload: the server answers, and runs on the first kernel.
+        assert wait_for(waiting.exists, 300), server.log.read_text()
+        assert wait_for(lambda: state_of_second() == "restarting", 300), server.status()
+        warm = server.run("-q", "-p", "no:cacheprovider", "test_mod.py::test_passes", cwd=project)
+        assert warm.returncode == 0 and summary_line(warm.stdout) == "1 passed", warm.stdout + warm.stderr
+        assert state_of_second() == "restarting"  # the gate is still closed: it was never in the way
+        gate.touch()
+        assert wait_for(lambda: state_of_second() == "warm", 300), server.log.read_text()
+        both = server.client("-n", "2", "--", "-q", "-p", "no:cacheprovider", cwd=project)
+        assert both.returncode == 1 and "sharded over 2 gateway kernels" in server.log.read_text(), both.stdout
+    finally:
+        server.stop()
+        g.stop()
 
 
 def test_runs_go_to_every_kernel_and_ctrl_c_reaches_them(tmp_path, gateway):
