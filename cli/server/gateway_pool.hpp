@@ -5,13 +5,10 @@
 // restart attempt per kernel every few seconds), shut down with the server.
 // Runs go to whichever kernel is ready (server_kernel.cpp, start_runs).
 //
-// A restart (the gateway starts a kernel, the runtime and the preloads go
-// in: seconds) runs on a thread of its own, so that the other kernels' runs
-// are not held up; until it ends the event loop does not touch that kernel
-// (ready() is false, status() shows it restarting).
+// A restart runs on a thread of its own (kernel_keeper.hpp), so that the
+// other kernels' runs are not held up.
 #include <chrono>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <vector>
@@ -19,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "kernel_keeper.hpp"
 #include "warm_kernel.hpp"
 
 namespace ltest {
@@ -40,19 +38,24 @@ public:
     std::size_t size() const { return kernels_.size(); }
     warm_kernel& at(std::size_t i) { return *kernels_[i].kernel; }
     // Usable, and not being restarted: the event loop may use it.
-    bool ready(std::size_t i) const { return !kernels_[i].restarting.valid() && kernels_[i].kernel->usable(); }
+    bool ready(std::size_t i) const { return kernels_[i].keeper->ready(); }
     // Called for a kernel found dead, before it is started again (its runs are answered there).
     void on_death(std::function<void(std::size_t, const std::string&)> f) { on_death_ = std::move(f); }
+    // Called when a restart failed (the kernel is retried later).
+    void on_failure(std::function<void(const std::string&)> f) { on_failure_ = std::move(f); }
+    // Some kernel's restart is under way.
+    bool restarting() const;
+    // Kernels not ready and not being restarted are tried again now (a run waits for one).
+    void retry_now();
 
 private:
     struct member {
         std::unique_ptr<warm_kernel> kernel;
-        std::chrono::steady_clock::time_point last_try{};
-        nlohmann::json before_restart;  // its status when the restart began
-        std::future<void> restarting;   // after kernel: joined before the kernel goes
+        std::unique_ptr<kernel_keeper> keeper;  // after kernel: its thread ends before the kernel goes
     };
     std::vector<member> kernels_;
     std::function<void(std::size_t, const std::string&)> on_death_;
+    std::function<void(const std::string&)> on_failure_;
 };
 
 // One kernel's entry in --status' gateway_kernels: from warm_kernel::status().

@@ -83,7 +83,7 @@ void server::loop_once() {
         items.push_back({nullptr, handover_.kernel_fd(),
                          static_cast<short>(ZMQ_POLLIN | (handover_.wants_write() ? ZMQ_POLLOUT : 0)), 0});
     for (auto& r : runs_) add_poll_items(r, items);
-    if (kernel_.usable()) {  // not after a failed restart (warm_kernel::usable)
+    if (kernel_ready()) {  // not after a failed restart (warm_kernel::usable), nor during a gateway's
         auto kitems = kernel_.client().poll_items();
         items.insert(items.end(), kitems.begin(), kitems.end());
     }
@@ -111,14 +111,19 @@ void server::loop_once() {
         }
     }
     for (auto& r : runs_) pump(r);
-    if (kernel_.usable()) drain_kernel(kernel_, 0);
+    if (kernel_ready()) drain_kernel(kernel_, 0);
     for (std::size_t i = 0; i < gateway_pool_.size(); ++i)
         if (gateway_pool_.ready(i)) drain_kernel(gateway_pool_.at(i), static_cast<int>(i) + 1);
     // The guard learns of new connections before their first message is read,
     // so a connection's first signed message always takes it off the list.
     guard_.tick();  // and closes connections that did not sign in time
     drain_clients();
-    if (kernel_.usable() && !kernel_.alive()) on_kernel_death();
+    if (gateway_mode())
+        first_keeper_.tick([this](const std::string& why) { on_gateway_kernel_death(0, why); },
+                           [this] { kernel_restarted(); },
+                           [this](const std::string& why) { on_gateway_restart_failed(why); });
+    else if (kernel_.usable() && !kernel_.alive())
+        on_kernel_death();
     gateway_pool_.keep_warm();
     abandon_handovers();
     if (auto file = watch_.changed(); file && !stale_) stale_ = file;

@@ -117,7 +117,7 @@ void server::on_run_request(const kb::message& msg) {
     }
     r.client_here = r.spec.client_pid > 0 && !r.spec.client_host.empty() && r.spec.client_host == this_host_id();
     std::size_t ahead = 0;
-    if (!kernel_.hands_over())
+    if (!hands_over())
         for (const auto& other : runs_) ahead += other.phase() == run_phase::queued || other.phase() == run_phase::relaying;
     queue_for(r, protocol::run_status, json{{"state", ahead ? protocol::run_state::queued : protocol::run_state::starting}, {"ahead", ahead}});
     runs_.push_back(std::move(r));
@@ -207,7 +207,7 @@ void server::drop_lost_clients() {
 }
 
 json server::status() {
-    json s = kernel_.status();
+    json s = first_keeper_.status();  // kernel_'s, or what it was while a gateway's is restarted
     s["server_pid"] = ::getpid();
     s["address"] = info_.endpoint();
     s["version"] = LTEST_VERSION;
@@ -232,7 +232,7 @@ json server::status() {
     s["queued"] = queued;
     s["in_flight"] = in_flight;
     s["run_in_flight"] = in_flight.size() > queued;
-    s["hand_over"] = kernel_.hands_over();
+    s["hand_over"] = hands_over();
     s["project_root"] = info_.project_root;
     s["idle_timeout"] = idle_.seconds() ? json(*idle_.seconds()) : json(nullptr);
     s["fork_safe"] = fork_unsafe_.empty();

@@ -32,6 +32,7 @@
 #include "run.hpp"
 #include "runtime_file.hpp"
 #include "runtime_file_keeper.hpp"
+#include "kernel_keeper.hpp"
 #include "shard_job.hpp"
 #include "tree_sync.hpp"
 #include "warm_kernel.hpp"
@@ -80,8 +81,10 @@ public:
                                        server_python_choice(o, project_root(std::filesystem::current_path())),
                                        project_root(std::filesystem::current_path()), handover_.token(),
                                        gateway_settings(o)}),
+          first_keeper_(kernel_),
           gateway_pool_(ctx, kernel_.settings(), o.gateway.empty() ? 0 : o.gateway_kernels - 1) {
-        gateway_pool_.on_death([this](std::size_t i, const std::string& why) { on_pool_kernel_death(i, why); });
+        gateway_pool_.on_death([this](std::size_t i, const std::string& why) { on_gateway_kernel_death(static_cast<int>(i) + 1, why); });
+        gateway_pool_.on_failure([this](const std::string& why) { on_gateway_restart_failed(why); });
         handlers_ = {{protocol::run_request, &server::on_run_request},
                      {protocol::keepalive, &server::on_keepalive},
                      {protocol::input_reply, &server::on_input_reply},
@@ -147,7 +150,17 @@ private:
     warm_kernel& kernel_for(const run& r) { return r.kernel == 0 ? kernel_ : gateway_pool_.at(r.kernel - 1); }
     int free_kernel();
     std::vector<int> free_kernels();
-    void on_pool_kernel_death(std::size_t i, const std::string& why);
+    // kernel_ may be used by the event loop (not a gateway's being restarted on its thread).
+    bool kernel_ready() const { return first_keeper_.ready(); }
+    bool hands_over() const { return !first_keeper_.restarting() && kernel_.hands_over(); }
+    bool gateway_mode() const { return kernel_.settings().gateway.has_value(); }
+    // A gateway kernel (0: kernel_) died: its runs are answered (a sharded lead's taken over).
+    void on_gateway_kernel_death(int k, const std::string& why);
+    // A gateway kernel's restart failed: queued runs that no kernel can take are told why.
+    void on_gateway_restart_failed(const std::string& why);
+    void retry_kernels_for_queued_runs();
+    // What depends on kernel_ follows a restart of it.
+    void kernel_restarted();
     void on_iopub(const kb::message& m);
     void on_execute_reply(const kb::message& m);
     void finish_execute(run& r);
@@ -189,6 +202,7 @@ private:
     runtime_file_keeper runtime_file_;  // rewritten if it disappears
     handover_socket handover_;
     warm_kernel kernel_;
+    kernel_keeper first_keeper_;  // a gateway's kernel_: restarted on a thread of its own (kernel_keeper.hpp)
     gateway_pool gateway_pool_;  // --gateway-kernels K: the K-1 beyond kernel_
     tree_sync tree_sync_;        // the gateway kernels' copies of the project tree
     preload_watch watch_;

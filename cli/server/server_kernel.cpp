@@ -64,7 +64,7 @@ run* server::relaying_run(int kernel) {
 std::vector<int> server::free_kernels() {
     std::vector<int> out;
     for (int k = 0; k <= static_cast<int>(gateway_pool_.size()); ++k) {
-        if (k == 0 ? !kernel_.usable() : !gateway_pool_.ready(static_cast<std::size_t>(k - 1))) continue;
+        if (k == 0 ? !kernel_ready() : !gateway_pool_.ready(static_cast<std::size_t>(k - 1))) continue;
         bool busy = false;
         for (const auto& r : runs_) busy |= r.kernel == k && (r.phase() == run_phase::relaying || !r.execute_id.empty());
         if (!busy) out.push_back(k);
@@ -77,14 +77,39 @@ int server::free_kernel() {
     return free.empty() ? -1 : free.front();
 }
 
-// A kernel of the gateway pool died: its run is answered as kernel_'s would be.
-void server::on_pool_kernel_death(std::size_t i, const std::string& why) {
+// A gateway kernel died (its keeper restarts it): its run is answered as
+// kernel_'s would be, or taken over if it led a sharded run.
+void server::on_gateway_kernel_death(int k, const std::string& why) {
     for (auto& r : runs_)
-        if (r.kernel == static_cast<int>(i) + 1 && (r.phase() == run_phase::relaying || !r.execute_id.empty())) {
+        if (r.kernel == k && (r.phase() == run_phase::relaying || !r.execute_id.empty())) {
             r.execute_id.clear();  // its execute request died with the kernel: the kernel's turn is free
             if (take_over_lead(r, why)) continue;
             answer(r, failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"));
         }
+}
+
+// A run waits and no gateway kernel can take it, now or when a run ends:
+// the failed ones are tried again at once (the keepers' next tick), and
+// the run is answered if that fails too (on_gateway_restart_failed).
+void server::retry_kernels_for_queued_runs() {
+    bool queued = false;
+    for (const auto& r : runs_) {
+        if (r.phase() == run_phase::relaying) return;
+        queued |= r.phase() == run_phase::queued;
+    }
+    if (!queued || !free_kernels().empty() || first_keeper_.restarting() || gateway_pool_.restarting()) return;
+    first_keeper_.retry_now();
+    gateway_pool_.retry_now();
+}
+
+void server::on_gateway_restart_failed(const std::string& why) {
+    if (!free_kernels().empty() || first_keeper_.restarting() || gateway_pool_.restarting()) return;
+    for (const auto& r : runs_)
+        if (r.phase() == run_phase::relaying) return;  // a kernel will be free when its run ends
+    for (auto& r : runs_)
+        if (r.phase() == run_phase::queued)
+            answer(r, failed_run(exit_code::startup, "the kernel could not be restarted: " + why +
+                                                         " (the server retries at the next run)"));
 }
 
 void server::on_iopub(const kb::message& m) {
@@ -171,7 +196,8 @@ void server::finish_execute(run& r) {
 
 void server::start_runs() {
     if (stop_requested) return;  // stopping: what runs ends, nothing new starts
-    if (stale_ || !kernel_.usable()) {
+    if (gateway_mode()) retry_kernels_for_queued_runs();
+    if (!first_keeper_.restarting() && (stale_ || (!gateway_mode() && !kernel_.usable()))) {
         for (const auto& r : runs_)
             if (r.phase() == run_phase::handing_over || r.phase() == run_phase::running ||
                 r.phase() == run_phase::relaying || !r.execute_id.empty())
@@ -181,7 +207,7 @@ void server::start_runs() {
     }
     for (auto& r : runs_) {
         if (r.phase() != run_phase::queued) continue;
-        if (!kernel_.hands_over()) {
+        if (!hands_over()) {
             int k = free_kernel();  // one at a time per kernel
             if (k < 0) return;
             if (r.shard_lead) {  // its lead's kernel died: it leads again here
@@ -261,6 +287,10 @@ void server::rewarm_for(run& r) {
 void server::restart_kernel() {
     stale_.reset();
     kernel_.restart();
+    kernel_restarted();
+}
+
+void server::kernel_restarted() {
     handover_.accept_kernel();
     busy_with_others_.clear();
     watch_.watch(kernel_.watched_files());
@@ -359,6 +389,11 @@ void server::shutdown() {
     for (auto flush_until = steady_clock::now() + seconds(1); !runs_.empty() && steady_clock::now() < flush_until;) {
         deliver();  // the answers, to clients still reading
         std::this_thread::sleep_for(milliseconds(5));
+    }
+    try {
+        first_keeper_.wait();  // a restart under way (stop_requested cuts its waits short) owns the kernel
+    } catch (const std::exception& e) {
+        log::kernel().debug("the restart under way ended: {}", e.what());
     }
     kernel_.stop();
 }

@@ -101,10 +101,7 @@ def test_gateway_kernels_that_die_are_replaced(tmp_path, gateway, project):
         assert wait_for(lambda: server.log.read_text().count("restarting it") >= 2, 120), server.log.read_text()
 
         def replaced():
-            r = server.client("--status", "--json")  # unanswered while the first kernel's restart blocks the loop
-            if r.returncode != 0:
-                return False
-            kernels = json.loads(r.stdout)["gateway_kernels"]
+            kernels = server.status()["gateway_kernels"]  # answered while they restart
             return all(k["state"] == "warm" and k["kernel_id"] not in before for k in kernels)
 
         assert wait_for(replaced, 300), server.log.read_text()
@@ -133,7 +130,8 @@ def parent_of(pid):
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
-def test_a_kernel_being_restarted_holds_up_no_other_kernels_run(tmp_path, project):
+@pytest.mark.parametrize("restarted", [0, 1], ids=["first", "second"])
+def test_a_kernel_being_restarted_holds_up_no_other_kernels_run(tmp_path, project, restarted):
     marks = tmp_path / "marks"
     marks.mkdir()
     gate, waiting = marks / "open", marks / "waiting"
@@ -149,23 +147,23 @@ def test_a_kernel_being_restarted_holds_up_no_other_kernels_run(tmp_path, projec
         g.start()
         server.start(timeout=300)
         assert server.proc.poll() is None, server.log.read_text()
-        second = server.status()["gateway_kernels"][1]["kernel_id"]
-        ours = [p for p in g.kernel_pids() if second in open(f"/proc/{p}/cmdline").read()]
+        kernel_id = server.status()["gateway_kernels"][restarted]["kernel_id"]
+        ours = [p for p in g.kernel_pids() if kernel_id in open(f"/proc/{p}/cmdline").read()]
         (pid,) = [p for p in ours if parent_of(p) not in ours]  # the kernel, not what it forked
         gate.unlink()
         os.kill(pid, signal.SIGKILL)
 
-        def state_of_second():
-            return server.status()["gateway_kernels"][1]["state"]
+        def state():
+            return server.status()["gateway_kernels"][restarted]["state"]
 
-        # Its restart waits in the gated preload: the server answers, and runs on the first kernel.
+        # Its restart waits in the gated preload: the server answers, and runs on the other kernel.
         assert wait_for(waiting.exists, 300), server.log.read_text()
-        assert wait_for(lambda: state_of_second() == "restarting", 300), server.status()
+        assert wait_for(lambda: state() == "restarting", 300), server.status()
         warm = server.run("-q", "-p", "no:cacheprovider", "test_mod.py::test_passes", cwd=project)
         assert warm.returncode == 0 and summary_line(warm.stdout) == "1 passed", warm.stdout + warm.stderr
-        assert state_of_second() == "restarting"  # the gate is still closed: it was never in the way
+        assert state() == "restarting"  # the gate is still closed: it was never in the way
         gate.touch()
-        assert wait_for(lambda: state_of_second() == "warm", 300), server.log.read_text()
+        assert wait_for(lambda: state() == "warm", 300), server.log.read_text()
         both = server.client("-n", "2", "--", "-q", "-p", "no:cacheprovider", cwd=project)
         assert both.returncode == 1 and "sharded over 2 gateway kernels" in server.log.read_text(), both.stdout
     finally:
