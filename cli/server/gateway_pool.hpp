@@ -43,6 +43,10 @@ public:
     void on_death(std::function<void(std::size_t, const std::string&)> f) { on_death_ = std::move(f); }
     // Called when a restart failed (the kernel is retried later).
     void on_failure(std::function<void(const std::string&)> f) { on_failure_ = std::move(f); }
+    kernel_keeper& keeper(std::size_t i) { return *kernels_[i].keeper; }
+    void wake_with(int fd) {
+        for (auto& m : kernels_) m.keeper->wake_with(fd);
+    }
     // Some kernel's restart is under way.
     bool restarting() const;
     // Kernels not ready and not being restarted are tried again now (a run waits for one).

@@ -1,5 +1,15 @@
 #include "kernel_keeper.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "errors.hpp"
+#include "exit_codes.hpp"
+
 #include "log.hpp"
 
 namespace ltest {
@@ -8,8 +18,42 @@ using namespace std::chrono;
 
 static constexpr auto retry_every = seconds(5);
 
+wake_event::wake_event() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (fd_ < 0) throw ltest_error(exit_code::startup, std::string("eventfd: ") + std::strerror(errno));
+}
+
+wake_event::~wake_event() { ::close(fd_); }
+
+void wake_event::clear() {
+    std::uint64_t count;
+    if (::read(fd_, &count, sizeof count) < 0) {}  // EAGAIN: nothing was written since
+}
+
+void kernel_keeper::on_thread(std::function<void()> work) {
+    thread_ = std::async(std::launch::async, [work = std::move(work), fd = wake_fd_] {
+        auto wake = [fd] {
+            std::uint64_t one = 1;
+            if (fd >= 0 && ::write(fd, &one, sizeof one) < 0) {}  // a full counter wakes the loop as well
+        };
+        try {
+            work();
+        } catch (...) {
+            wake();
+            throw;
+        }
+        wake();
+    });
+}
+
 void kernel_keeper::start() {
-    thread_ = std::async(std::launch::async, [&k = kernel_] { k.start(); });
+    on_thread([&k = kernel_] { k.start(); });
+}
+
+void kernel_keeper::lend(std::function<void()> work, std::function<void(std::exception_ptr)> done) {
+    before_ = kernel_.status();
+    lent_ = true;
+    done_ = std::move(done);
+    on_thread(std::move(work));
 }
 
 void kernel_keeper::wait() {
@@ -20,6 +64,19 @@ void kernel_keeper::tick(const std::function<void(const std::string&)>& died, co
                          const std::function<void(const std::string&)>& failed) {
     if (thread_.valid()) {
         if (thread_.wait_for(seconds(0)) != std::future_status::ready) return;
+        if (lent_) {
+            lent_ = false;
+            std::exception_ptr error;
+            try {
+                thread_.get();
+            } catch (...) {
+                error = std::current_exception();
+            }
+            auto done = std::move(done_);
+            done_ = nullptr;
+            if (done) done(error);
+            return;
+        }
         try {
             thread_.get();
             log::kernel().info("gateway kernel {} is warm again", kernel_.gateway_kernel_id());
@@ -43,13 +100,13 @@ void kernel_keeper::tick(const std::function<void(const std::string&)>& died, co
     if (now - last_try_ < retry_every) return;
     last_try_ = now;
     before_ = kernel_.status();
-    thread_ = std::async(std::launch::async, [&k = kernel_] { k.restart(); });
+    on_thread([&k = kernel_] { k.restart(); });
 }
 
 json kernel_keeper::status() const {
     if (!thread_.valid()) return kernel_.status();
     json s = before_;  // the thread owns the kernel
-    if (s.contains("gateway") && s["gateway"].is_object()) s["gateway"]["state"] = "restarting";
+    if (s.contains("gateway") && s["gateway"].is_object()) s["gateway"]["state"] = lent_ ? "syncing" : "restarting";
     return s;
 }
 

@@ -2,9 +2,12 @@
 // Keeps one gateway kernel warm without holding up the event loop: a kernel
 // found dead is started again (the gateway starts one, the runtime and the
 // preloads go in: seconds) on a thread of its own, not more often than every
-// few seconds (a gateway that cannot is not asked in a loop). Until that
-// thread ends the event loop must not touch the kernel: ready() is false,
-// and status() gives what the kernel was, marked "restarting".
+// few seconds (a gateway that cannot is not asked in a loop). It also lends
+// the kernel to other work that talks to it for a while (bringing its
+// project tree up to date). Until that thread ends the event loop must not
+// touch the kernel: ready() is false, and status() gives what the kernel
+// was, marked "restarting" or "syncing". The thread's end writes to the
+// loop's wake descriptor, so the loop sees it at once.
 #include <chrono>
 #include <functional>
 #include <future>
@@ -15,6 +18,20 @@
 #include "warm_kernel.hpp"
 
 namespace ltest {
+
+// The event loop's wake-up: an eventfd a keeper's thread writes as it ends.
+class wake_event {
+public:
+    wake_event();  // throws ltest_error(startup)
+    ~wake_event();
+    wake_event(const wake_event&) = delete;
+    wake_event& operator=(const wake_event&) = delete;
+    int fd() const { return fd_; }
+    void clear();  // after the loop saw it readable
+
+private:
+    int fd_;
+};
 
 class kernel_keeper {
 public:
@@ -37,14 +54,23 @@ public:
         if (!thread_.valid() && !kernel_.usable()) last_try_ = {};
     }
     bool ready() const { return !thread_.valid() && kernel_.usable(); }
-    bool restarting() const { return thread_.valid(); }
+    bool restarting() const { return thread_.valid() && !lent_; }
+    // A ready kernel, lent: work() runs on a thread of its own; at the tick
+    // after it ends, done(what it threw, or null) runs on the loop's thread.
+    void lend(std::function<void()> work, std::function<void(std::exception_ptr)> done);
+    // An eventfd the thread's end is written to (-1: none).
+    void wake_with(int fd) { wake_fd_ = fd; }
     nlohmann::json status() const;
 
 private:
     warm_kernel& kernel_;
     std::chrono::steady_clock::time_point last_try_{};
-    nlohmann::json before_;      // its status when the restart began
-    std::future<void> thread_;   // the start or restart under way
+    void on_thread(std::function<void()> work);
+    nlohmann::json before_;      // its status when the restart (or the loan) began
+    std::future<void> thread_;   // the start, restart or loan under way
+    bool lent_ = false;
+    std::function<void(std::exception_ptr)> done_;
+    int wake_fd_ = -1;
 };
 
 }  // namespace ltest

@@ -9,6 +9,7 @@ const char* phase_name(run_phase p) {
         case run_phase::queued: return "queued";
         case run_phase::handing_over: return "handing_over";
         case run_phase::running: return "running";
+        case run_phase::syncing: return "syncing";
         case run_phase::relaying: return "relaying";
         case run_phase::answered: return "answered";
     }

@@ -18,6 +18,7 @@ enum class run_phase {
     queued,        // waiting for the kernel: a restart first, or (relay) the run ahead
     handing_over,  // request and fds sent; the kernel's execute request may wait behind a notebook cell
     running,       // the test process runs and talks to the server through its fds
+    syncing,       // its gateway kernel's project tree is brought up to date (on a thread: server_tree_sync.cpp)
     relaying,      // a kernel on another host: the run is one execute request, output on iopub
     answered,      // run_reply queued for the client; the run ends once it is delivered
 };
@@ -57,7 +58,8 @@ struct run {
     bool shard_lead = false;
     std::string shard_of;          // a helper: its lead's id
     nlohmann::json shard_waiting;  // a helper's question held until the lead's ids are in
-    protocol::run_spec client_spec;  // a lead's spec as sent (sync_tree may move spec.cwd to a kernel's tree)
+    protocol::run_spec client_spec;  // a lead's spec as sent (a sync may move spec.cwd to a kernel's tree)
+    int syncs = 0;  // tree syncs begun for it (a second after a restart for stale modules is the last)
 
     // The test process's part (handed-over runs).
     run_pipes pipes;

@@ -23,6 +23,8 @@ int server::serve() {
     info_.start_time = process_start_time(static_cast<int>(::getpid()));
     bind();               // the port first: a second server on it stops here, touching nothing
     handover_.listen();   // then the hand-over socket file, which is this port's
+    first_keeper_.wake_with(wake_.fd());
+    gateway_pool_.wake_with(wake_.fd());
     gateway_pool_.start();  // the pool's kernels start while the first does (each on a thread of its own)
     kernel_.start();
     gateway_pool_.wait_started();
@@ -92,6 +94,8 @@ void server::loop_once() {
             auto kitems = gateway_pool_.at(i).client().poll_items();
             items.insert(items.end(), kitems.begin(), kitems.end());
         }
+    std::size_t wake = items.size();
+    items.push_back({nullptr, wake_.fd(), ZMQ_POLLIN, 0});
     bool waiting_to_send = false;
     for (auto& r : runs_) waiting_to_send |= !r.outbox.empty();
     try {
@@ -99,6 +103,7 @@ void server::loop_once() {
     } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) throw;
     }
+    if (items[wake].revents & ZMQ_POLLIN) wake_.clear();  // a keeper's thread ended: its tick below collects it
     if (items[2].revents & ZMQ_POLLIN) handover_.accept_kernel();
     if (handover_.connected()) {
         handover_.flush();

@@ -147,10 +147,11 @@ void server::on_interrupt_request(const kb::message& msg) {
     run* r = find_run(client_of(msg), msg.parent_id());
     if (!r) r = find_run(client_of(msg), "");
     if (!r) return;
-    if (r->phase() == run_phase::queued) {
+    if (r->phase() == run_phase::queued || r->phase() == run_phase::syncing) {  // a sync ending later finds it answered
         r->set_phase(run_phase::answered);
         queue_for(*r, protocol::run_reply,
                   json{{"status", "ok"}, {"exit_code", exit_code::pytest_interrupted}, {"error", "interrupted while waiting for the kernel"}});
+        shard_run_ended(*r);  // a lead waiting to take its run over: its helpers stop
         return;
     }
     ++r->interrupts;
@@ -190,7 +191,8 @@ void server::drop_lost_clients() {
         bool lost = r.phase() != run_phase::answered && r.shard_of.empty() &&  // a helper lives with its lead
                     (r.client_here ? state_of(r.spec.client_pid) == process_state::gone
                                    : now - r.last_heard > milliseconds(protocol::client_lost_after_ms));
-        if (lost && r.phase() == run_phase::queued) {
+        if (lost && (r.phase() == run_phase::queued || r.phase() == run_phase::syncing)) {
+            shard_run_ended(r);  // a lead waiting to take its run over: its helpers stop
             it = runs_.erase(it);
             continue;
         }

@@ -180,8 +180,11 @@ private:
     void shard_run_ended(run& r);
     void signal_helpers(const run& lead);
     // server_tree_sync.cpp: a gateway kernel's project tree made the client's
-    // first; false (the run answered with the reason) if it cannot be.
-    bool sync_tree(run& r);
+    // first (on a thread when the kernel must be asked), then the run starts
+    // there; or it is answered with the reason.
+    void sync_then_start(run& r);
+    void synced(run& r, const sync_outcome& out);
+    kernel_keeper& keeper_for(int kernel);
     // A fresh kernel first if a preload changed or a restart failed; false (the
     // run answered with the reason) if the kernel cannot be had now.
     bool kernel_ready_for(run& r);
@@ -201,6 +204,9 @@ private:
     connection_guard guard_;
     runtime_file_keeper runtime_file_;  // rewritten if it disappears
     handover_socket handover_;
+    // An eventfd the keepers' threads write as they end, so the loop wakes;
+    // declared before them, so closed only after their threads are joined.
+    wake_event wake_;
     warm_kernel kernel_;
     kernel_keeper first_keeper_;  // a gateway's kernel_: restarted on a thread of its own (kernel_keeper.hpp)
     gateway_pool gateway_pool_;  // --gateway-kernels K: the K-1 beyond kernel_

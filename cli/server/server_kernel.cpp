@@ -216,8 +216,7 @@ void server::start_runs() {
             }
             if (start_sharded(r)) continue;  // its helpers are relaying: the loop passes them by
             r.kernel = k;
-            if (kernel_for(r).settings().gateway && !sync_tree(r)) continue;  // refused: answered
-            start_relayed(r);
+            sync_then_start(r);  // a gateway's kernel: its tree first (the run syncing meanwhile)
             continue;
         }
         if (!handover_.connected()) return;
@@ -370,7 +369,8 @@ bool server::kernel_ready_for(run& r) {
 void server::shutdown() {
     bool running = false;
     for (auto& r : runs_) {
-        if (r.phase() == run_phase::queued) answer(r, failed_run(exit_code::no_server, "the server is stopping"));
+        if (r.phase() == run_phase::queued || r.phase() == run_phase::syncing)
+            answer(r, failed_run(exit_code::no_server, "the server is stopping"));
         if (r.phase() == run_phase::answered) continue;
         running = true;
         r.interrupts = std::max(r.interrupts, 1);

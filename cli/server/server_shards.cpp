@@ -30,10 +30,11 @@ bool server::start_sharded(run& lead) {
     lead.kernel = free[0];
     job.set_lead(free[0]);
     log::server().info("run {} sharded over {} gateway kernels", lead.id.substr(0, 8), free.size());
-    // Each kernel's project tree is made the client's first (server_tree_sync.cpp);
-    // a refused one is answered: the lead's ends the job, a helper's leaves it.
-    if (kernel_for(lead).settings().gateway && !sync_tree(lead)) return true;
-    start_relayed(lead);
+    // Each kernel's project tree is made the client's first, all at once
+    // (server_tree_sync.cpp); a refused one is answered: the lead's ends the
+    // job, a helper's leaves it.
+    sync_then_start(lead);
+    if (lead.phase() == run_phase::answered) return true;
     for (std::size_t i = 1; i < free.size(); ++i) start_helper(lead, job, free[i]);
     return true;
 }
@@ -49,7 +50,7 @@ void server::start_helper(const run& lead, shard_job& job, int kernel) {
     h.shard_of = lead.id;
     h.kernel = kernel;
     job.add_helper(kernel);
-    if (!kernel_for(h).settings().gateway || sync_tree(h)) start_relayed(h);
+    sync_then_start(h);
 }
 
 // A kernel that became free while a sharded run has tests left to hand out
@@ -95,10 +96,10 @@ bool server::take_over_lead(run& lead, const std::string& why) {
 void server::resume_lead(run& lead, int kernel) {
     lead.kernel = kernel;
     lead.spec = lead.client_spec;
+    lead.syncs = 0;
     shard_jobs_[lead.id].set_lead(kernel);
     log::server().info("run {}: gateway kernel {} leads it now", lead.id.substr(0, 8), kernel + 1);
-    if (kernel_for(lead).settings().gateway && !sync_tree(lead)) return;
-    start_relayed(lead);
+    sync_then_start(lead);
 }
 
 // A test process's question through its kernel's input_request: answered

@@ -44,48 +44,65 @@ static std::string base64(const std::string& bytes) {
     return out;
 }
 
-sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, sync_mode mode) {
-    sync_outcome out;
-    auto t0 = steady_clock::now();
-    tree t = manifest_.make(root);
-    double manifest_ms = duration<double, std::milli>(steady_clock::now() - t0).count();
-    out.files = t.files.size();
-    auto key = std::make_pair(k.gateway_kernel_id(), root.string());
-    auto known = synced_.find(key);
-    if (known != synced_.end() && known->second.hash == t.hash) {
+std::optional<sync_plan> tree_sync::plan(warm_kernel& k, const fs::path& root, sync_mode mode, sync_outcome& out) {
+    sync_plan p;
+    p.t0 = steady_clock::now();
+    p.root = root;
+    p.mode = mode;
+    p.t = manifest_.make(root);
+    p.manifest_ms = duration<double, std::milli>(steady_clock::now() - p.t0).count();
+    p.hashed = manifest_.hashed_last();
+    out.files = p.t.files.size();
+    p.key = std::make_pair(k.gateway_kernel_id(), root.string());
+    auto known = synced_.find(p.key);
+    if (known != synced_.end() && known->second.hash == p.t.hash) {
         out.kernel_root = known->second.kernel_root;
         log::kernel().debug("the tree of kernel {} is unchanged ({} files listed, {} hashed; manifest {:.2f} ms)",
-                            k.gateway_kernel_id(), t.files.size(), manifest_.hashed_last(), manifest_ms);
-        return out;
+                            k.gateway_kernel_id(), p.t.files.size(), p.hashed, p.manifest_ms);
+        return std::nullopt;
     }
-    out.compared = true;
-    std::vector<std::string> differ, extra;
-    std::string host = "?";
     // After a sync the server knows the kernel's copy: what changed on the
     // client since is sent at once, written where it differs (one request;
     // in a shared checkout the host has it already and nothing is written).
     // Otherwise the kernel compares first, and with refuse only compares.
-    bool delta = known != synced_.end();
-    bool one_request = delta && mode == sync_mode::send;
-    if (delta) {
-        for (const auto& [rel, f] : t.files) {
+    p.delta = known != synced_.end();
+    p.one_request = p.delta && mode == sync_mode::send;
+    if (p.delta) {
+        for (const auto& [rel, f] : p.t.files) {
             auto was = known->second.files.find(rel);
-            if (was == known->second.files.end() || was->second.sha256 != f.sha256) differ.push_back(rel);
+            if (was == known->second.files.end() || was->second.sha256 != f.sha256) p.differ.push_back(rel);
         }
         for (const auto& [rel, f] : known->second.files)
-            if (!t.files.count(rel)) extra.push_back(rel);
-        out.kernel_root = known->second.kernel_root;
+            if (!p.t.files.count(rel)) p.extra.push_back(rel);
+        p.kernel_root = known->second.kernel_root;
         synced_.erase(known);  // remembered again only once the kernel has the tree
     }
-    if (!one_request) {
+    return p;
+}
+
+void tree_sync::remember(sync_plan&& p, const sync_outcome& out) {
+    if (!out.error.empty()) return;
+    synced_[p.key] = synced{p.t.hash, out.kernel_root, std::move(p.t.files)};
+}
+
+sync_outcome tree_sync::exchange(warm_kernel& k, sync_plan& p) {
+    sync_outcome out;
+    out.compared = true;
+    out.files = p.t.files.size();
+    out.kernel_root = p.kernel_root;
+    const fs::path& root = p.root;
+    const tree& t = p.t;
+    std::vector<std::string> differ = p.differ, extra = p.extra;
+    std::string host = "?";
+    if (!p.one_request) {
         json files = json::object();
-        if (delta) {
+        if (p.delta) {
             for (const auto& rel : differ) files[rel] = t.files.at(rel).sha256;
         } else {
             for (const auto& [rel, f] : t.files) files[rel] = f.sha256;
         }
         json request{{"root", root.string()}, {"files", std::move(files)}};
-        if (delta) request["removed"] = extra;
+        if (p.delta) request["removed"] = extra;
         else request["listing"] = t.git ? "git" : "walk";
         json cmp = call(k, "tree_compare", request);
         host = cmp.value("host", host);
@@ -96,7 +113,7 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
         }
         differ = cmp.value("differ", std::vector<std::string>{});
         extra = cmp.value("extra", std::vector<std::string>{});
-        if (mode == sync_mode::refuse && (!differ.empty() || !extra.empty())) {
+        if (p.mode == sync_mode::refuse && (!differ.empty() || !extra.empty())) {
             std::string first = differ.empty() ? extra.front()
                                 : extra.empty() ? differ.front()
                                                 : std::min(differ.front(), extra.front());
@@ -129,7 +146,7 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
                                        {"exec", f != t.files.end() && f->second.exec}};
         }
         for (std::size_t i = 0; i < batches.size(); ++i) {
-            json request{{"root", root.string()}, {"files", batches[i]}, {"if_differs", one_request},
+            json request{{"root", root.string()}, {"files", batches[i]}, {"if_differs", p.one_request},
                          {"delete", i + 1 == batches.size() ? json(extra) : json::array()}};
             json w = call(k, "tree_write", request);
             if (w.contains("error") && w["error"].is_string()) {
@@ -144,10 +161,9 @@ sync_outcome tree_sync::bring_up_to_date(warm_kernel& k, const fs::path& root, s
         }
         log::kernel().info("brought the tree of kernel {} on {} up to date: {} files sent, {} deleted "
                            "({} files listed, {} hashed; manifest {:.2f} ms, in all {:.2f} ms)",
-                           k.gateway_kernel_id(), host, out.sent, out.deleted, t.files.size(), manifest_.hashed_last(),
-                           manifest_ms, duration<double, std::milli>(steady_clock::now() - t0).count());
+                           k.gateway_kernel_id(), host, out.sent, out.deleted, t.files.size(), p.hashed,
+                           p.manifest_ms, duration<double, std::milli>(steady_clock::now() - p.t0).count());
     }
-    synced_[key] = synced{t.hash, out.kernel_root, std::move(t.files)};
     return out;
 }
 

@@ -11,7 +11,9 @@
 // nothing; after an edit only the files that changed since are compared
 // there (a file changed on the kernel's host behind ltest's back is seen by
 // the next kernel started there, which compares the whole tree).
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <map>
 #include <string>
 #include <utility>
@@ -33,14 +35,34 @@ struct sync_outcome {
     std::size_t files = 0;                   // in the client's tree
 };
 
+// What the kernel's part of a sync needs, made in the event loop (the
+// manifest and what the server remembers of each kernel are the loop's).
+struct sync_plan {
+    std::filesystem::path root;
+    sync_mode mode = sync_mode::send;
+    tree t;
+    std::pair<std::string, std::string> key;  // (gateway kernel id, root)
+    bool delta = false;        // the server knows the kernel's copy: only what changed since is compared
+    bool one_request = false;  // ... and sent at once, written where it differs
+    std::vector<std::string> differ, extra;
+    std::filesystem::path kernel_root;
+    double manifest_ms = 0;
+    int hashed = 0;
+    std::chrono::steady_clock::time_point t0;
+};
+
 class tree_sync {
 public:
-    // Brings kernel k's copy of the tree at root up to date (or says how it
-    // differs, with refuse). Throws what kernel_client::execute throws
-    // (kernel_died, timeout_error).
-    sync_outcome bring_up_to_date(warm_kernel& k, const std::filesystem::path& root, sync_mode mode);
-    // The last manifest's cost, for the log and the bench.
-    int hashed_last() const { return manifest_.hashed_last(); }
+    // The loop's part: the client's manifest, against what kernel k was
+    // last given. nullopt: its copy is the client's already (out says where).
+    std::optional<sync_plan> plan(warm_kernel& k, const std::filesystem::path& root, sync_mode mode, sync_outcome& out);
+    // The kernel's part: compare there, send, write (or say how it differs,
+    // with refuse). Touches nothing of tree_sync, so it may run on a thread
+    // that owns k. Throws what kernel_client::execute throws (kernel_died,
+    // timeout_error).
+    static sync_outcome exchange(warm_kernel& k, sync_plan& p);
+    // The loop's again: a kernel that took the tree is remembered holding it.
+    void remember(sync_plan&& p, const sync_outcome& out);
 
 private:
     struct synced {

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import Server, write_files
+from conftest import Server, summary_line, wait_for, write_files
 from gateway_hosts import Gateway, NamespaceHosts
 
 HOST_NAME = "ltest-h1"
@@ -214,3 +214,86 @@ def test_a_kernel_that_keeps_the_tree_elsewhere_gets_it_there_and_runs_there(tmp
         if server is not None:
             server.stop()
         gateway.stop()
+
+
+def start_cell(gateway, kernel_id, code):
+    """Sends an execute request to a gateway kernel over the gateway's
+    websocket, as a notebook sharing the kernel does, and returns once the
+    kernel is busy with it; the connection lives on in a thread of its own
+    until the cell ends."""
+    import asyncio
+    import threading
+    import uuid
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    busy = threading.Event()
+
+    async def converse():
+        connection = await websocket_connect(HTTPRequest(
+            f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels",
+            headers={"Authorization": f"token {gateway.token}"}))
+        msg_id = uuid.uuid4().hex
+        connection.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+        while True:
+            raw = await connection.read_message()
+            if raw is None:
+                return
+            message = json.loads(raw)
+            if message.get("parent_header", {}).get("msg_id") != msg_id or message["header"]["msg_type"] != "status":
+                continue
+            if message["content"]["execution_state"] == "busy":
+                busy.set()
+            else:
+                connection.close()
+                return
+
+    thread = threading.Thread(target=lambda: asyncio.run(converse()), daemon=True)
+    thread.start()
+    assert busy.wait(300), "the kernel never started the cell"
+    return thread
+
+
+def test_a_sync_waiting_on_its_kernel_holds_up_no_other_run(tmp_path):
+    """A kernel's tree sync runs on a thread that owns the kernel meanwhile:
+    held behind a notebook's cell on the first kernel (the gateway's local
+    process proxy: the same files, but a new kernel's tree is compared
+    there), the run waits as `syncing`, while --status answers and a run on
+    the second kernel completes; when the cell ends, the first run does."""
+    from gateway_helpers import KERNELSPEC, running_gateway
+    project, gate = tmp_path / "proj", tmp_path / "gate"
+    write_files(project, CLIENT)
+    with running_gateway(tmp_path) as gateway:
+        server = Server(tmp_path, extra_env={"LTEST_GATEWAY_TOKEN": gateway.token},
+                        args=("--gateway", gateway.url, "--gateway-kernels", "2", "--kernel", KERNELSPEC))
+        held = None
+        try:
+            server.start(timeout=300)
+            assert server.proc.poll() is None, server.log.read_text()
+            first = server.status()["gateway_kernels"][0]["kernel_id"]
+            cell = start_cell(gateway, first, f"import os, time\nwhile not os.path.exists({str(gate)!r}):\n"
+                                              "    time.sleep(0.02)\n")
+            held = server.popen("--", "-q", cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+            def phases():
+                return [r["phase"] for r in server.status()["in_flight"]]
+
+            assert wait_for(lambda: phases() == ["syncing"], 300), server.status()
+            assert server.status()["gateway_kernels"][0]["state"] == "syncing"
+            other = server.run("-q", cwd=project, timeout=300)
+            assert other.returncode == 0 and summary_line(other.stdout) == "1 passed", other.stdout + other.stderr
+            assert phases() == ["syncing"]  # the cell still runs: the first run never was in the way
+            gate.touch()
+            out, err = held.communicate(timeout=300)
+            assert held.returncode == 0 and summary_line(out.decode()) == "1 passed", out.decode() + err.decode()
+            cell.join(300)
+        finally:
+            gate.touch()
+            if held is not None and held.poll() is None:
+                held.kill()
+            server.stop()
