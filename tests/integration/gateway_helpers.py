@@ -99,3 +99,25 @@ def running_gateway(tmp_path):
         yield g
     finally:
         g.stop()
+
+
+async def send_execute(gateway, kernel_id, code):
+    """Opens the gateway's websocket to a kernel (as JupyterLab does) and
+    sends an execute request of code on it: (the connection, its msg_id).
+    `gateway` is any with a port and a token (this file's or gateway_hosts')."""
+    import uuid
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    connection = await websocket_connect(HTTPRequest(
+        f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels",
+        headers={"Authorization": f"token {gateway.token}"}))
+    msg_id = uuid.uuid4().hex
+    connection.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                   "msg_type": "execute_request", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+    }))
+    return connection, msg_id

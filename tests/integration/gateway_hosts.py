@@ -19,6 +19,7 @@ EG's launcher for Python kernels is not in its wheel: gateway_launcher/ holds
 etc/kernel-launchers/python/scripts/launch_ipykernel.py of EG's v3.3.0 tag,
 unchanged.
 """
+import contextlib
 import fcntl
 import json
 import os
@@ -388,3 +389,24 @@ class Gateway:
         """Stops EG (it shuts its kernels down on SIGTERM); the hosts' stop()
         kills whatever kernel it left."""
         stop_process(self.proc)
+
+
+@contextlib.contextmanager
+def started_hosts(workdir, count=3, host_setup=None):
+    """NamespaceHosts started, and torn down (every step tried, none failing) at the end."""
+    made = NamespaceHosts(workdir, count=count, host_setup=host_setup)
+    try:
+        yield made.start()
+    finally:
+        errors = made.stop()
+        assert not errors, f"namespace hosts teardown: {errors}"
+
+
+@contextlib.contextmanager
+def started_gateway(workdir, hosts, kernel_python=None):
+    """A Gateway over hosts, started, and stopped at the end."""
+    made = Gateway(workdir, hosts, kernel_python=kernel_python)
+    try:
+        yield made.start()
+    finally:
+        made.stop()

@@ -11,23 +11,17 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
 
-from gateway_hosts import EVENT_TIMEOUT, Gateway, NamespaceHosts, process_gone, wait_gone
+from gateway_helpers import send_execute
+from gateway_hosts import EVENT_TIMEOUT, Gateway, process_gone, started_gateway, started_hosts, wait_gone
 
 
 @pytest.fixture
 def hosts(tmp_path):
-    made = NamespaceHosts(tmp_path / "hosts", count=3)
-    try:
-        yield made.start()
-    finally:
-        errors = made.stop()
-        assert not errors, f"namespace hosts teardown: {errors}"
+    with started_hosts(tmp_path / "hosts", count=3) as made:
+        yield made
 
 
 # The hosts' kernels run on EG's virtualenv (ipykernel 6.29, what EG 3.3
@@ -37,11 +31,8 @@ def hosts(tmp_path):
 @pytest.fixture(params=["eg-venv", "debian"])
 def gateway(request, tmp_path, hosts):
     kernel_python = "/usr/bin/python3" if request.param == "debian" else None
-    made = Gateway(tmp_path / "gateway", hosts, kernel_python=kernel_python)
-    try:
-        yield made.start()
-    finally:
-        made.stop()
+    with started_gateway(tmp_path / "gateway", hosts, kernel_python=kernel_python) as made:
+        yield made
 
 
 def rest(gateway, method, path, body=None, token=None):
@@ -62,17 +53,7 @@ def rest(gateway, method, path, body=None, token=None):
 async def execute(gateway, kernel_id, code):
     """Runs `code` in the kernel over the websocket; returns its stdout, and
     fails with the traceback when it raises."""
-    connection = await websocket_connect(HTTPRequest(
-        f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels",
-        headers={"Authorization": f"token {gateway.token}"}))
-    msg_id = uuid.uuid4().hex
-    connection.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-    }))
+    connection, msg_id = await send_execute(gateway, kernel_id, code)
     stdout, reply, idle = [], None, False
     while reply is None or not idle:
         raw = await connection.read_message()

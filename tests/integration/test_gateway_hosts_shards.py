@@ -21,7 +21,7 @@ import subprocess
 import pytest
 
 from conftest import Server, summary_line, wait_for, write_files
-from gateway_hosts import Gateway, NamespaceHosts
+from gateway_hosts import Gateway, started_gateway, started_hosts
 from shard_suites import CONFTEST, generated_suite, junit_outcomes
 
 KERNEL_PYTHON = "/usr/bin/python3"
@@ -39,21 +39,14 @@ def base(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hosts(base):
     # Each host its own name (a UTS namespace): what a test sees of where it runs.
-    made = NamespaceHosts(base / "hosts", count=HOSTS, host_setup=lambda host: f"hostname ltest-{host.name}")
-    try:
-        yield made.start()
-    finally:
-        errors = made.stop()
-        assert not errors, f"namespace hosts teardown: {errors}"
+    with started_hosts(base / "hosts", count=HOSTS, host_setup=lambda host: f"hostname ltest-{host.name}") as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
 def gateway(base, hosts):
-    made = Gateway(base / "gateway", hosts, kernel_python=KERNEL_PYTHON)
-    try:
-        yield made.start()
-    finally:
-        made.stop()
+    with started_gateway(base / "gateway", hosts, kernel_python=KERNEL_PYTHON) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

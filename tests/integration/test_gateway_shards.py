@@ -5,14 +5,13 @@ small batches, and the client gets one report with the outcomes, summary
 and exit code of a serial cold run; a kernel killed mid-run has its
 unfinished tests run on another; Ctrl-C stops every kernel's workers.
 """
-import json
 import os
 import signal
 import subprocess
 
 import pytest
 
-from conftest import Server, alive, plain_pytest, read_until, summary_line, wait_for, write_files
+from conftest import Server, alive, plain_pytest, summary_line, wait_for, write_files
 from gateway_helpers import KERNELSPEC, running_gateway
 from shard_suites import CONFTEST, generated_suite, junit_outcomes
 
@@ -80,9 +79,9 @@ def test_a_sharded_run_over_gateway_kernels_is_a_serial_cold_run(tmp_path, gatew
 # gateway_kernels[0]) once one blocks on the helper's (so the lead's workers
 # cannot run them all before the helper asks), whose kernel the test then
 # kills: run again on the lead's kernel, they pass.
-KILLED = {
-    "conftest.py": CONFTEST,
-    "test_killed.py": """
+# What a test of a killed kernel's suite knows: its kernel (its worker's
+# parent's parent), and whether that is the lead's.
+WHICH_KERNEL = """
 import os, time, pytest
 
 MARKS = os.environ["MARKS"]
@@ -95,7 +94,11 @@ def kernel_pid():
 def on_lead():
     with open(f"/proc/{kernel_pid()}/cmdline", "rb") as f:
         return LEAD.encode() in f.read()
+"""
 
+KILLED = {
+    "conftest.py": CONFTEST,
+    "test_killed.py": WHICH_KERNEL + """
 @pytest.mark.parametrize("n", range(43))
 def test_blocks_on_the_helper(n):
     if os.path.exists(os.path.join(MARKS, "killed")):
@@ -116,27 +119,36 @@ def test_blocks_on_the_helper(n):
 }
 
 
+def run_and_kill_a_kernel(tmp_path, server, root, marks, blocked, before_kill=lambda: None):
+    """`-n 2` in root (marks: the tests' MARKS); once a test wrote the pid of
+    its kernel into the mark `blocked`, and before_kill() returned, that
+    kernel is SIGKILLed. (exit code, stdout, stderr) of the client."""
+    started(server)
+    lead = server.status()["gateway_kernels"][0]["kernel_id"]
+    p = server.popen("-n", "2", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
+                     cwd=root, env={"MARKS": str(marks), "LEAD_KERNEL": lead},
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: (marks / blocked).exists(), 300), server.log.read_text()
+        kernel = int((marks / blocked).read_text())
+        before_kill()
+        (marks / "killed").touch()
+        os.kill(kernel, signal.SIGKILL)
+        out, err = p.communicate(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    return p.returncode, out.decode(), err.decode()
+
+
 def test_a_kernel_killed_mid_run_has_its_tests_run_on_another(tmp_path, gateway):
     root, marks = project_with_marks(tmp_path, KILLED)
     server = gateway_server(tmp_path, gateway, kernels=2)
     try:
-        started(server)
-        lead = server.status()["gateway_kernels"][0]["kernel_id"]
-        p = server.popen("-n", "2", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
-                         cwd=root, env={"MARKS": str(marks), "LEAD_KERNEL": lead},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            assert wait_for(lambda: (marks / "helper-blocked").exists(), 300), server.log.read_text()
-            helper_kernel = int((marks / "helper-blocked").read_text())
-            (marks / "killed").touch()
-            os.kill(helper_kernel, signal.SIGKILL)
-            out, err = p.communicate(timeout=600)
-        finally:
-            if p.poll() is None:
-                p.kill()
-        text = out.decode() + err.decode()
-        assert p.returncode == 0, text + server.log.read_text()
-        assert summary_line(out.decode()) == "43 passed", text
+        code, out, err = run_and_kill_a_kernel(tmp_path, server, root, marks, "helper-blocked")
+        text = out + err
+        assert code == 0, text + server.log.read_text()
+        assert summary_line(out) == "43 passed", text
         assert "unfinished test(s) run again on another kernel" in text, text
         outcomes = junit_outcomes(tmp_path / "warm.xml")
         assert len(outcomes) == 43 and set(outcomes.values()) == {("passed",)}
@@ -229,20 +241,7 @@ def test_records_its_siblings(n):
 # had run again.
 LEAD_KILLED = {
     "conftest.py": CONFTEST,
-    "test_lead_killed.py": """
-import os, time, pytest
-
-MARKS = os.environ["MARKS"]
-LEAD = os.environ["LEAD_KERNEL"]
-
-def kernel_pid():
-    with open(f"/proc/{os.getppid()}/stat") as f:  # the worker's parent: its kernel's test process
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-def on_lead():
-    with open(f"/proc/{kernel_pid()}/cmdline", "rb") as f:
-        return LEAD.encode() in f.read()
-
+    "test_lead_killed.py": WHICH_KERNEL + """
 def claim(name):
     try:
         os.close(os.open(os.path.join(MARKS, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
@@ -285,32 +284,22 @@ def lead_finished(server):
 def test_the_leads_kernel_killed_mid_run_another_kernel_takes_the_run_over(tmp_path, gateway):
     root, marks = project_with_marks(tmp_path, LEAD_KILLED)
     server = gateway_server(tmp_path, gateway, kernels=2)
+
+    def reported_one():
+        # The server has the report of the test the lead passed (it would run again were it not in).
+        assert wait_for(lambda: lead_finished(server) >= 1, 300), server.status()
+        shown = server.client("--status")
+        shown = shown.stdout + shown.stderr
+        assert "sharded: led by gateway kernel 1, " in shown and "finished by kernel 1: " in shown, shown
+
     try:
-        started(server)
-        lead = server.status()["gateway_kernels"][0]["kernel_id"]
-        p = server.popen("-n", "2", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
-                         cwd=root, env={"MARKS": str(marks), "LEAD_KERNEL": lead},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            assert wait_for(lambda: (marks / "lead-blocked").exists(), 300), server.log.read_text()
-            lead_kernel = int((marks / "lead-blocked").read_text())
-            # The server has the report of the test the lead passed (it would run again were it not in).
-            assert wait_for(lambda: lead_finished(server) >= 1, 300), server.status()
-            shown = server.client("--status")
-            shown = shown.stdout + shown.stderr
-            assert "sharded: led by gateway kernel 1, " in shown and "finished by kernel 1: " in shown, shown
-            (marks / "killed").touch()
-            os.kill(lead_kernel, signal.SIGKILL)
-            out, err = p.communicate(timeout=600)
-        finally:
-            if p.poll() is None:
-                p.kill()
-        text = out.decode() + err.decode()
-        assert p.returncode == 0, text + server.log.read_text()
-        assert "stopped while it led this run" in err.decode(), text
-        assert "another kernel takes the run over" in err.decode(), text
-        assert "unfinished test(s) run again on another kernel" in out.decode(), text
-        assert summary_line(out.decode()) == "43 passed", text
+        code, out, err = run_and_kill_a_kernel(tmp_path, server, root, marks, "lead-blocked", reported_one)
+        text = out + err
+        assert code == 0, text + server.log.read_text()
+        assert "stopped while it led this run" in err, text
+        assert "another kernel takes the run over" in err, text
+        assert "unfinished test(s) run again on another kernel" in out, text
+        assert summary_line(out) == "43 passed", text
         outcomes = junit_outcomes(tmp_path / "warm.xml")
         assert len(outcomes) == 43 and set(outcomes.values()) == {("passed",)}
         # The test the first lead passed is in the one report (from the server's record), not run again.

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from conftest import Server, summary_line, wait_for, write_files
-from gateway_hosts import Gateway, NamespaceHosts
+from gateway_hosts import Gateway, started_gateway, started_hosts
 
 HOST_NAME = "ltest-h1"
 
@@ -52,22 +52,15 @@ def project(base):
 
 @pytest.fixture(scope="module")
 def hosts(base, project):
-    made = NamespaceHosts(base / "hosts", count=1, host_setup=lambda host: (
-        f"hostname {HOST_NAME} && mount -t tmpfs ltest-tree {shlex.quote(str(project))}"))
-    try:
-        yield made.start()
-    finally:
-        errors = made.stop()
-        assert not errors, f"namespace hosts teardown: {errors}"
+    with started_hosts(base / "hosts", count=1, host_setup=lambda host: (
+            f"hostname {HOST_NAME} && mount -t tmpfs ltest-tree {shlex.quote(str(project))}")) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
 def gateway(base, hosts):
-    made = Gateway(base / "gateway", hosts, kernel_python="/usr/bin/python3")
-    try:
-        yield made.start()
-    finally:
-        made.stop()
+    with started_gateway(base / "gateway", hosts, kernel_python="/usr/bin/python3") as made:
+        yield made
 
 
 def on_host(hosts, command):
@@ -223,23 +216,12 @@ def start_cell(gateway, kernel_id, code):
     until the cell ends."""
     import asyncio
     import threading
-    import uuid
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
+    from gateway_helpers import send_execute
 
     busy = threading.Event()
 
     async def converse():
-        connection = await websocket_connect(HTTPRequest(
-            f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels",
-            headers={"Authorization": f"token {gateway.token}"}))
-        msg_id = uuid.uuid4().hex
-        connection.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+        connection, msg_id = await send_execute(gateway, kernel_id, code)
         while True:
             raw = await connection.read_message()
             if raw is None:
