@@ -45,14 +45,15 @@ static std::string nodeid_of(const json& e) {
     return {};
 }
 
-void shard_job::from_helper(int kernel, const json& events) {
+// A test's events are held until its logfinish, then go into `into` whole.
+void shard_job::collect(int kernel, const json& events, json& into) {
     if (!events.is_array()) return;
     auto& progress = in_progress_[kernel];
     for (const auto& e : events) {
         if (!e.is_object()) continue;
         std::string event = e.value("event", "");
         if (event == "warning") {  // not a test's: on at once
-            events_.push_back(e);
+            into.push_back(e);
             continue;
         }
         std::string id = nodeid_of(e);
@@ -60,33 +61,16 @@ void shard_job::from_helper(int kernel, const json& events) {
         if (!held.is_array()) held = json::array();
         held.push_back(e);
         if (event != "logfinish") continue;
-        for (auto& h : held) events_.push_back(std::move(h));
+        for (auto& h : held) into.push_back(std::move(h));
         progress.erase(id);
         outstanding_[kernel].erase(id);
         ++finished_by_[kernel];
     }
 }
 
-void shard_job::from_lead(const json& events) {
-    if (!events.is_array()) return;
-    auto& progress = in_progress_[lead_];
-    for (const auto& e : events) {
-        if (!e.is_object()) continue;
-        if (e.value("event", "") == "warning") {
-            delivered_.push_back(e);
-            continue;
-        }
-        std::string id = nodeid_of(e);
-        json& held = progress[id];
-        if (!held.is_array()) held = json::array();
-        held.push_back(e);
-        if (e.value("event", "") != "logfinish") continue;
-        for (auto& h : held) delivered_.push_back(std::move(h));
-        progress.erase(id);
-        outstanding_[lead_].erase(id);
-        ++finished_by_[lead_];
-    }
-}
+void shard_job::from_helper(int kernel, const json& events) { collect(kernel, events, events_); }
+
+void shard_job::from_lead(const json& events) { collect(lead_, events, delivered_); }
 
 json shard_job::take_events() {
     json out = json::array();

@@ -89,6 +89,7 @@ private:
     nlohmann::json delivered_ = nlohmann::json::array();  // every event the lead has had
     std::vector<std::string> delivered_notes_;
     std::size_t requeue(int kernel, const std::string& why);
+    void collect(int kernel, const nlohmann::json& events, nlohmann::json& into);
 };
 
 }  // namespace ltest

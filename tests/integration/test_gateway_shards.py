@@ -94,6 +94,23 @@ def kernel_pid():
 def on_lead():
     with open(f"/proc/{kernel_pid()}/cmdline", "rb") as f:
         return LEAD.encode() in f.read()
+
+def wait_for_mark(name):
+    while not os.path.exists(os.path.join(MARKS, name)):
+        time.sleep(0.02)
+
+# Names its kernel in the mark (written whole), then waits until that
+# kernel (and so its test process, the worker's parent) is killed.
+def block_until_killed(mark=None):
+    parent = os.getppid()
+    if mark:
+        tmp = os.path.join(MARKS, f"{mark}-{os.getpid()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(str(kernel_pid()))
+        os.rename(tmp, os.path.join(MARKS, mark))
+    while os.getppid() == parent:
+        time.sleep(0.02)
+    os._exit(1)
 """
 
 KILLED = {
@@ -104,17 +121,9 @@ def test_blocks_on_the_helper(n):
     if os.path.exists(os.path.join(MARKS, "killed")):
         return
     if on_lead():
-        while not os.path.exists(os.path.join(MARKS, "helper-blocked")):
-            time.sleep(0.02)
+        wait_for_mark("helper-blocked")
         return
-    parent = os.getppid()
-    tmp = os.path.join(MARKS, f"blocked-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(str(kernel_pid()))
-    os.rename(tmp, os.path.join(MARKS, "helper-blocked"))
-    while os.getppid() == parent:  # until its kernel (and so its test process) is killed
-        time.sleep(0.02)
-    os._exit(1)
+    block_until_killed("helper-blocked")
 """,
 }
 
@@ -255,22 +264,13 @@ def test_lead_dies(n):
     if os.path.exists(os.path.join(MARKS, "killed")):
         return
     if not on_lead():
-        while not os.path.exists(os.path.join(MARKS, "lead-blocked")):
-            time.sleep(0.02)
+        wait_for_mark("lead-blocked")
         return
     if claim("lead-passed"):  # the first lead's one report
         with open(os.path.join(MARKS, "lead-passed"), "w") as f:
             f.write(os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0])
         return
-    parent = os.getppid()
-    if claim("lead-blocking"):
-        tmp = os.path.join(MARKS, "blocked.tmp")
-        with open(tmp, "w") as f:
-            f.write(str(kernel_pid()))
-        os.rename(tmp, os.path.join(MARKS, "lead-blocked"))
-    while os.getppid() == parent:  # until its kernel (and so its test process) is killed
-        time.sleep(0.02)
-    os._exit(1)
+    block_until_killed("lead-blocked" if claim("lead-blocking") else None)
 """,
 }
 
