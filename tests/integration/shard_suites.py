@@ -23,6 +23,50 @@ def pytest_runtest_setup(item):
 """
 
 
+# What a test of a killed kernel's suite knows and does: its kernel (its
+# worker's parent's parent), whether that is the lead's (LEAD_KERNEL, a
+# kernel id), marks in MARKS (claimed once; waited for), and blocking
+# until its kernel is killed.
+WHICH_KERNEL = """
+import os, time, pytest
+
+MARKS = os.environ["MARKS"]
+LEAD = os.environ["LEAD_KERNEL"]
+
+def kernel_pid():
+    with open(f"/proc/{os.getppid()}/stat") as f:  # the worker's parent: its kernel's test process
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+def on_lead():
+    with open(f"/proc/{kernel_pid()}/cmdline", "rb") as f:
+        return LEAD.encode() in f.read()
+
+def claim(name):
+    try:
+        os.close(os.open(os.path.join(MARKS, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+def wait_for_mark(name):
+    while not os.path.exists(os.path.join(MARKS, name)):
+        time.sleep(0.02)
+
+# Names its kernel in the mark (written whole), then waits until that
+# kernel (and so its test process, the worker's parent) is killed.
+def block_until_killed(mark=None):
+    parent = os.getppid()
+    if mark:
+        tmp = os.path.join(MARKS, f"{mark}-{os.getpid()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(str(kernel_pid()))
+        os.rename(tmp, os.path.join(MARKS, mark))
+    while os.getppid() == parent:
+        time.sleep(0.02)
+    os._exit(1)
+"""
+
+
 def generated_suite(modules=12, per_module=25):
     """modules * per_module tests (parametrized ones counted each): passes,
     failures with output, skips, xfails, an xpass, errors in setup, and a

@@ -16,13 +16,14 @@ Debian's): what the newest stack changes here is the harness and the
 client's side.
 """
 import os
+import signal
 import subprocess
 
 import pytest
 
 from conftest import Server, summary_line, wait_for, write_files
 from gateway_hosts import Gateway, started_gateway, started_hosts
-from shard_suites import CONFTEST, generated_suite, junit_outcomes
+from shard_suites import CONFTEST, WHICH_KERNEL, generated_suite, junit_outcomes
 
 KERNEL_PYTHON = "/usr/bin/python3"
 HOSTS = 3
@@ -144,3 +145,51 @@ def test_scipy_csgraphs_test_package_over_three_hosts_is_a_serial_cold_run(tmp_p
     outcomes = assert_same_run(w, c, tmp_path / "warm.xml", tmp_path / "cold.xml")
     assert len(outcomes) > 500, len(outcomes)
     assert len(marks) == HOSTS and set(marks.values()) == HOST_NAMES, marks
+
+
+# The first test a helper's kernel runs blocks until that kernel is killed;
+# every other test waits for it first (so the lead's workers cannot take
+# them all), then all pass. Last in the file: the server restarts the
+# killed kernel, and a later sharded run would wait for it.
+ONE_HOST_DIES = {
+    "test_one_host_dies.py": WHICH_KERNEL + """
+@pytest.mark.parametrize("n", range(60))
+def test_one_host_dies(n):
+    if os.path.exists(os.path.join(MARKS, "killed")):
+        return
+    if on_lead() or not claim("blocking"):
+        wait_for_mark("blocked")
+        return
+    block_until_killed("blocked")
+""",
+}
+
+
+def test_a_hosts_kernel_killed_mid_run_has_its_tests_run_on_the_others(tmp_path, server):
+    root = write_files(tmp_path / "proj", ONE_HOST_DIES)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    assert wait_for(lambda: not server.status()["in_flight"], 120), server.status()["in_flight"]
+    kernels = server.status()["gateway_kernels"]
+    p = server.popen("-n", "auto", "--", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'warm.xml'}",
+                     cwd=root, env={"MARKS": str(marks), "LEAD_KERNEL": kernels[0]["kernel_id"]},
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: (marks / "blocked").exists(), RUN_TIMEOUT), server.log.read_text()[-5000:]
+        kernel = int((marks / "blocked").read_text())
+        with open(f"/proc/{kernel}/cmdline", "rb") as f:
+            cmdline = f.read()
+        (killed,) = [k for k in kernels if k["kernel_id"].encode() in cmdline]
+        (marks / "killed").touch()
+        os.kill(kernel, signal.SIGKILL)
+        out, err = p.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    text = out.decode() + err.decode()
+    assert p.returncode == 0 and summary_line(out.decode()) == "60 passed", text + server.log.read_text()[-5000:]
+    assert killed["host"] != kernels[0]["host"]  # a helper's host
+    assert f"on {killed['host']} stopped before its tests were done" in text, text
+    assert "unfinished test(s) run again on another kernel" in text, text
+    outcomes = junit_outcomes(tmp_path / "warm.xml")
+    assert len(outcomes) == 60 and set(outcomes.values()) == {("passed",)}

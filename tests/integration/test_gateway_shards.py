@@ -13,7 +13,7 @@ import pytest
 
 from conftest import Server, alive, plain_pytest, summary_line, wait_for, write_files
 from gateway_helpers import KERNELSPEC, running_gateway
-from shard_suites import CONFTEST, generated_suite, junit_outcomes
+from shard_suites import CONFTEST, WHICH_KERNEL, generated_suite, junit_outcomes
 
 @pytest.fixture
 def gateway(tmp_path):
@@ -79,40 +79,6 @@ def test_a_sharded_run_over_gateway_kernels_is_a_serial_cold_run(tmp_path, gatew
 # gateway_kernels[0]) once one blocks on the helper's (so the lead's workers
 # cannot run them all before the helper asks), whose kernel the test then
 # kills: run again on the lead's kernel, they pass.
-# What a test of a killed kernel's suite knows: its kernel (its worker's
-# parent's parent), and whether that is the lead's.
-WHICH_KERNEL = """
-import os, time, pytest
-
-MARKS = os.environ["MARKS"]
-LEAD = os.environ["LEAD_KERNEL"]
-
-def kernel_pid():
-    with open(f"/proc/{os.getppid()}/stat") as f:  # the worker's parent: its kernel's test process
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-def on_lead():
-    with open(f"/proc/{kernel_pid()}/cmdline", "rb") as f:
-        return LEAD.encode() in f.read()
-
-def wait_for_mark(name):
-    while not os.path.exists(os.path.join(MARKS, name)):
-        time.sleep(0.02)
-
-# Names its kernel in the mark (written whole), then waits until that
-# kernel (and so its test process, the worker's parent) is killed.
-def block_until_killed(mark=None):
-    parent = os.getppid()
-    if mark:
-        tmp = os.path.join(MARKS, f"{mark}-{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
-            f.write(str(kernel_pid()))
-        os.rename(tmp, os.path.join(MARKS, mark))
-    while os.getppid() == parent:
-        time.sleep(0.02)
-    os._exit(1)
-"""
-
 KILLED = {
     "conftest.py": CONFTEST,
     "test_killed.py": WHICH_KERNEL + """
@@ -251,13 +217,6 @@ def test_records_its_siblings(n):
 LEAD_KILLED = {
     "conftest.py": CONFTEST,
     "test_lead_killed.py": WHICH_KERNEL + """
-def claim(name):
-    try:
-        os.close(os.open(os.path.join(MARKS, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        return True
-    except FileExistsError:
-        return False
-
 @pytest.mark.parametrize("n", range(43))
 def test_lead_dies(n):
     open(os.path.join(MARKS, f"ran-{n}-{os.getpid()}-{time.monotonic_ns()}"), "w").close()
