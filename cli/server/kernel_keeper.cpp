@@ -9,7 +9,6 @@
 
 #include "errors.hpp"
 #include "exit_codes.hpp"
-
 #include "log.hpp"
 
 namespace ltest {

@@ -25,8 +25,11 @@ int server::serve() {
     handover_.listen();   // then the hand-over socket file, which is this port's
     first_keeper_.wake_with(wake_.fd());
     gateway_pool_.wake_with(wake_.fd());
-    gateway_pool_.start();  // the pool's kernels start while the first does (each on a thread of its own)
     kernel_.start();
+    // The pool's kernels start at once, each on a thread of its own; after
+    // the first, so that a gateway without room for them all refuses the
+    // pool's, never the first (EG's max_kernels is not checked atomically).
+    gateway_pool_.start();
     gateway_pool_.wait_started();
     handover_.accept_kernel();
     watch_.watch(kernel_.watched_files());

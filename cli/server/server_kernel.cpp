@@ -197,10 +197,12 @@ void server::finish_execute(run& r) {
 void server::start_runs() {
     if (stop_requested) return;  // stopping: what runs ends, nothing new starts
     if (gateway_mode()) retry_kernels_for_queued_runs();
-    if (!first_keeper_.restarting() && (stale_ || (!gateway_mode() && !kernel_.usable()))) {
+    // A restart in the loop (a preload's edit; a local kernel's failed
+    // restart), never while a thread owns a gateway's first kernel.
+    if (!first_keeper_.busy() && (stale_ || (!gateway_mode() && !kernel_.usable()))) {
         for (const auto& r : runs_)
             if (r.phase() == run_phase::handing_over || r.phase() == run_phase::running ||
-                r.phase() == run_phase::relaying || !r.execute_id.empty())
+                r.phase() == run_phase::relaying || r.phase() == run_phase::syncing || !r.execute_id.empty())
                 return;  // its test processes are the kernel's children: let them finish
         auto first = std::find_if(runs_.begin(), runs_.end(), [](const run& r) { return r.phase() == run_phase::queued; });
         if (first == runs_.end() || !kernel_ready_for(*first)) return;
@@ -337,8 +339,6 @@ void server::on_kernel_death() {
     for (auto& r : runs_) {
         if (r.phase() == run_phase::queued || r.phase() == run_phase::answered || r.kernel != 0) continue;
         if (r.pid > 0) ::kill(-r.pid, SIGKILL);  // what its tests left behind goes too
-        r.execute_id.clear();
-        if (take_over_lead(r, why)) continue;
         answer(r, failed_run(exit_code::kernel_died, why + " during the run; ltest is restarting it, run again"));
     }
     reaped_.clear();
