@@ -37,9 +37,9 @@ void gateway_pool::keep_warm() {
         kernels_[i].keeper->tick([&](const std::string& why) { if (on_death_) on_death_(i, why); }, {}, on_failure_);
 }
 
-bool gateway_pool::restarting() const {
+bool gateway_pool::busy() const {
     for (const auto& m : kernels_)
-        if (m.keeper->restarting()) return true;
+        if (m.keeper->busy()) return true;
     return false;
 }
 

@@ -47,8 +47,8 @@ public:
     void wake_with(int fd) {
         for (auto& m : kernels_) m.keeper->wake_with(fd);
     }
-    // Some kernel's restart is under way.
-    bool restarting() const;
+    // Some kernel's thread (a restart, a loan) is under way.
+    bool busy() const;
     // Kernels not ready and not being restarted are tried again now (a run waits for one).
     void retry_now();
 

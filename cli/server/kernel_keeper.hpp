@@ -54,8 +54,7 @@ public:
         if (!thread_.valid() && !kernel_.usable()) last_try_ = {};
     }
     bool ready() const { return !thread_.valid() && kernel_.usable(); }
-    bool restarting() const { return thread_.valid() && !lent_; }
-    bool busy() const { return thread_.valid(); }  // restarting or lent
+    bool busy() const { return thread_.valid(); }  // starting, restarting or lent
     // A ready kernel, lent: work() runs on a thread of its own; at the tick
     // after it ends, done(what it threw, or null) runs on the loop's thread.
     void lend(std::function<void()> work, std::function<void(std::exception_ptr)> done);

@@ -152,13 +152,14 @@ private:
     std::vector<int> free_kernels();
     // kernel_ may be used by the event loop (not a gateway's being restarted on its thread).
     bool kernel_ready() const { return first_keeper_.ready(); }
-    bool hands_over() const { return !first_keeper_.restarting() && kernel_.hands_over(); }
+    bool hands_over() const { return !first_keeper_.busy() && kernel_.hands_over(); }
     bool gateway_mode() const { return kernel_.settings().gateway.has_value(); }
     // A gateway kernel (0: kernel_) died: its runs are answered (a sharded lead's taken over).
     void on_gateway_kernel_death(int k, const std::string& why);
     // A gateway kernel's restart failed: queued runs that no kernel can take are told why.
     void on_gateway_restart_failed(const std::string& why);
     void retry_kernels_for_queued_runs();
+    bool kernel_to_come();
     // What depends on kernel_ follows a restart of it.
     void kernel_restarted();
     void on_iopub(const kb::message& m);
@@ -183,7 +184,7 @@ private:
     // first (on a thread when the kernel must be asked), then the run starts
     // there; or it is answered with the reason.
     void sync_then_start(run& r);
-    void synced(run& r, const sync_outcome& out);
+    void synced(run& r, const sync_outcome& out, const std::filesystem::path& root);
     kernel_keeper& keeper_for(int kernel);
     // A fresh kernel first if a preload changed or a restart failed; false (the
     // run answered with the reason) if the kernel cannot be had now.

@@ -88,24 +88,27 @@ void server::on_gateway_kernel_death(int k, const std::string& why) {
         }
 }
 
-// A run waits and no gateway kernel can take it, now or when a run ends:
-// the failed ones are tried again at once (the keepers' next tick), and
-// the run is answered if that fails too (on_gateway_restart_failed).
+// A gateway kernel is free, or will be: one whose thread (a restart, a
+// sync) is under way, or one whose run ends.
+bool server::kernel_to_come() {
+    if (!free_kernels().empty() || first_keeper_.busy() || gateway_pool_.busy()) return true;
+    for (const auto& r : runs_)
+        if (r.phase() == run_phase::relaying) return true;
+    return false;
+}
+
+// A run waits and no gateway kernel can take it, now or later: the failed
+// ones are tried again at once (the keepers' next tick), and the run is
+// answered if that fails too (on_gateway_restart_failed).
 void server::retry_kernels_for_queued_runs() {
-    bool queued = false;
-    for (const auto& r : runs_) {
-        if (r.phase() == run_phase::relaying) return;
-        queued |= r.phase() == run_phase::queued;
-    }
-    if (!queued || !free_kernels().empty() || first_keeper_.restarting() || gateway_pool_.restarting()) return;
+    bool queued = std::any_of(runs_.begin(), runs_.end(), [](const run& r) { return r.phase() == run_phase::queued; });
+    if (!queued || kernel_to_come()) return;
     first_keeper_.retry_now();
     gateway_pool_.retry_now();
 }
 
 void server::on_gateway_restart_failed(const std::string& why) {
-    if (!free_kernels().empty() || first_keeper_.restarting() || gateway_pool_.restarting()) return;
-    for (const auto& r : runs_)
-        if (r.phase() == run_phase::relaying) return;  // a kernel will be free when its run ends
+    if (kernel_to_come()) return;
     for (auto& r : runs_)
         if (r.phase() == run_phase::queued)
             answer(r, failed_run(exit_code::startup, "the kernel could not be restarted: " + why +

@@ -43,8 +43,7 @@ bool server::start_sharded(run& lead) {
 // (relaying at once, so start_runs' loop passes it by).
 void server::start_helper(const run& lead, shard_job& job, int kernel) {
     run& h = runs_.emplace_back();
-    job.helper_started();
-    h.id = lead.id + "/" + std::to_string(kernel) + "." + std::to_string(job.helpers_started());
+    h.id = lead.id + "/" + std::to_string(kernel) + "." + std::to_string(job.next_helper_number());
     h.request_header = lead.request_header;
     h.spec = lead.client_spec;
     h.shard_of = lead.id;

@@ -36,14 +36,14 @@ void server::sync_then_start(run& r) {
         return;
     }
     if (!plan) {  // the kernel holds the client's tree already
-        synced(r, out);
+        synced(r, out, root);
         return;
     }
     r.set_phase(run_phase::syncing);
     auto p = std::make_shared<sync_plan>(std::move(*plan));
     auto result = std::make_shared<sync_outcome>();
     keeper_for(r.kernel).lend([&k, p, result] { *result = tree_sync::exchange(k, *p); },
-                              [this, id = r.id, p, result](std::exception_ptr error) {
+                              [this, id = r.id, root, p, result](std::exception_ptr error) {
                                   std::string failure;
                                   if (error) try {
                                           std::rethrow_exception(error);
@@ -58,12 +58,12 @@ void server::sync_then_start(run& r) {
                                                              "the gateway kernel failed while its project tree was brought up to date: " + failure));
                                       return;
                                   }
-                                  synced(*it, *result);
+                                  synced(*it, *result, root);
                               });
 }
 
 // The kernel's copy is the client's (or cannot be): the run starts there, or is answered.
-void server::synced(run& r, const sync_outcome& out) {
+void server::synced(run& r, const sync_outcome& out, const fs::path& root) {
     if (!out.error.empty()) {
         log::kernel().warn("run {} refused: {}", r.id.substr(0, 8), out.error);
         answer(r, failed_run(exit_code::startup, out.error));
@@ -97,7 +97,6 @@ void server::synced(run& r, const sync_outcome& out) {
         return;
     }
     // The tree elsewhere on the kernel's host: the run's cwd is the same place in it.
-    fs::path root = project_root(r.spec.cwd.empty() ? fs::current_path() : fs::path(r.spec.cwd));
     if (out.kernel_root != root && !out.kernel_root.empty()) {
         fs::path rel = fs::path(r.spec.cwd).lexically_relative(root);
         r.spec.cwd = (rel.empty() || *rel.begin() == ".." ? out.kernel_root : out.kernel_root / rel).lexically_normal().string();

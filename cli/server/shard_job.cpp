@@ -127,7 +127,7 @@ bool shard_job::may_join(int kernel) const {
     return f == finished_at_.end() || f->second < requeues_;
 }
 
-std::size_t shard_job::requeue(int kernel, const std::string& why) {
+void shard_job::requeue(int kernel, const std::string& why) {
     workers_.erase(kernel);
     std::vector<std::string> again;
     for (const auto& id : outstanding_[kernel]) {
@@ -146,7 +146,6 @@ std::size_t shard_job::requeue(int kernel, const std::string& why) {
     } else if (!again.empty()) {
         for (const auto& id : again) lost_.push_back(json::array({id, why}));
     }
-    return again.size();
 }
 
 bool shard_job::all_done() const {

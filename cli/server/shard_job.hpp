@@ -58,8 +58,8 @@ public:
     // it is not in the job already (one that finished its part joins again
     // only for tests put back in the queue since).
     bool may_join(int kernel) const;
-    int helpers_started() const { return helpers_started_; }
-    void helper_started() { ++helpers_started_; }
+    // 1, 2, ...: each helper run's number in the job (its run id's end).
+    int next_helper_number() { return ++helpers_started_; }
 
     // The lead may end: nothing left to hand out, run, or pass on.
     bool all_done() const;
@@ -88,7 +88,7 @@ private:
     std::map<int, int> finished_at_;   // helper kernel -> requeues_ when it finished its part
     nlohmann::json delivered_ = nlohmann::json::array();  // every event the lead has had
     std::vector<std::string> delivered_notes_;
-    std::size_t requeue(int kernel, const std::string& why);
+    void requeue(int kernel, const std::string& why);
     void collect(int kernel, const nlohmann::json& events, nlohmann::json& into);
 };
 

@@ -11,9 +11,10 @@ the *helper* runs on the other kernels, to its own hooks: its terminal
 reporter prints the one report, its session the exit code, its
 --junitxml the file. Its own workers' reports go to the server too: if
 the lead's kernel dies, a run on another kernel takes the lead over and
-is handed every report so far first. A helper's test process only forwards its workers'
-reports (as JSON, shard.py's events) and ends with os._exit once the
-server has them: it writes no report, cache or junit file of its own.
+is handed every report so far first. A helper's test process only
+forwards its workers' reports (as JSON, shard.py's events) and ends with
+os._exit once the server has them: it writes no report, cache or junit
+file of its own.
 
 The server is reached through the kernel (child_stdin.ask_server): a
 question is a JSON line, the answer another.
